@@ -1,0 +1,3 @@
+from envejind_eval.cli import main
+
+raise SystemExit(main())

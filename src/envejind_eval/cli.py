@@ -1,0 +1,121 @@
+"""Command line: ``envejind-eval <command>``. Orchestration only; logic lives in the layers.
+
+Each command is a function ``cmd_<name>(args) -> int`` registered in ``COMMANDS`` with its
+argument setup. A user mistake (an :class:`EnvejindError`) prints one clear line and exits
+with code 2 -- never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from envejind_eval.errors import EnvejindError
+
+Setup = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, Setup, Handler]] = {}
+
+
+def command(name: str, help: str, setup: Setup) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        COMMANDS[name] = (help, setup, fn)
+        return fn
+
+    return deco
+
+
+# -- synth / info ---------------------------------------------------------------------------
+
+
+def _setup_synth(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--seed", type=int, default=2018)
+    p.add_argument("--scale", choices=["sample", "national", "tiny"], default="sample")
+
+
+@command("synth", "write a synthetic delivery (municipal files + canonical/)", _setup_synth)
+def cmd_synth(args: argparse.Namespace) -> int:
+    from envejind_eval.synth import write_delivery
+
+    out = write_delivery(args.out, seed=args.seed, scale=args.scale)
+    print(f"wrote synthetic delivery to {out}")
+    return 0
+
+
+def _setup_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, help="a delivery folder or a canonical folder")
+
+
+@command("info", "print the dataset summary", _setup_info)
+def cmd_info(args: argparse.Namespace) -> int:
+    from envejind_eval.dataset import Dataset
+
+    ds = _open(args.path)
+    assert isinstance(ds, Dataset)
+    print(repr(ds))
+    print(ds.summary().to_string(index=False))
+    return 0
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    """A canonical folder opens directly; anything else goes through ingestion."""
+    from envejind_eval.dataset import Dataset
+
+    if (path / "participants.csv").exists() or (path / "participants.parquet").exists():
+        return Dataset.from_canonical(path)
+    from envejind_eval.ingest import load
+
+    return load(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_commands()
+    from envejind_eval import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="envejind-eval", description="Evaluation toolkit for 'En vej ind'."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_, setup, fn) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        setup(sp)
+        sp.set_defaults(func=fn)
+    return parser
+
+
+def _load_commands() -> None:
+    """Import the modules that register further commands (ingest, report, ...)."""
+    import importlib
+
+    for mod in (
+        "envejind_eval.ingest.cli",
+        "envejind_eval.figures.cli",
+        "envejind_eval.disclosure.cli",
+        "envejind_eval.report.cli",
+    ):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EnvejindError as exc:
+        print(f"envejind-eval {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Exception and warning classes.
+
+Messages name the file, row, column and rule -- never the offending value, which may be
+a CPR number or another personal detail.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class EnvejindError(Exception):
+    """Base class for every error this package raises on purpose (a user mistake)."""
+
+
+class DataValidationError(EnvejindError):
+    """Tables break the canonical contract; ``problems`` lists every failure."""
+
+    def __init__(self, message: str, problems: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class InstrumentError(EnvejindError):
+    """An instrument definition file is malformed."""
+
+
+class InsufficientDataError(EnvejindError):
+    """Too few observations for the requested analysis."""
+
+
+class DisclosureError(EnvejindError):
+    """Publishing the requested output would disclose information about individuals."""
+
+
+class IngestError(EnvejindError):
+    """A delivery cannot be used (missing table, unreadable file, no pseudonym key)."""
+
+
+class EnvejindWarning(UserWarning):
+    """Warnings about data quality or weak designs (few groups, small samples)."""
