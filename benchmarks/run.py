@@ -1,0 +1,72 @@
+"""Run every benchmark and write benchmarks/results.md (``make bench``).
+
+Each ``bench_*.py`` module exposes ``run(quick=False) -> list[Result]``; ratios are taken
+against a baseline measured in the same run. ``--quick`` shrinks repeats for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import Result, machine  # noqa: E402
+
+MODULES = ["bench_import", "bench_prepost", "bench_ingest", "bench_report", "bench_scaling"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="*", default=None, help="module names to run")
+    ap.add_argument("--out", type=Path, default=HERE / "results.md")
+    args = ap.parse_args(argv)
+    results: list[Result] = []
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    for name in args.only or MODULES:
+        print(f"== {name}", flush=True)
+        try:
+            mod = importlib.import_module(name)
+            got = mod.run(quick=args.quick)
+        except Exception:  # a broken benchmark is reported, the others still run
+            failures.append(f"{name}: {traceback.format_exc(limit=3)}")
+            continue
+        for r in got:
+            print(f"   {r.id}: {r.value:.3g} {r.unit} (target {r.target}) {'met' if r.met else 'NOT met'}")
+        results.extend(got)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}",
+        f"Run: `make bench`{' --quick' if args.quick else ''}, {time.strftime('%Y-%m-%d')}, "
+        f"total {time.perf_counter() - t0:.0f} s. Medians of ≥5 repeats after a warm-up "
+        "unless noted; ratios against a baseline in the same run.",
+        "",
+        "| id | what | baseline in the same run | measured | target | met | details |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        det = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.detail.items()
+        )
+        lines.append(
+            f"| {r.id} | {r.what} | {r.baseline} | {r.value:.3g} {r.unit} | {r.target} | "
+            f"{'yes' if r.met else '**no**'} | {det} |"
+        )
+    if failures:
+        lines += ["", "## Benchmarks that failed to run", ""]
+        lines += [f"```\n{f}\n```" for f in failures]
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
