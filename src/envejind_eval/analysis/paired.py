@@ -1,0 +1,578 @@
+"""Paired pre/post statistics for many groups at once.
+
+One sort and segmented reductions (``np.bincount`` / ``np.add.reduceat``) compute the
+paired t-test, the Wilcoxon signed-rank test, Cohen's d_z, the matched-pairs rank-biserial
+correlation and a BCa bootstrap interval for every group in a single pass; there is no
+Python loop over groups (the bootstrap is batched in memory-bounded chunks of groups).
+
+Every number follows an R reference (see ``docs/statistics.md`` and
+``tests/reference/make_reference.R``):
+
+- ``t.test(post, pre, paired = TRUE)``
+- ``wilcox.test(post, pre, paired = TRUE)``
+- ``effectsize::cohens_d(post, pre, paired = TRUE)``
+- ``effectsize::rank_biserial(post, pre, paired = TRUE)``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from scipy import special
+from scipy import stats as st
+
+__all__ = ["PAIRED_COLUMNS", "paired_summary", "wilson_interval", "holm"]
+
+#: Output columns after the ``by`` columns, in order (a stable contract).
+PAIRED_COLUMNS: list[str] = [
+    "n",
+    "n_excluded",
+    "mean_pre",
+    "mean_post",
+    "mean_diff",
+    "sd_diff",
+    "ci_low",
+    "ci_high",
+    "t_statistic",
+    "t_df",
+    "t_p_value",
+    "wilcoxon_v",
+    "wilcoxon_p_value",
+    "wilcoxon_method",
+    "cohens_dz",
+    "dz_ci_low",
+    "dz_ci_high",
+    "rank_biserial",
+    "rb_ci_low",
+    "rb_ci_high",
+    "boot_ci_low",
+    "boot_ci_high",
+    "n_improved",
+    "n_unchanged",
+    "n_worsened",
+    "note",
+]
+
+_EPS = np.finfo(float).eps
+#: R's ``wilcox.test`` uses the exact null distribution below this many non-zero pairs.
+EXACT_MAX_N = 50
+#: Upper bound on bootstrap draws held in memory at once (n_boot x pairs in a chunk).
+_BOOT_CHUNK = 4_000_000
+
+
+@cache
+def _signrank_cdf_table() -> np.ndarray:
+    """``P(V <= k)`` under H0 for n = 0..49 (rows) and k = 0..1225 (columns).
+
+    Counts of subsets of {1..n} with sum k (the recursion behind R's ``psignrank``);
+    exact in double precision because every count is below 2**53.
+    """
+    kmax = (EXACT_MAX_N - 1) * EXACT_MAX_N // 2
+    table = np.zeros((EXACT_MAX_N, kmax + 1))
+    counts = np.zeros(kmax + 1)
+    counts[0] = 1.0
+    table[0] = 1.0
+    for n in range(1, EXACT_MAX_N):
+        nxt = counts.copy()
+        nxt[n:] += counts[:-n]
+        counts = nxt
+        table[n] = np.cumsum(counts) / 2.0**n
+    return table
+
+
+def _psignrank(q: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Vectorised ``psignrank(q, n)`` (lower tail ``P(V <= q)``) for n < 50."""
+    table = _signrank_cdf_table()
+    k = np.floor(q + 1e-7).astype(np.int64)
+    out = np.where(k < 0, 0.0, 1.0)
+    ok = (k >= 0) & (k < n * (n + 1) // 2)
+    out[ok] = table[n[ok], k[ok]]
+    return out
+
+
+def _ncp_root(df: np.ndarray, p: float, t: np.ndarray) -> np.ndarray:
+    """Noncentrality λ with ``P(T_{df,λ} <= t) = p`` (vectorised, to ~1e-13).
+
+    ``scipy.special.nctdtrinc`` gives a start that can be off by 1e-6; it is polished by
+    bisection inside a bracket on ``scipy.special.nctdtr`` (decreasing in λ).
+    """
+    x0 = special.nctdtrinc(df, p, t)
+    x0 = np.where(np.isfinite(x0), x0, t)
+    lo = np.full_like(x0, np.nan)
+    hi = np.full_like(x0, np.nan)
+    todo = np.ones(x0.shape, dtype=bool)
+    for w in (1e-4, 1e-2, 1.0, 5.0):
+        a, b = x0 - w, x0 + w
+        with np.errstate(invalid="ignore"):
+            ok = todo & (special.nctdtr(df, a, t) >= p) & (special.nctdtr(df, b, t) <= p)
+        lo[ok], hi[ok] = a[ok], b[ok]
+        todo &= ~ok
+        if not todo.any():
+            break
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        with np.errstate(invalid="ignore"):
+            above = special.nctdtr(df, mid, t) > p
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.where(todo, x0, (lo + hi) / 2)
+
+
+def wilson_interval(
+    successes: np.ndarray | float, n: np.ndarray | float, *, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion (vectorised; NaN where ``n == 0``).
+
+    Notes
+    -----
+    ``(k + z²/2) / (n + z²) ± z / (n + z²) · sqrt(k (n − k) / n + z² / 4)`` with
+    ``z = Φ⁻¹((1 + confidence) / 2)``; the same as R
+    ``prop.test(k, n, correct = FALSE)$conf.int`` and ``binom::binom.wilson``.
+    """
+    k = np.asarray(successes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    z = st.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = (k + z * z / 2) / (m + z * z)
+        half = z / (m + z * z) * np.sqrt(k * (m - k) / m + z * z / 4)
+    lo = np.where(m > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+    hi = np.where(m > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return lo, hi
+
+
+def holm(p: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Holm-adjusted p-values, NaN kept in place (R ``p.adjust(p, "holm")``).
+
+    Notes
+    -----
+    With the m non-missing p-values sorted ascending, ``p_(i) · (m − i + 1)``, made
+    monotone by a cumulative maximum and capped at 1.
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    pv = p[ok]
+    order = np.argsort(pv, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * pv[order]))
+    res = np.empty(m)
+    res[order] = adj
+    out[ok] = res
+    return out
+
+
+def _check(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    pre: str,
+    post: str,
+    higher_is_better: bool,
+    confidence: float,
+    n_boot: int,
+) -> list[str]:
+    if isinstance(by, str):
+        by = [by]
+    by = list(by)
+    missing = [c for c in [*by, pre, post] if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"Expecting columns {', '.join([*by, pre, post])} in frame; "
+            f"missing {', '.join(missing)}"
+        )
+    if pre == post or pre in by or post in by:
+        raise ValueError("pre, post and the by columns must be distinct")
+    if not isinstance(higher_is_better, bool | np.bool_):
+        raise ValueError(
+            f"Expecting one of True, False for higher_is_better; got {higher_is_better!r}"
+        )
+    if not (isinstance(confidence, float | int) and 0 < confidence < 1):
+        raise ValueError(f"Expecting confidence in (0, 1); got {confidence!r}")
+    if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 0:
+        raise ValueError(f"Expecting a non-negative integer n_boot; got {n_boot!r}")
+    if 0 < n_boot < 100:
+        raise ValueError(f"Expecting n_boot = 0 (no bootstrap) or at least 100; got {n_boot}")
+    return by
+
+
+def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group code per row (sorted by the ``by`` values, NaN keys kept) and the key table."""
+    if not by:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(
+            index=range(1 if len(frame) else 0)
+        )
+    g = frame.groupby(by, sort=True, dropna=False, observed=True)
+    codes = g.ngroup().to_numpy(dtype=np.int64)
+    keys = g.size().index.to_frame(index=False)
+    return codes, keys
+
+
+def _segment_starts(sorted_codes: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.searchsorted(sorted_codes, np.arange(n_groups), side="left")
+
+
+def paired_summary(
+    frame: pd.DataFrame,
+    *,
+    by: Sequence[str] = (),
+    pre: str = "pre",
+    post: str = "post",
+    higher_is_better: bool = True,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired pre/post tests and effect sizes for every group of ``frame`` at once.
+
+    Parameters
+    ----------
+    frame
+        One row per pair (e.g. participant × unit) with numeric ``pre`` and ``post``
+        columns and the grouping columns ``by``. Rows where ``pre`` or ``post`` is
+        missing are counted in ``n_excluded`` and left out of every statistic.
+    by
+        Grouping columns; one output row per combination present (missing keys form their
+        own group). An empty list treats the whole frame as one group.
+    pre, post
+        Column names of the two measurements. Differences are ``post − pre``.
+    higher_is_better
+        Direction of the scale; decides whether a positive difference counts towards
+        ``n_improved`` or ``n_worsened``. It does not change the sign of any statistic.
+    confidence
+        Level of every interval (t, d_z, rank-biserial, bootstrap).
+    n_boot
+        Bootstrap resamples for the BCa interval; ``0`` skips the bootstrap (NaN columns).
+    seed
+        Seed of the bootstrap; the same input and seed give identical output.
+
+    Returns
+    -------
+    DataFrame
+        The ``by`` columns, then (see ``PAIRED_COLUMNS``):
+
+        ``n`` (complete pairs), ``n_excluded`` (rows with ``pre`` or ``post`` missing),
+        ``mean_pre``, ``mean_post``, ``mean_diff`` (mean of ``post − pre``), ``sd_diff``,
+        ``ci_low``/``ci_high`` (t-interval of ``mean_diff``), ``t_statistic``, ``t_df``,
+        ``t_p_value`` (two-sided), ``wilcoxon_v`` (sum of the ranks of the positive
+        differences), ``wilcoxon_p_value`` (two-sided), ``wilcoxon_method`` (``"exact"``,
+        ``"normal_cc"`` or ``""`` when not computed), ``cohens_dz`` with
+        ``dz_ci_low``/``dz_ci_high``, ``rank_biserial`` with ``rb_ci_low``/``rb_ci_high``,
+        ``boot_ci_low``/``boot_ci_high`` (BCa), ``n_improved``, ``n_unchanged``,
+        ``n_worsened`` (raw direction of change) and ``note`` (why values are NaN; ``""``
+        when nothing is missing).
+
+    Notes
+    -----
+    With ``d = post − pre`` over the ``n`` complete pairs of a group, ``d̄`` its mean and
+    ``s`` its standard deviation (denominator ``n − 1``):
+
+    - t-test: ``t = d̄ / (s / √n)``, ``df = n − 1``, two-sided p from Student's t and the
+      interval ``d̄ ± t_{df, (1+conf)/2} · s / √n``. As R ``t.test(post, pre, paired =
+      TRUE)``, which stops with "data are essentially constant" when
+      ``s/√n < 10 · ε · |d̄|``; we return NaN with a note instead.
+    - Wilcoxon signed-rank: zero differences are dropped, the rest ranked by ``|d|``
+      (average ranks for ties) and ``V = Σ ranks of d > 0``. Exactly as R
+      ``wilcox.test(post, pre, paired = TRUE)``: the exact null distribution when fewer
+      than 50 non-zero differences remain *and* there were neither ties nor zeros;
+      otherwise the normal approximation
+      ``z = (V − m(m+1)/4 − sign · 0.5) / sqrt(m(m+1)(2m+1)/24 − Σ(t³ − t)/48)``
+      (continuity and tie correction; ``m`` = non-zero pairs).
+    - Cohen's d_z ``= d̄ / s``, as ``effectsize::cohens_d(post, pre, paired = TRUE)``;
+      interval from the noncentral t: the noncentrality parameters λ with
+      ``P(T_{df, λ} ≤ t) = (1 ± conf)/2``, divided by ``√n`` (effectsize finds λ with
+      ``optim``; we solve exactly with ``scipy.special.nctdtrinc``).
+    - Matched-pairs rank-biserial ``r = (R⁺ − R⁻) / (m(m+1)/2)`` over the non-zero
+      differences, as ``effectsize::rank_biserial(post, pre, paired = TRUE)``; interval
+      ``tanh(atanh(r) ± z · SE)`` with ``SE = sqrt((2m³ + 3m² + m)/6) / (m(m+1)/2)``.
+    - BCa bootstrap of ``d̄`` (Efron 1987): ``n_boot`` resamples of the pairs, bias
+      correction ``z₀ = Φ⁻¹((#{θ* < θ̂} + #{θ* ≤ θ̂}) / (2B))``, jackknife acceleration
+      ``a = Σ(d − d̄)³ / (6 (Σ(d − d̄)²)^{3/2})`` (closed form for the mean); percentiles
+      by linear interpolation, as ``scipy.stats.bootstrap(method="BCa")`` and R
+      ``boot::boot.ci(type = "bca")`` up to Monte-Carlo error.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from envejind_eval.analysis.paired import paired_summary
+    >>> df = pd.DataFrame({"team": ["a"] * 5 + ["b"] * 6,
+    ...                    "pre": [3, 4, 2, 5, 3, 1, 2, 2, 3, 4, 2],
+    ...                    "post": [5, 4, 4, 6, 5, 2, 2, 4, 3, 6, 5]})
+    >>> out = paired_summary(df, by=["team"], n_boot=0)
+    >>> out[["team", "n", "mean_diff", "wilcoxon_method"]]
+      team  n  mean_diff wilcoxon_method
+    0    a  5   1.400000       normal_cc
+    1    b  6   1.333333       normal_cc
+    >>> round(float(out.loc[0, "t_p_value"]), 4)  # t.test(post, pre, paired = TRUE)
+    0.0249
+    """
+    by = _check(frame, by, pre, post, higher_is_better, confidence, n_boot)
+    codes_all, keys = _group_codes(frame, by)
+    n_groups = len(keys)
+    x_pre = pd.to_numeric(frame[pre], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    x_post = pd.to_numeric(frame[post], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    complete = np.isfinite(x_pre) & np.isfinite(x_post)
+    n_excl = np.bincount(codes_all[~complete], minlength=n_groups)
+
+    codes = codes_all[complete]
+    d_unsorted = x_post[complete] - x_pre[complete]
+    pre_c, post_c = x_pre[complete], x_post[complete]
+    n = np.bincount(codes, minlength=n_groups)
+    nf = n.astype(float)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_pre = np.bincount(codes, pre_c, n_groups) / nf
+        mean_post = np.bincount(codes, post_c, n_groups) / nf
+        mean_d = np.bincount(codes, d_unsorted, n_groups) / nf
+        # two-pass variance (numerically stable, like R's var)
+        dev = d_unsorted - mean_d[codes]
+        ss = np.bincount(codes, dev * dev, n_groups)
+        sd = np.sqrt(ss / (nf - 1))
+        sd[n < 2] = np.nan
+        m3 = np.bincount(codes, dev**3, n_groups)
+
+        # -- t-test ---------------------------------------------------------------------
+        df = nf - 1
+        se = sd / np.sqrt(nf)
+        constant = (n >= 2) & ((se < 10 * _EPS * np.abs(mean_d)) | (ss == 0))
+        t_ok = (n >= 2) & ~constant
+        tstat = np.where(t_ok, mean_d / se, np.nan)
+        tdf = np.where(n >= 2, df, np.nan)
+        tp = np.where(t_ok, 2 * st.t.sf(np.abs(tstat), df), np.nan)
+        q = st.t.ppf(0.5 + confidence / 2, np.where(n >= 2, df, 1.0))
+        ci_low = np.where(t_ok, mean_d - q * se, np.nan)
+        ci_high = np.where(t_ok, mean_d + q * se, np.nan)
+
+        # -- Cohen's d_z and its noncentral-t interval ----------------------------------
+        dz = np.where(t_ok, mean_d / sd, np.nan)
+        dz_lo = np.full(n_groups, np.nan)
+        dz_hi = np.full(n_groups, np.nan)
+        if t_ok.any():
+            alpha = 1 - confidence
+            tt, ddf, nn = tstat[t_ok], df[t_ok], nf[t_ok]
+            dz_lo[t_ok] = _ncp_root(ddf, 1 - alpha / 2, tt) / np.sqrt(nn)
+            dz_hi[t_ok] = _ncp_root(ddf, alpha / 2, tt) / np.sqrt(nn)
+
+    # -- Wilcoxon signed rank and rank-biserial (non-zero differences) ----------------
+    wil = _signed_rank(codes, d_unsorted, n_groups, confidence)
+
+    # -- direction counts ---------------------------------------------------------------
+    pos = np.bincount(codes[d_unsorted > 0], minlength=n_groups)
+    neg = np.bincount(codes[d_unsorted < 0], minlength=n_groups)
+    zero = n - pos - neg
+    n_improved, n_worsened = (pos, neg) if higher_is_better else (neg, pos)
+
+    # -- BCa bootstrap ------------------------------------------------------------------
+    boot_lo = np.full(n_groups, np.nan)
+    boot_hi = np.full(n_groups, np.nan)
+    boot_ok = t_ok & (n_boot > 0)
+    if boot_ok.any():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            accel = m3 / (6 * ss**1.5)
+        order = np.argsort(codes, kind="stable")
+        blo, bhi = _bca(
+            codes[order],
+            d_unsorted[order],
+            n,
+            mean_d,
+            accel,
+            boot_ok,
+            confidence=confidence,
+            n_boot=int(n_boot),
+            seed=seed,
+        )
+        boot_lo[boot_ok], boot_hi[boot_ok] = blo, bhi
+
+    # -- notes --------------------------------------------------------------------------
+    notes = np.full(n_groups, "", dtype=object)
+
+    def add(mask: np.ndarray, text: str) -> None:
+        idx = np.flatnonzero(mask)
+        notes[idx] = [f"{s}; {text}" if s else text for s in notes[idx]]
+
+    add(n == 0, "no complete pairs")
+    add(n == 1, "fewer than 2 complete pairs: no t-test, effect size or interval")
+    add(constant & (ss == 0) & (mean_d == 0), "all differences are zero: no t-test or d_z")
+    add(
+        constant & ~((ss == 0) & (mean_d == 0)),
+        "differences are constant (zero variance): no t-test, d_z or bootstrap",
+    )
+    add((n > 0) & (wil["m"] == 0), "all differences are zero: no Wilcoxon test")
+    if n_boot == 0:
+        add(n >= 2, "bootstrap skipped (n_boot = 0)")
+
+    out = keys.copy()
+    cols = {
+        "n": n.astype(np.int64),
+        "n_excluded": n_excl.astype(np.int64),
+        "mean_pre": np.where(n > 0, mean_pre, np.nan),
+        "mean_post": np.where(n > 0, mean_post, np.nan),
+        "mean_diff": np.where(n > 0, mean_d, np.nan),
+        "sd_diff": sd,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "t_statistic": tstat,
+        "t_df": tdf,
+        "t_p_value": tp,
+        "wilcoxon_v": wil["v"],
+        "wilcoxon_p_value": wil["p"],
+        "wilcoxon_method": wil["method"],
+        "cohens_dz": dz,
+        "dz_ci_low": dz_lo,
+        "dz_ci_high": dz_hi,
+        "rank_biserial": wil["r"],
+        "rb_ci_low": wil["r_lo"],
+        "rb_ci_high": wil["r_hi"],
+        "boot_ci_low": boot_lo,
+        "boot_ci_high": boot_hi,
+        "n_improved": n_improved.astype(np.int64),
+        "n_unchanged": zero.astype(np.int64),
+        "n_worsened": n_worsened.astype(np.int64),
+        "note": pd.array(notes.astype(str), dtype="str"),
+    }
+    for c in PAIRED_COLUMNS:
+        out[c] = cols[c]
+    out["wilcoxon_method"] = out["wilcoxon_method"].astype("str")
+    return out.reset_index(drop=True)
+
+
+def _signed_rank(
+    codes: np.ndarray, d: np.ndarray, n_groups: int, confidence: float
+) -> dict[str, np.ndarray]:
+    """Wilcoxon signed-rank test and rank-biserial correlation per group (vectorised)."""
+    nz = d != 0
+    c, x = codes[nz], d[nz]
+    ax = np.abs(x)
+    order = np.lexsort((ax, c))
+    c, x, ax = c[order], x[order], ax[order]
+    m = np.bincount(c, minlength=n_groups)
+    mf = m.astype(float)
+    starts = _segment_starts(c, n_groups)
+    pos_in_group = np.arange(len(c)) - starts[c]  # 0-based position within group
+
+    # runs of equal |d| within a group -> average ranks
+    if len(c):
+        new_run = np.empty(len(c), dtype=bool)
+        new_run[0] = True
+        new_run[1:] = (c[1:] != c[:-1]) | (ax[1:] != ax[:-1])
+        run_id = np.cumsum(new_run) - 1
+        run_start = np.flatnonzero(new_run)
+        run_len = np.diff(np.append(run_start, len(c)))
+        first_rank = pos_in_group[run_start] + 1.0
+        run_rank = first_rank + (run_len - 1) / 2.0
+        ranks = run_rank[run_id]
+        run_group = c[run_start]
+        ties_term = np.bincount(run_group, run_len.astype(float) ** 3 - run_len, n_groups)
+        has_ties = np.bincount(run_group[run_len > 1], minlength=n_groups) > 0
+    else:
+        ranks = np.zeros(0)
+        ties_term = np.zeros(n_groups)
+        has_ties = np.zeros(n_groups, dtype=bool)
+
+    v = np.bincount(c[x > 0], ranks[x > 0], n_groups)
+    n_all = np.bincount(codes, minlength=n_groups)
+    had_zero = (n_all - m) > 0
+    exact = (m < EXACT_MAX_N) & ~has_ties & ~had_zero & (m > 0)
+    normal = (m > 0) & ~exact
+
+    p = np.full(n_groups, np.nan)
+    if exact.any():
+        me, ve = m[exact], v[exact]
+        upper = ve > me * (me + 1) / 4
+        lower_tail = _psignrank(ve, me)
+        upper_tail = 1.0 - _psignrank(ve - 1, me)
+        p[exact] = np.minimum(1.0, 2 * np.where(upper, upper_tail, lower_tail))
+    if normal.any():
+        mm = mf[normal]
+        z = v[normal] - mm * (mm + 1) / 4
+        sigma = np.sqrt(mm * (mm + 1) * (2 * mm + 1) / 24 - ties_term[normal] / 48)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (z - np.sign(z) * 0.5) / sigma
+        p[normal] = 2 * np.minimum(st.norm.cdf(z), st.norm.sf(z))
+    method = np.where(exact, "exact", np.where(normal, "normal_cc", ""))
+
+    s_total = mf * (mf + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(m > 0, (2 * v - s_total) / s_total, np.nan)
+        se = np.sqrt((2 * mf**3 + 3 * mf**2 + mf) / 6) / s_total
+        z = st.norm.ppf(0.5 + confidence / 2)
+        rf = np.arctanh(r)
+        r_lo = np.where(m > 0, np.tanh(rf - z * se), np.nan)
+        r_hi = np.where(m > 0, np.tanh(rf + z * se), np.nan)
+    return {
+        "m": m,
+        "v": np.where(n_all > 0, v, np.nan),  # R reports V = 0 when every d is 0
+        "p": p,
+        "method": method,
+        "r": r,
+        "r_lo": r_lo,
+        "r_hi": r_hi,
+    }
+
+
+def _bca(
+    codes: np.ndarray,
+    d: np.ndarray,
+    n: np.ndarray,
+    theta: np.ndarray,
+    accel: np.ndarray,
+    use: np.ndarray,
+    *,
+    confidence: float,
+    n_boot: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BCa interval of the mean for the groups flagged in ``use`` (codes sorted)."""
+    rng = np.random.default_rng(seed)
+    groups = np.flatnonzero(use)
+    starts = _segment_starts(codes, len(n))
+    alpha = (1 - confidence) / 2
+    z_a = st.norm.ppf([alpha, 1 - alpha])
+    lo = np.empty(len(groups))
+    hi = np.empty(len(groups))
+    # chunks of consecutive usable groups, so that n_boot x pairs stays bounded
+    sizes = n[groups]
+    bounds = [0]
+    acc = 0
+    for k, s in enumerate(sizes):
+        if acc and (acc + s) * n_boot > _BOOT_CHUNK:
+            bounds.append(k)
+            acc = 0
+        acc += int(s)
+    bounds.append(len(groups))
+    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+        g = groups[b0:b1]
+        ng = n[g]
+        offs = starts[g]
+        seg = np.repeat(np.arange(len(g)), ng)
+        base = np.repeat(offs, ng)
+        high = np.repeat(ng, ng)
+        idx = base + rng.integers(0, high, size=(n_boot, len(seg)))
+        seg_starts = np.concatenate(([0], np.cumsum(ng)[:-1]))
+        boot = np.add.reduceat(d[idx], seg_starts, axis=1) / ng  # n_boot x groups
+        th = theta[g]
+        below = (boot < th).sum(axis=0)
+        at_or_below = (boot <= th).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z0 = st.norm.ppf((below + at_or_below) / (2.0 * n_boot))
+            a = accel[g]
+            num = z0[:, None] + z_a[None, :]
+            adj = st.norm.cdf(z0[:, None] + num / (1 - a[:, None] * num))
+        boot.sort(axis=0)
+        bad = ~np.isfinite(adj).all(axis=1)
+        adj[bad] = 0.5
+        # linear interpolation of order statistics (numpy's default percentile method)
+        pos = adj * (n_boot - 1)
+        k0 = np.floor(pos).astype(np.int64)
+        k1 = np.minimum(k0 + 1, n_boot - 1)
+        frac = pos - k0
+        cols = np.arange(len(g))[:, None]
+        v0 = boot[k0, cols]
+        v1 = boot[k1, cols]
+        val = v0 + frac * (v1 - v0)
+        val[bad] = np.nan
+        lo[b0:b1], hi[b0:b1] = val[:, 0], val[:, 1]
+    return lo, hi
