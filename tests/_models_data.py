@@ -1,0 +1,80 @@
+"""Crafted datasets for the models / meta / missing tests (owned with tests/test_models.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import envejind_eval as ee
+from envejind_eval.instruments import get_instrument
+
+REF = Path(__file__).parent / "reference"
+STAR_ITEMS = get_instrument("ungestjernen").item_ids
+REFERRERS = ["social_services", "police", "school", "jobcentre"]
+
+
+def dataset_from_scores(
+    long: pd.DataFrame,
+    *,
+    instrument: str = "ungestjernen",
+    participants: pd.DataFrame | None = None,
+    items: dict[str, pd.Series] | None = None,
+) -> ee.Dataset:
+    """A Dataset whose ``instrument`` total (and every domain) equals ``long["score"]``.
+
+    ``long`` has ``participant_id, cohort_id, municipality, timepoint, score``; every item of
+    the form gets the score, so item, domain and total scores all equal it. ``participants``
+    may add/override columns (status, sex, birth_year, referred_by) by participant_id.
+    """
+    inst = get_instrument(instrument)
+    ids = long.drop_duplicates("participant_id")[["participant_id", "cohort_id", "municipality"]]
+    n = len(ids)
+    rng = np.random.default_rng(1)
+    p = ids.assign(
+        mentor_id="M1",
+        sex=np.where(rng.random(n) < 0.8, "male", "female"),
+        birth_year=rng.integers(1995, 2001, n),
+        referred_by=rng.choice(REFERRERS, n),
+        start_date="2017-01-09",
+        planned_end_date="2017-05-09",
+        status="completed",
+        exit_date=pd.NA,
+        exit_reason=pd.NA,
+    )
+    if participants is not None:
+        p = p.drop(columns=[c for c in participants.columns if c != "participant_id"]).merge(
+            participants, on="participant_id", how="left"
+        )
+    m = long.loc[long["score"].notna()].merge(pd.DataFrame({"item": inst.item_ids}), how="cross")
+    meas = pd.DataFrame(
+        {
+            "participant_id": m["participant_id"],
+            "instrument": instrument,
+            "timepoint": m["timepoint"],
+            "rater": inst.raters[0],
+            "item": m["item"],
+            "date": pd.NA,
+            "value": m["score"].astype(float),
+        }
+    )
+    return ee.Dataset.from_tables({"participants": p, "measurements": meas})
+
+
+def models_input() -> pd.DataFrame:
+    return pd.read_csv(REF / "models_input.csv", keep_default_na=False, na_values=[""])
+
+
+def models_dataset() -> ee.Dataset:
+    long = models_input()
+    # participants without an end score count as dropouts
+    has_end = set(long.loc[long["timepoint"] == "end", "participant_id"])
+    ids = long["participant_id"].unique()
+    status = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "status": ["completed" if i in has_end else "dropped_out" for i in ids],
+        }
+    )
+    return dataset_from_scores(long, participants=status)

@@ -1,0 +1,194 @@
+"""mixed_model and marginal_homogeneity, checked against lme4::lmer and coin::mh_test.
+
+Reference CSVs are written by tests/reference/make_reference_models.R from the committed
+inputs (tests/reference/models_input.csv, models_mh_input.csv).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _models_data import REF, dataset_from_scores, models_dataset, models_input
+from envejind_eval.analysis import marginal_homogeneity, mixed_model
+from envejind_eval.analysis.models import MixedModelResult
+from envejind_eval.errors import InsufficientDataError
+
+FITS = {
+    "three_timepoints": (("baseline", "midway", "end"), True),
+    "two_timepoints": (("baseline", "end"), True),
+    "three_timepoints_ml": (("baseline", "midway", "end"), False),
+}
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return models_dataset()
+
+
+@pytest.mark.parametrize("fit", list(FITS))
+def test_fixed_effects_match_lmer(ds, fit):
+    tps, reml = FITS[fit]
+    ref = pd.read_csv(REF / "models_lmer_fixed.csv")
+    ref = ref.loc[ref["fit"] == fit].reset_index(drop=True)
+    res = mixed_model(ds, "ungestjernen", timepoints=tps, reml=reml)
+    tidy = res.tidy()
+    assert tidy["term"].tolist() == ref["term"].tolist()  # same contrasts, same reference levels
+    np.testing.assert_allclose(tidy["estimate"], ref["estimate"], rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(tidy["std_error"], ref["std_error"], rtol=1e-4)
+    vref = pd.read_csv(REF / "models_lmer_varcomp.csv")
+    vref = vref.loc[vref["fit"] == fit].set_index("component")["variance"]
+    vc = res.variance_components.set_index("component")["variance"]
+    np.testing.assert_allclose(vc[vref.index], vref, rtol=1e-3, atol=1e-5)
+    assert res.log_likelihood == pytest.approx(
+        pd.read_csv(REF / "models_lmer_varcomp.csv").query("fit == @fit")["loglik"].iloc[0],
+        rel=1e-6,
+    )
+    assert res.converged
+    if reml:  # the ML team variance is small: statsmodels flags a possible boundary
+        assert res.warnings == ()
+
+
+def test_result_shape_and_counts(ds):
+    res = mixed_model(ds, "ungestjernen")
+    assert isinstance(res, MixedModelResult)
+    tidy = res.tidy()
+    assert tidy.columns.tolist() == [
+        "term",
+        "estimate",
+        "std_error",
+        "z_statistic",
+        "p_value",
+        "ci_low",
+        "ci_high",
+    ]
+    assert tidy["term"].iloc[0] == "Intercept"
+    assert ((tidy["ci_low"] < tidy["estimate"]) & (tidy["estimate"] < tidy["ci_high"])).all()
+    long = models_input()
+    long = long.loc[long["timepoint"].isin(["baseline", "end"])]
+    assert res.n_obs == len(long)
+    assert res.n_participants == long["participant_id"].nunique()
+    assert res.n_teams == 6
+    assert res.n_excluded == 0
+    assert res.variance_components["component"].tolist() == ["team", "participant", "residual"]
+    # frozen
+    with pytest.raises(AttributeError):
+        res.n_obs = 3  # type: ignore[misc]
+    # tidy() hands out a copy
+    tidy.loc[0, "estimate"] = 99.0
+    assert res.tidy().loc[0, "estimate"] != 99.0
+    assert "Mixed model" in res._repr_html_()
+
+
+def test_domain_level_and_custom_formula(ds):
+    total = mixed_model(ds, "ungestjernen").tidy()
+    dom = mixed_model(ds, "ungestjernen", level="domain", unit="self_control").tidy()
+    # every item equals the score, so every domain equals the total
+    np.testing.assert_allclose(dom["estimate"], total["estimate"], rtol=1e-6)
+    res = mixed_model(ds, "ungestjernen", formula="score ~ C(timepoint) + C(sex)")
+    assert res.tidy()["term"].tolist() == ["Intercept", "C(timepoint)[T.end]", "C(sex)[T.male]"]
+
+
+def test_few_teams_warns_in_result(ds):
+    small = ds.filter(municipality=["Aalborg", "Odense"])
+    res = mixed_model(small, "ungestjernen")
+    assert res.n_teams == 4
+    assert any("cohort_id has fewer than 5 levels" in w for w in res.warnings)
+    with pytest.raises(InsufficientDataError):
+        mixed_model(ds.filter(cohort="AAL-1"), "ungestjernen")
+
+
+def test_options_validated(ds):
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "ungestjernen", level="item")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "ungestjernen", level="domain")
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "ungestjernen", unit="nope")
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "ungestjernen", timepoints=("baseline", "later"))
+    with pytest.raises(ValueError, match="two distinct"):
+        mixed_model(ds, "ungestjernen", timepoints=("baseline",))
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "nope")
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "ungestjernen", rater="mentor")
+    with pytest.raises(ValueError, match="confidence"):
+        mixed_model(ds, "ungestjernen", confidence=95)
+
+
+def test_inputs_not_mutated(ds):
+    before = {n: t.copy() for n, t in ds.tables.items()}
+    mixed_model(ds, "ungestjernen")
+    marginal_homogeneity(ds, "ungestjernen", "star_crime")
+    for n, t in ds.tables.items():
+        pd.testing.assert_frame_equal(t, before[n])
+
+
+# -- marginal homogeneity -------------------------------------------------------------------
+
+
+def _mh_dataset(case: str):
+    x = pd.read_csv(REF / "models_mh_input.csv").query("case == @case").reset_index(drop=True)
+    ids = [f"Q{i:03d}" for i in range(len(x))]
+    long = pd.concat(
+        [
+            pd.DataFrame({"participant_id": ids, "timepoint": "baseline", "score": x["pre"]}),
+            pd.DataFrame({"participant_id": ids, "timepoint": "end", "score": x["post"]}),
+        ]
+    ).assign(cohort_id="T1", municipality="Odense")
+    return dataset_from_scores(long)
+
+
+@pytest.mark.parametrize("case", ["cat5_n40", "cat4_n8", "cat3_n12"])
+def test_marginal_homogeneity_matches_coin(case):
+    ref = pd.read_csv(REF / "models_mh.csv").set_index("case").loc[case]
+    out = marginal_homogeneity(_mh_dataset(case), "ungestjernen", "star_crime")
+    assert out.shape == (1, 13)
+    row = out.iloc[0]
+    assert row["n"] == ref["n"]
+    assert row["statistic"] == pytest.approx(ref["statistic"], rel=1e-9)
+    assert row["df"] == ref["df"]
+    assert row["p_value"] == pytest.approx(ref["p_value"], rel=1e-9)
+    assert row["method"] == "stuart_maxwell"
+    assert row["reason"] == ""
+
+
+@pytest.mark.parametrize("case", ["cat5_n40", "cat4_n8", "cat3_n12"])
+def test_bhapkar_matches_statsmodels(case):
+    from statsmodels.stats.contingency_tables import SquareTable
+
+    x = pd.read_csv(REF / "models_mh_input.csv").query("case == @case")
+    lev = sorted(set(x["pre"]) | set(x["post"]))
+    tab = pd.crosstab(
+        pd.Categorical(x["pre"], lev), pd.Categorical(x["post"], lev), dropna=False
+    ).to_numpy()
+    expected = SquareTable(tab, shift_zeros=False).homogeneity("bhapkar")
+    out = marginal_homogeneity(_mh_dataset(case), "ungestjernen", "star_crime", method="bhapkar")
+    assert out["statistic"].iloc[0] == pytest.approx(expected.statistic, rel=1e-9)
+    assert out["p_value"].iloc[0] == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_marginal_homogeneity_degenerate_and_counts():
+    ids = [f"Q{i}" for i in range(6)]
+    pre = [3, 3, 4, 4, 5, 5]
+    long = pd.concat(
+        [
+            pd.DataFrame({"participant_id": ids, "timepoint": "baseline", "score": pre}),
+            # nobody changes; one participant has no end form
+            pd.DataFrame({"participant_id": ids[:5], "timepoint": "end", "score": pre[:5]}),
+        ]
+    ).assign(cohort_id="T1", municipality="Odense")
+    ds = dataset_from_scores(long)
+    out = marginal_homogeneity(ds, "ungestjernen", "star_crime")
+    row = out.iloc[0]
+    assert (row["n"], row["n_excluded"], row["n_categories"]) == (5, 1, 3)
+    assert np.isnan(row["statistic"]) and np.isnan(row["p_value"])
+    assert row["reason"] == "no participant changed category"
+    with pytest.raises(ValueError, match="Expecting one of"):
+        marginal_homogeneity(ds, "ungestjernen", "star_crime", method="mcnemar")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Expecting one of"):
+        marginal_homogeneity(ds, "ungestjernen", "crime_risk")  # a domain, not an item
+    with pytest.raises(ValueError, match="different"):
+        marginal_homogeneity(ds, "ungestjernen", "star_crime", post="baseline")
