@@ -1,0 +1,669 @@
+"""The reporting run: load -> analyses -> disclosure gate -> figures -> tables -> HTML ->
+manifest -> leak scan, written to a temporary folder next to ``out`` and moved into place
+only when every step succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
+from envejind_eval.report import fmt
+from envejind_eval.report.gate import GateResult, gate, n_suppressed
+from envejind_eval.report.model import Context, Published, Section, Table
+from envejind_eval.report.render import RenderedSection, page, section_html
+from envejind_eval.report.texts import text
+
+By = Literal["municipality"]
+BYS: tuple[str, ...] = ("municipality",)
+MIN_CELL_FLOOR = 3
+DEFAULT_SEED = 2018
+DEFAULT_N_BOOT = 2000
+
+#: Section builders in report order (module, function). Sections whose module has not
+#: landed yet are simply absent.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("envejind_eval.report.sections", "design"),
+    ("envejind_eval.report.sections", "instruments"),
+    ("envejind_eval.report.sections", "participants"),
+    ("envejind_eval.report.sections_results", "results"),
+    ("envejind_eval.report.sections_results", "claims"),
+    ("envejind_eval.report.sections_results", "outcomes"),
+    ("envejind_eval.report.sections_results", "attendance"),
+    ("envejind_eval.report.sections_results", "attrition"),
+    ("envejind_eval.report.sections_methods", "methods"),
+)
+SUMMARY = ("envejind_eval.report.sections_methods", "summary")
+
+
+@dataclass
+class ReportResult:
+    """What a run produced: its folder, exit status and warnings."""
+
+    out: Path
+    exit_code: int
+    warnings: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Options:
+    lang: fmt.Lang = "da"
+    by: By | None = None
+    min_cell: int = 5
+    seed: int = DEFAULT_SEED
+    n_boot: int = DEFAULT_N_BOOT
+    municipalities: tuple[str, ...] | None = None
+    figures: bool = True
+
+    def check(self) -> Options:
+        fmt.check_lang(self.lang)
+        if self.by is not None and self.by not in BYS:
+            raise ValueError(f"Expecting one of {', '.join(BYS)}; got '{self.by}'")
+        if not isinstance(self.min_cell, int) or self.min_cell < MIN_CELL_FLOOR:
+            raise EnvejindError(
+                f"--min-cell must be a whole number of at least {MIN_CELL_FLOOR}; "
+                f"got {self.min_cell!r}"
+            )
+        if self.n_boot < 1:
+            raise EnvejindError("n_boot must be at least 1")
+        return self
+
+
+def read_config(path: str | Path | None) -> dict[str, Any]:
+    """Report options from a TOML file: a ``[report]`` table with ``lang``, ``by``,
+    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EnvejindError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EnvejindError(f"{path}: not valid TOML ({exc})") from None
+    rep = data.get("report", {})
+    allowed = {"lang", "by", "min_cell", "seed", "n_boot", "municipalities", "figures"}
+    unknown = set(rep) - allowed
+    if unknown:
+        raise EnvejindError(
+            f"{path} [report]: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"expecting {', '.join(sorted(allowed))}"
+        )
+    if "municipalities" in rep:
+        rep["municipalities"] = tuple(rep["municipalities"])
+    return rep
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def open_dataset(path: Path) -> Any:
+    """A canonical folder opens directly; a delivery folder goes through ingestion."""
+    from envejind_eval.dataset import Dataset
+
+    if not path.is_dir():
+        raise EnvejindError(f"{path}: input folder not found")
+    if (path / "participants.csv").exists() or (path / "participants.parquet").exists():
+        return Dataset.from_canonical(path)
+    try:
+        from envejind_eval.ingest import load  # type: ignore[attr-defined]
+    except ImportError:
+        raise EnvejindError(
+            f"{path}: is a municipal delivery, but ingestion is not available in this build; "
+            "pass a canonical folder (e.g. data/sample/canonical)"
+        ) from None
+    return load(path)
+
+
+def input_files(path: Path) -> list[dict[str, Any]]:
+    """Every regular file of the input folder with its size and sha256 (sorted, relative)."""
+    out = []
+    for f in sorted(path.rglob("*")):
+        rel = f.relative_to(path)
+        if not f.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        out.append({"path": rel.as_posix(), "bytes": f.stat().st_size, "sha256": sha256_file(f)})
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_frame(df: pd.DataFrame) -> str:
+    return hashlib.sha256(df.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+def _builder(module: str, name: str) -> Callable[..., Any] | None:
+    from envejind_eval.report.sections import optional
+
+    return optional(module, name)
+
+
+def build_sections(ctx: Context) -> tuple[list[Section], list[dict[str, str]]]:
+    """Run every available section builder; returns sections and a status log."""
+    sections, status = [], []
+    for module, name in SECTIONS:
+        fn = _builder(module, name)
+        if fn is None:
+            status.append(
+                {
+                    "scope": ctx.scope,
+                    "section": name,
+                    "status": "absent",
+                    "reason": "module not available",
+                }
+            )
+            continue
+        try:
+            sec = fn(ctx)
+        except InsufficientDataError as exc:
+            status.append(
+                {
+                    "scope": ctx.scope,
+                    "section": name,
+                    "status": "insufficient_data",
+                    "reason": str(exc),
+                }
+            )
+            continue
+        if sec is None:
+            status.append(
+                {
+                    "scope": ctx.scope,
+                    "section": name,
+                    "status": "absent",
+                    "reason": "no data for this section",
+                }
+            )
+            continue
+        sections.append(sec)
+        status.append(
+            {"scope": ctx.scope, "section": name, "status": sec.status, "reason": sec.note}
+        )
+    return sections, status
+
+
+# -- figures --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _deterministic_mpl() -> Iterator[None]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    with matplotlib.rc_context({"svg.hashsalt": "envejind_eval", "svg.fonttype": "path"}):
+        yield
+
+
+def render_figure(plot: Any, *, dpi: int = 110) -> tuple[bytes, bytes]:
+    """PNG and SVG bytes of a plotnine ggplot, without timestamps."""
+    import matplotlib.pyplot as plt
+
+    with _deterministic_mpl():
+        fig = plot.draw()
+        try:
+            png, svg = io.BytesIO(), io.BytesIO()
+            fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
+            fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+        finally:
+            plt.close(fig)
+    return png.getvalue(), svg.getvalue()
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def csv_frame(t: Table, min_cell: int) -> pd.DataFrame:
+    """A gated table for CSV/Excel: unrounded values, suppressed cells as ``<min_cell``."""
+    d = t.data.copy()
+    if t.suppressed is None or not t.suppressed.to_numpy().any():
+        return d
+    for c in d.columns:
+        m = t.suppressed[c].astype(bool)
+        if m.any():
+            d[c] = d[c].astype(object).where(~m, f"<{min_cell}")
+    return d
+
+
+def scope_dir(root: Path, scope: str) -> Path:
+    return root if scope == "national" else root / scope_slug(scope)
+
+
+def scope_slug(scope: str) -> str:
+    s = scope.strip()
+    if not s or s in {".", ".."} or re.search(r"[/\\\x00]", s):
+        raise EnvejindError("a municipality name cannot be used as a folder name")
+    return s
+
+
+def _write_xlsx(path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        used: set[str] = set()
+        for name, df in frames.items():
+            sheet = name[:31]
+            k = 2
+            while sheet in used:
+                sheet = f"{name[:28]}_{k}"
+                k += 1
+            used.add(sheet)
+            df.to_excel(xw, sheet_name=sheet, index=False)
+
+
+# -- leak scan ------------------------------------------------------------------------------
+
+_CPR = re.compile(
+    rb"(?<![0-9.,])(?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2}-?[0-9]{4}(?![0-9])"
+)
+
+
+def leak_scan(root: Path, pseudonyms: set[str]) -> list[str]:
+    """Files under ``root`` that contain a CPR-shaped string or a pseudonym.
+
+    Uses ``envejind_eval.disclosure`` when it provides a scanner; the built-in fallback
+    checks text files and the text inside XLSX (zip) members. Hits name the file and the
+    rule, never the value.
+    """
+    from envejind_eval.report.sections import optional
+
+    scan = optional("envejind_eval.disclosure.scan", "scan_paths")
+    if scan is not None:
+        hits = scan([root], pseudonyms=pseudonyms)
+        return [f"{h}" for h in (hits.itertuples() if isinstance(hits, pd.DataFrame) else hits)]
+    found = []
+    pseud = [p.encode() for p in pseudonyms if p]
+    for f in sorted(root.rglob("*")):
+        if not f.is_file():
+            continue
+        blobs = []
+        if f.suffix == ".xlsx":
+            import zipfile
+
+            with zipfile.ZipFile(f) as z:
+                blobs = [z.read(n) for n in z.namelist()]
+        elif f.suffix != ".png":
+            blobs = [f.read_bytes()]
+        for b in blobs:
+            # base64 figure payloads cannot hold text; skip them in HTML
+            b = re.sub(rb"data:image/png;base64,[A-Za-z0-9+/=]+", b"", b)
+            if _CPR.search(b):
+                found.append(f"{f.relative_to(root)}: CPR-shaped string")
+                break
+            if any(p in b for p in pseud):
+                found.append(f"{f.relative_to(root)}: pseudonym")
+                break
+    return found
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+class ReportError(EnvejindError):
+    """A reporting run failed; the output folder was left untouched."""
+
+
+class _Steps:
+    def __init__(self, total: int, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        disable = quiet or not sys.stderr.isatty()
+        self.bar = tqdm(
+            total=total, disable=disable, desc="report", unit="step", file=sys.stderr, leave=False
+        )
+        self.timings: dict[str, float] = {}
+        self.current = "start"
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.bar.set_postfix_str(name)
+        self.current = name
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def build_report(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    lang: fmt.Lang = "da",
+    by: By | None = None,
+    min_cell: int = 5,
+    seed: int = DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    municipalities: tuple[str, ...] | None = None,
+    figures: bool = True,
+    config: str | Path | None = None,
+    quiet: bool = False,
+    _log: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Write the evaluation report for a delivery (or canonical folder) into ``out``.
+
+    Parameters
+    ----------
+    data_dir
+        A municipal delivery folder (ingested with the pseudonym key) or a canonical folder.
+    out
+        Output folder; replaced atomically when the run succeeds, untouched when it fails.
+    lang
+        ``"da"`` or ``"en"``.
+    by
+        ``"municipality"`` also writes ``out/<municipality>/index.html``.
+    min_cell
+        Minimum number of persons behind any published number (at least 3).
+    seed, n_boot
+        Seed and bootstrap resamples for every random procedure.
+    municipalities
+        Restrict the report to these municipalities.
+    figures
+        Draw figures (off only to speed up tests).
+    config
+        Recorded in the manifest (the CLI reads options from it).
+
+    Returns
+    -------
+    ReportResult
+        ``exit_code`` 0 (clean) or 1 (written with warnings: quarantined rows, suppressed
+        cells, sections without data). Failures raise :class:`EnvejindError` and leave no
+        output.
+    """
+    from envejind_eval import __version__
+
+    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures).check()
+    data_dir, out = Path(data_dir), Path(out)
+    out_parent = out.resolve().parent
+    out_parent.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    steps = _Steps(total=8, quiet=quiet)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out_parent))
+    try:
+        result = _run(data_dir, out, tmp, opts, steps, config, __version__, started)
+        steps.close()
+        _move_into_place(tmp, out)
+        result.out = out
+        return result
+    except BaseException as exc:
+        steps.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, EnvejindError):
+            if os.environ.get("ENVEJIND_DEBUG"):
+                raise
+            raise ReportError(
+                f"the report failed in step '{steps.current}' ({type(exc).__name__}); "
+                f"nothing was written to {out}. Set ENVEJIND_DEBUG=1 to see the traceback"
+            ) from exc
+        raise
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _run(
+    data_dir: Path,
+    out: Path,
+    tmp: Path,
+    opts: Options,
+    steps: _Steps,
+    config: str | Path | None,
+    version: str,
+    started: datetime,
+) -> ReportResult:
+    L = opts.lang
+    warnings: list[str] = []
+    with steps.step("load"):
+        ds = open_dataset(data_dir)
+        if opts.municipalities:
+            ds = ds.filter(municipality=list(opts.municipalities))
+        inputs = input_files(data_dir)
+    if not len(ds.participants):
+        raise EnvejindError(f"{data_dir}: the delivery has no participants")
+
+    scopes = ["national"]
+    if opts.by == "municipality":
+        scopes += ds.municipalities
+
+    with steps.step("analyses"):
+        per_scope: dict[str, list[Section]] = {}
+        status: list[dict[str, str]] = []
+        for scope in scopes:
+            sds = ds if scope == "national" else ds.filter(municipality=scope)
+            ctx = Context(sds, L, opts.min_cell, opts.seed, opts.n_boot, scope)
+            secs, st = build_sections(ctx)
+            per_scope[scope] = secs
+            status += st
+        all_tables = {
+            (s, t.name): t for s, secs in per_scope.items() for sec in secs for t in sec.tables
+        }
+
+    with steps.step("disclosure"):
+        gated: GateResult = gate(all_tables, min_cell=opts.min_cell)
+        if gated.engine == "builtin":
+            warnings.append(
+                "disclosure: the full gate (envejind_eval.disclosure) is not available; "
+                "the built-in primary and margin suppression was applied"
+            )
+
+    with steps.step("figures"):
+        pngs: dict[str, dict[str, bytes]] = {s: {} for s in scopes}
+        fig_log: list[dict[str, Any]] = []
+        for scope, secs in per_scope.items():
+            fdir = scope_dir(tmp, scope) / "figures"
+            for sec in secs:
+                for f in sec.figures if opts.figures else []:
+                    gt = gated.tables.get((scope, f.table))
+                    if gt is None:
+                        continue
+                    data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
+                    plot = f.make(data)
+                    if plot is None:
+                        continue
+                    png, svg = render_figure(plot)
+                    fdir.mkdir(parents=True, exist_ok=True)
+                    (fdir / f"{f.name}.png").write_bytes(png)
+                    (fdir / f"{f.name}.svg").write_bytes(svg)
+                    pngs[scope][f.name] = png
+                    fig_log.append(
+                        {
+                            "scope": scope,
+                            "name": f.name,
+                            "table": f.table,
+                            "data_sha256": sha256_frame(data),
+                            "files": [
+                                (fdir / f"{f.name}.{e}").relative_to(tmp).as_posix()
+                                for e in ("png", "svg")
+                            ],
+                        }
+                    )
+
+    with steps.step("tables"):
+        table_log = []
+        for scope in scopes:
+            tdir = scope_dir(tmp, scope) / "tables"
+            tdir.mkdir(parents=True, exist_ok=True)
+            frames = {}
+            for (s, name), t in sorted(gated.tables.items()):
+                if s != scope:
+                    continue
+                df = csv_frame(t, opts.min_cell)
+                frames[name] = df
+                path = tdir / f"{name}.csv"
+                df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+                table_log.append(
+                    {
+                        "scope": scope,
+                        "name": name,
+                        "file": path.relative_to(tmp).as_posix(),
+                        "sha256": sha256_file(path),
+                    }
+                )
+            if scope == "national":
+                _write_xlsx(tmp / "tables.xlsx", frames)
+
+    with steps.step("html"):
+        labels = {"table": text("table", L), "figure": text("figure", L)}
+        nav = []
+        if len(scopes) > 1:
+            nav = [(f"{scope_slug(s)}/index.html", s) for s in scopes[1:]]
+        for scope in scopes:
+            pub = Published(
+                {n: t for (s, n), t in gated.tables.items() if s == scope}, L, opts.min_cell
+            )
+            rendered = []
+            counters = {"table": 0, "figure": 0}
+            summary_fn = _builder(*SUMMARY)
+            ordered = list(per_scope[scope])
+            blocks_by_sec: dict[str, list[Any]] = {}
+            for sec in ordered:
+                sec_tables = {t.name: pub.tables[t.name] for t in sec.tables}
+                sec_pub = Published(sec_tables, L, opts.min_cell)
+                blocks = sec.narrate(sec_pub) if sec.narrate else []
+                # narrators list their own (ungated) Table objects: swap in the gated ones
+                blocks = [sec_tables.get(b.name, b) if isinstance(b, Table) else b for b in blocks]
+                if sec.note:
+                    from envejind_eval.report.model import Para
+
+                    blocks.insert(0, Para(sec.note))
+                blocks_by_sec[sec.id] = blocks
+            if summary_fn is not None:
+                ctx = Context(None, L, opts.min_cell, opts.seed, opts.n_boot, scope)
+                sblocks = summary_fn(ctx, pub, per_scope[scope])
+                ordered = [Section("summary", text("sec_summary", L)), *ordered]
+                blocks_by_sec["summary"] = sblocks
+            for sec in ordered:
+                html_ = section_html(
+                    blocks_by_sec[sec.id],
+                    pngs=pngs[scope],
+                    counters=counters,
+                    lang=L,
+                    min_cell=opts.min_cell,
+                    labels=labels,
+                )
+                rendered.append(RenderedSection(sec.id, sec.title, html_))
+            subtitle = (
+                text("report_subtitle_national", L)
+                if scope == "national"
+                else text("report_subtitle_municipality", L, m=scope)
+            )
+            scope_nav = (
+                nav
+                if scope == "national"
+                else [("../index.html", text("report_subtitle_national", L))]
+            )
+            doc = page(
+                title=text("report_title", L),
+                subtitle=subtitle,
+                sections=rendered,
+                footer=text(
+                    "generated", L, version=version, seed=opts.seed, min_cell=opts.min_cell
+                ),
+                footnote=text("suppressed_footnote", L, k=opts.min_cell),
+                lang=L,
+                nav=scope_nav,
+            )
+            d = scope_dir(tmp, scope)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "index.html").write_text(doc, encoding="utf-8")
+
+    quarantined = _quarantine_count(ds)
+    n_sup = n_suppressed(gated.tables)
+    if quarantined:
+        warnings.append(f"ingest: {quarantined} row(s) quarantined")
+    if n_sup:
+        warnings.append(f"disclosure: {n_sup} cell(s) suppressed")
+
+    with steps.step("manifest"):
+        manifest = {
+            "package": "envejind_eval",
+            "version": version,
+            "created_utc": started.isoformat(timespec="seconds"),
+            "parameters": {
+                "lang": opts.lang,
+                "by": opts.by,
+                "min_cell": opts.min_cell,
+                "seed": opts.seed,
+                "n_boot": opts.n_boot,
+                "municipalities": list(opts.municipalities) if opts.municipalities else None,
+                "figures": opts.figures,
+                "config": Path(config).name if config else None,
+            },
+            "seed": opts.seed,
+            "input": {"folder": data_dir.name, "files": inputs},
+            "instruments": [
+                {
+                    "id": i.id,
+                    "version": i.version,
+                    "source": i.source,
+                    "sample_operationalisation": i.sample_operationalisation,
+                }
+                for i in ds.instruments.values()
+            ],
+            "scopes": scopes,
+            "sections": status,
+            "disclosure": {
+                "engine": gated.engine,
+                "min_cell": opts.min_cell,
+                "n_suppressed": n_sup,
+            },
+            "suppression_log": gated.log.to_dict(orient="records"),
+            "tables": table_log,
+            "figures": fig_log,
+            "warnings": warnings,
+            "timings": {},
+        }
+
+    with steps.step("scan"):
+        pseud = set(ds.participants["participant_id"].astype(str))
+        hits = leak_scan(tmp, pseud)
+        if hits:
+            raise DisclosureError(
+                "leak scan found identifiers in the output, nothing was written: "
+                + "; ".join(hits[:10])
+            )
+
+    manifest["timings"] = {k: round(v, 3) for k, v in steps.timings.items()}
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    return ReportResult(out, 1 if warnings else 0, warnings, manifest)
+
+
+def _quarantine_count(ds: Any) -> int:
+    from envejind_eval.report.sections import _quarantined_rows
+
+    return _quarantined_rows(ds) or 0

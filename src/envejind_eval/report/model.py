@@ -1,0 +1,148 @@
+"""The report's building blocks: sections made of paragraphs, tables and figures.
+
+A section builder computes tidy tables from the analysis layer (never rounded), declares
+which columns count persons, and gives a *narrator*: a function that writes the section's
+prose from the tables **after** they have passed the disclosure gate, so a number the gate
+suppressed can never reappear in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from envejind_eval.report.fmt import Lang
+
+Scope = str  # "national" or a municipality name
+
+
+@dataclass
+class Table:
+    """A table meant for publication.
+
+    ``data`` is tidy and unrounded. ``count_cols`` hold person counts; ``n_col`` names the
+    column with the number of persons each row's estimates rest on; ``value_cols`` are the
+    estimates (suppressed together with their row when ``n_col`` is too small). ``total_row``
+    marks the label of a margin row (``by`` column), so suppression protects it.
+    """
+
+    name: str
+    title: str
+    data: pd.DataFrame
+    by: tuple[str, ...] = ()
+    count_cols: tuple[str, ...] = ()
+    n_col: str | None = None
+    value_cols: tuple[str, ...] = ()
+    share_cols: tuple[str, ...] = ()
+    formats: Mapping[str, str] = field(default_factory=dict)  # column -> int|num1|num2|pct|p
+    labels: Mapping[str, str] = field(default_factory=dict)  # column -> header
+    caption: str = ""
+    # filled by the gate
+    suppressed: pd.DataFrame | None = None  # bool frame, same shape as data
+
+
+@dataclass
+class Figure:
+    """A figure: a ggplot factory fed with the (gated) data of one table."""
+
+    name: str
+    title: str
+    table: str  # name of the table whose gated data draws it
+    make: Callable[[pd.DataFrame], Any]  # gated data -> plotnine ggplot
+    caption: str = ""
+    alt: str = ""
+
+
+@dataclass
+class Para:
+    text: str  # plain text; **bold** allowed
+
+
+@dataclass
+class Heading:
+    text: str
+
+
+Block = Para | Heading | Table | Figure
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    narrate: Callable[[Published], list[Block]] | None = None
+    note: str = ""  # why the section is incomplete, shown in the report
+    status: Literal["ok", "partial", "absent"] = "ok"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a section builder needs."""
+
+    ds: Any  # envejind_eval.Dataset
+    lang: Lang
+    min_cell: int
+    seed: int
+    n_boot: int
+    scope: Scope = "national"
+
+    def t(self, key: str, **kw: Any) -> str:
+        from envejind_eval.report.texts import text
+
+        return text(key, self.lang, **kw)
+
+
+class Published:
+    """Read access to gated tables for narrators: values come out formatted, and a
+    suppressed value comes out as ``<min_cell``."""
+
+    def __init__(self, tables: Mapping[str, Table], lang: Lang, min_cell: int) -> None:
+        self.tables = dict(tables)
+        self.lang = lang
+        self.min_cell = min_cell
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.tables
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """The gated data with suppressed cells set to missing."""
+        t = self.tables[name]
+        if t.suppressed is None:
+            return t.data.copy()
+        return t.data.mask(t.suppressed.reindex_like(t.data).fillna(False).astype(bool))
+
+    def row(self, name: str, **where: Any) -> pd.Series | None:
+        t = self.tables[name]
+        d = t.data
+        keep = pd.Series(True, index=d.index)
+        for c, v in where.items():
+            keep &= d[c] == v
+        idx = d.index[keep]
+        return None if not len(idx) else d.loc[idx[0]]
+
+    def is_suppressed(self, name: str, col: str, **where: Any) -> bool:
+        t = self.tables[name]
+        r = self.row(name, **where)
+        if r is None:
+            return True
+        return bool(t.suppressed is not None and t.suppressed.at[r.name, col])  # type: ignore[index]
+
+    def raw(self, name: str, col: str, **where: Any) -> float | None:
+        """The numeric value, or None when suppressed or absent."""
+        if self.is_suppressed(name, col, **where):
+            return None
+        r = self.row(name, **where)
+        return None if r is None else r[col]
+
+    def fmt(self, name: str, col: str, kind: str = "num1", **where: Any) -> str:
+        from envejind_eval.report.render import format_value
+
+        if self.is_suppressed(name, col, **where):
+            return f"<{self.min_cell}"
+        r = self.row(name, **where)
+        return "–" if r is None else format_value(r[col], kind, self.lang)

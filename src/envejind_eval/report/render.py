@@ -1,0 +1,154 @@
+"""HTML rendering: one self-contained page (inline CSS, figures as base64 PNG, no scripts,
+no external requests) with a table of contents."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+from envejind_eval.report import fmt
+from envejind_eval.report.model import Block, Figure, Heading, Para, Table
+
+FORMATS = ("int", "num1", "num2", "pct", "p", "text")
+
+
+def format_value(v: Any, kind: str, lang: fmt.Lang) -> str:
+    if kind == "int":
+        return fmt.integer(v, lang)
+    if kind == "num1":
+        return fmt.num(v, lang, 1)
+    if kind == "num2":
+        return fmt.num(v, lang, 2)
+    if kind == "pct":
+        return fmt.pct(v, lang)
+    if kind == "p":
+        return fmt.p_value(v, lang)
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "–"
+    return str(v)
+
+
+def display_frame(t: Table, lang: fmt.Lang, min_cell: int) -> pd.DataFrame:
+    """The table as presentation strings: labelled columns only, suppressed cells as <k."""
+    cols = [c for c in t.data.columns if c in t.labels]
+    out = pd.DataFrame(index=t.data.index)
+    for c in cols:
+        kind = t.formats.get(c, "text")
+        s = t.data[c].map(lambda v, k=kind: format_value(v, k, lang))
+        if t.suppressed is not None and c in t.suppressed.columns:
+            s = s.mask(t.suppressed[c].astype(bool), f"<{min_cell}")
+        out[t.labels[c]] = s.astype(object)
+    return out
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def para_html(text: str) -> str:
+    return "<p>" + _BOLD.sub(r"<strong>\1</strong>", html.escape(text)) + "</p>"
+
+
+def table_html(t: Table, number: int, lang: fmt.Lang, min_cell: int, label: str) -> str:
+    d = display_frame(t, lang, min_cell)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
+    numeric = [t.formats.get(c, "text") != "text" for c in t.data.columns if c in t.labels]
+    body = []
+    total_labels = {"I alt", "Total"}
+    for _, row in d.iterrows():
+        cls = ' class="total"' if str(row.iloc[0]) in total_labels else ""
+        cells = "".join(
+            f'<td class="num">{html.escape(str(v))}</td>'
+            if isnum
+            else f"<td>{html.escape(str(v))}</td>"
+            for v, isnum in zip(row.tolist(), numeric, strict=True)
+        )
+        body.append(f"<tr{cls}>{cells}</tr>")
+    cap = f"{label} {number}. {html.escape(t.title)}"
+    note = f'<p class="caption">{html.escape(t.caption)}</p>' if t.caption else ""
+    return (
+        f'<figure class="table" id="tab-{t.name}"><figcaption>{cap}</figcaption>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+        "</figure>"
+    )
+
+
+def figure_html(f: Figure, png: bytes, number: int, label: str) -> str:
+    b64 = base64.b64encode(png).decode("ascii")
+    alt = html.escape(f.alt or f.title)
+    cap = f"{label} {number}. {html.escape(f.title)}"
+    note = f'<p class="caption">{html.escape(f.caption)}</p>' if f.caption else ""
+    return (
+        f'<figure class="figure" id="fig-{f.name}"><img src="data:image/png;base64,{b64}" '
+        f'alt="{alt}"><figcaption>{cap}</figcaption>{note}</figure>'
+    )
+
+
+@dataclass
+class RenderedSection:
+    id: str
+    title: str
+    html: str
+
+
+def section_html(
+    blocks: Sequence[Block],
+    *,
+    pngs: dict[str, bytes],
+    counters: dict[str, int],
+    lang: fmt.Lang,
+    min_cell: int,
+    labels: dict[str, str],
+) -> str:
+    parts = []
+    for b in blocks:
+        if isinstance(b, Para):
+            parts.append(para_html(b.text))
+        elif isinstance(b, Heading):
+            parts.append(f"<h3>{html.escape(b.text)}</h3>")
+        elif isinstance(b, Table):
+            counters["table"] += 1
+            parts.append(table_html(b, counters["table"], lang, min_cell, labels["table"]))
+        elif isinstance(b, Figure):
+            if b.name not in pngs:
+                continue
+            counters["figure"] += 1
+            parts.append(figure_html(b, pngs[b.name], counters["figure"], labels["figure"]))
+    return "\n".join(parts)
+
+
+def page(
+    *,
+    title: str,
+    subtitle: str,
+    sections: Sequence[RenderedSection],
+    footer: str,
+    footnote: str,
+    lang: str,
+    nav: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The whole page from the Jinja2 template ``templates/report.html.j2``."""
+    import jinja2
+
+    src = resources.files("envejind_eval.report").joinpath("templates/report.html.j2")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    tpl = env.from_string(src.read_text(encoding="utf-8"))
+    return tpl.render(
+        title=title,
+        subtitle=subtitle,
+        sections=[
+            {"id": s.id, "title": s.title, "html": jinja2.utils.markupsafe.Markup(s.html)}
+            for s in sections
+        ],
+        footer=footer,
+        footnote=footnote,
+        lang=lang,
+        nav=nav,
+        toc_label={"da": "Indhold", "en": "Contents"}[lang],
+    )

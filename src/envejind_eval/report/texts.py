@@ -1,0 +1,130 @@
+"""Report wording in Danish and English. Numbers are passed in, never typed in here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEXTS: dict[str, dict[str, str]] = {
+    # -- frame --------------------------------------------------------------------------
+    "report_title": {"da": "Evaluering af En vej ind", "en": "Evaluation of En vej ind"},
+    "report_subtitle_national": {
+        "da": "Samlet rapport for alle kommuner",
+        "en": "Combined report for all municipalities",
+    },
+    "report_subtitle_municipality": {"da": "Rapport for {m}", "en": "Report for {m}"},
+    "toc": {"da": "Indhold", "en": "Contents"},
+    "generated": {
+        "da": "Dannet med envejind_eval {version}, seed {seed}, mindste cellestørrelse {min_cell}.",
+        "en": "Generated with envejind_eval {version}, seed {seed}, minimum cell size {min_cell}.",
+    },
+    "synthetic_note": {
+        "da": "Måleredskaberne er prøveoperationaliseringer; de præcise formuleringer i de "
+        "rigtige skemaer er ikke offentlige.",
+        "en": "The instruments are sample operationalisations; the exact wording of the real "
+        "forms is not public.",
+    },
+    "suppressed_footnote": {
+        "da": "<{k} = undertrykt, fordi tallet bygger på færre end {k} personer eller ville "
+        "kunne udledes af andre tal (diskretionskontrol).",
+        "en": "<{k} = suppressed because the number rests on fewer than {k} persons or could be "
+        "derived from other numbers (disclosure control).",
+    },
+    "section_unavailable": {
+        "da": "Dette afsnit kan ikke dannes endnu: {reason}.",
+        "en": "This section cannot be produced yet: {reason}.",
+    },
+    "too_few_data": {
+        "da": "For få data til analysen ({reason}).",
+        "en": "Too few data for the analysis ({reason}).",
+    },
+    "figure": {"da": "Figur", "en": "Figure"},
+    "table": {"da": "Tabel", "en": "Table"},
+    "total": {"da": "I alt", "en": "Total"},
+    # -- section titles -----------------------------------------------------------------
+    "sec_summary": {"da": "Sammenfatning", "en": "Summary"},
+    "sec_design": {"da": "Evalueringsdesign og data", "en": "Evaluation design and data"},
+    "sec_instruments": {"da": "Måleredskaberne", "en": "The measuring instruments"},
+    "sec_participants": {"da": "Deltagerne ved start", "en": "The participants at start"},
+    "sec_results": {
+        "da": "Resultater per måleredskab og domæne",
+        "en": "Results per instrument and domain",
+    },
+    "sec_claims": {"da": "Programmets fire resultater", "en": "The programme's four results"},
+    "sec_outcomes": {
+        "da": "Supplerende resultater: uddannelse, beskæftigelse og kriminalitet",
+        "en": "Supplementary outcomes: education, employment and crime",
+    },
+    "sec_attendance": {"da": "Fremmøde og aktivitetsdosis", "en": "Attendance and activity dose"},
+    "sec_attrition": {
+        "da": "Frafald og følsomhedsanalyser",
+        "en": "Attrition and sensitivity analyses",
+    },
+    "sec_methods": {"da": "Metodebilag", "en": "Methods appendix"},
+    # -- column headers -----------------------------------------------------------------
+    "col_municipality": {"da": "Kommune", "en": "Municipality"},
+    "col_cohort_id": {"da": "Hold", "en": "Team"},
+    "col_n_teams": {"da": "Hold", "en": "Teams"},
+    "col_started": {"da": "Startet", "en": "Started"},
+    "col_completed": {"da": "Gennemført", "en": "Completed"},
+    "col_dropped_out": {"da": "Frafaldet", "en": "Dropped out"},
+    "col_excluded": {"da": "Udelukket", "en": "Excluded"},
+    "col_ongoing": {"da": "I gang", "en": "Ongoing"},
+    "col_instrument": {"da": "Måleredskab", "en": "Instrument"},
+    "col_timepoint": {"da": "Måletidspunkt", "en": "Timepoint"},
+    "col_rater": {"da": "Bedømmer", "en": "Rater"},
+    "col_n_expected": {"da": "Deltagere", "en": "Participants"},
+    "col_n_forms": {"da": "Skemaer", "en": "Forms"},
+    "col_response_rate": {"da": "Svarprocent", "en": "Response rate"},
+    "col_version": {"da": "Version", "en": "Version"},
+    "col_scale": {"da": "Skala", "en": "Scale"},
+    "col_raters": {"da": "Bedømmere", "en": "Raters"},
+    "col_n_domains": {"da": "Domæner", "en": "Domains"},
+    "col_n_items": {"da": "Spørgsmål", "en": "Items"},
+    "col_reliability": {"da": "Reliabilitet", "en": "Reliability"},
+    "col_group": {"da": "Gruppe", "en": "Group"},
+    "col_n": {"da": "Antal", "en": "Number"},
+    "col_share": {"da": "Andel", "en": "Share"},
+    "col_domain": {"da": "Domæne", "en": "Domain"},
+    "col_mean": {"da": "Gennemsnit", "en": "Mean"},
+    "col_sd": {"da": "Spredning", "en": "SD"},
+    "col_measure": {"da": "Mål", "en": "Measure"},
+    # -- codes --------------------------------------------------------------------------
+    "tp_baseline": {"da": "Start", "en": "Baseline"},
+    "tp_midway": {"da": "Midtvejs", "en": "Midway"},
+    "tp_end": {"da": "Slut", "en": "End"},
+    "tp_followup": {"da": "Opfølgning", "en": "Follow-up"},
+    "rater_self": {"da": "Den unge selv", "en": "Young person"},
+    "rater_mentor": {"da": "Mentor", "en": "Mentor"},
+    "rater_staff": {"da": "Personale", "en": "Staff"},
+    "sex_female": {"da": "Kvinde", "en": "Female"},
+    "sex_male": {"da": "Mand", "en": "Male"},
+    "sex_other": {"da": "Andet", "en": "Other"},
+    "sex_unknown": {"da": "Ukendt", "en": "Unknown"},
+    "ref_social_services": {"da": "Socialforvaltningen", "en": "Social services"},
+    "ref_police": {"da": "Politiet", "en": "Police"},
+    "ref_sspk": {"da": "SSP", "en": "SSP (schools, social services, police)"},
+    "ref_jobcentre": {"da": "Jobcenter", "en": "Job centre"},
+    "ref_school": {"da": "Skole", "en": "School"},
+    "ref_probation": {"da": "Kriminalforsorgen", "en": "Probation service"},
+    "ref_other": {"da": "Andet", "en": "Other"},
+    "ref_unknown": {"da": "Ukendt", "en": "Unknown"},
+    "yes": {"da": "ja", "en": "yes"},
+    "no": {"da": "nej", "en": "no"},
+}
+
+
+def text(key: str, lang: str, **kw: Any) -> str:
+    """The text for ``key`` in ``lang`` with ``{placeholders}`` filled in."""
+    try:
+        s = TEXTS[key][lang]
+    except KeyError:
+        raise KeyError(f"no {lang} text for '{key}'") from None
+    return s.format(**kw) if kw else s
+
+
+def add(texts: dict[str, dict[str, str]]) -> None:
+    """Register further texts (section modules keep their prose next to their code)."""
+    clash = set(texts) & set(TEXTS)
+    if clash:
+        raise KeyError(f"text keys defined twice: {', '.join(sorted(clash))}")
+    TEXTS.update(texts)
