@@ -1,0 +1,833 @@
+"""Pre/post progression: paired tests per unit and group, reliable change, trajectories.
+
+All three functions start from :func:`envejind_eval.scores` and never drop anybody
+silently: every participant in the dataset is part of the *universe* of a unit (per rater);
+those without a usable pair are counted in ``n_excluded`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from envejind_eval.analysis.paired import PAIRED_COLUMNS, holm, paired_summary, wilson_interval
+from envejind_eval.instruments.scoring import LEVELS, scores
+from envejind_eval.schema import TIMEPOINTS
+
+if TYPE_CHECKING:
+    from envejind_eval.dataset import Dataset
+    from envejind_eval.instruments import Instrument
+
+__all__ = ["Trajectories", "pre_post", "reliable_change", "trajectories"]
+
+Level = Literal["item", "domain", "total"]
+
+#: Two-sided 95 % criterion of the Jacobson–Truax reliable change index.
+RC_CRITERION = float(st.norm.ppf(0.975))
+
+RC_CLASSES: tuple[str, ...] = ("improved", "unchanged", "deteriorated")
+TRAJECTORY_PATTERNS: tuple[str, ...] = (
+    "improved_and_maintained",
+    "improved_not_maintained",
+    "improved_no_followup",
+    "not_improved",
+    "incomplete",
+)
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+
+def _as_list(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+def _check_common(
+    ds: Dataset, instrument: str, level: str, by: list[str], rater: str | None
+) -> Instrument:
+    if instrument not in ds.instruments:
+        raise ValueError(f"Expecting one of {', '.join(ds.instruments)}; got '{instrument}'")
+    if level not in LEVELS:
+        raise ValueError(f"Expecting one of {', '.join(LEVELS)}; got '{level}'")
+    inst = ds.instruments[instrument]
+    cols = [c for c in ds.participants.columns if c != "participant_id"]
+    bad = [b for b in by if b not in cols]
+    if bad:
+        raise ValueError(f"Expecting by columns from {', '.join(cols)}; got {', '.join(bad)}")
+    if rater is not None and rater not in inst.raters:
+        raise ValueError(f"Expecting one of {', '.join(inst.raters)}; got '{rater}'")
+    return inst
+
+
+def _check_timepoint(name: str, value: str) -> None:
+    if value not in TIMEPOINTS:
+        raise ValueError(f"Expecting one of {', '.join(TIMEPOINTS)} for {name}; got '{value}'")
+
+
+def _units(inst: Instrument, level: str) -> list[str]:
+    if level == "item":
+        return inst.item_ids
+    if level == "domain":
+        return inst.domain_ids
+    return ["total"]
+
+
+def _raters(inst: Instrument, sc: pd.DataFrame, rater: str | None) -> list[str]:
+    if rater is not None:
+        return [rater]
+    seen = set(sc["rater"].unique())
+    used = [r for r in inst.raters if r in seen]
+    return used or list(inst.raters)
+
+
+def _universe(
+    ds: Dataset,
+    inst: Instrument,
+    *,
+    level: str,
+    timepoints: Sequence[str],
+    rater: str | None,
+    by: list[str],
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Every participant × rater × unit with scores (and form flags) per timepoint.
+
+    Columns: ``participant_id, status, <by>, rater, unit`` (categoricals in instrument
+    order), then per timepoint ``tp`` the score column ``tp`` and ``has_form_<tp>``.
+    """
+    sc = scores(ds, inst.id, level=level)  # type: ignore[arg-type]
+    sc = sc.loc[sc["timepoint"].isin(list(timepoints))]
+    raters = _raters(inst, sc, rater)
+    units = _units(inst, level)
+    sc = sc.loc[sc["rater"].isin(raters)]
+
+    keys = ["participant_id", "rater", "unit"]
+    s = sc.set_index([*keys, "timepoint"])["score"]
+    wide = s.unstack("timepoint")
+    forms = s.notna().astype(np.int8).unstack("timepoint") * 0 + 1  # a row means a form
+    wide = wide.reindex(columns=list(timepoints))
+    forms = forms.reindex(columns=list(timepoints)).fillna(0).astype(bool)
+    forms.columns = [f"has_form_{t}" for t in timepoints]
+    wide = pd.concat([wide, forms], axis=1).reset_index()
+
+    pcols = ["participant_id", "status", *[b for b in by if b != "status"]]
+    part = ds.participants[pcols]
+    n_p, n_r, n_u = len(part), len(raters), len(units)
+    idx_p = np.repeat(np.arange(n_p), n_r * n_u)
+    uni = part.iloc[idx_p].reset_index(drop=True)
+    uni["rater"] = np.tile(np.repeat(np.asarray(raters, dtype=object), n_u), n_p)
+    uni["unit"] = np.tile(np.asarray(units, dtype=object), n_p * n_r)
+    uni["rater"] = uni["rater"].astype(str)
+    uni["unit"] = uni["unit"].astype(str)
+    wide["rater"] = wide["rater"].astype(str)
+    wide["unit"] = wide["unit"].astype(str)
+    out = uni.merge(wide, on=keys, how="left", validate="one_to_one")
+    for t in timepoints:
+        out[f"has_form_{t}"] = out[f"has_form_{t}"].fillna(False).astype(bool)
+    out["rater"] = pd.Categorical(out["rater"], categories=raters)
+    out["unit"] = pd.Categorical(out["unit"], categories=units)
+    return out, raters, units
+
+
+def _cronbach_alpha(items: pd.DataFrame) -> float:
+    """Cronbach's alpha on complete rows (columns = items)."""
+    x = items.dropna().to_numpy(dtype=float)
+    k = x.shape[1]
+    if k < 2 or x.shape[0] < 3:
+        return float("nan")
+    item_var = x.var(axis=0, ddof=1).sum()
+    total_var = x.sum(axis=1).var(ddof=1)
+    if total_var <= 0:
+        return float("nan")
+    return float(k / (k - 1) * (1 - item_var / total_var))
+
+
+def _reliabilities(
+    ds: Dataset,
+    inst: Instrument,
+    *,
+    level: str,
+    raters: list[str],
+    units: list[str],
+    reliability: float | Literal["estimate"] | None,
+) -> pd.DataFrame:
+    """Reliability and its source per rater × unit (NaN at item level)."""
+    rows = []
+    need_alpha = False
+    for u in units:
+        if level == "item":
+            r, src = np.nan, "not defined for single items"
+        elif reliability is None:
+            r = inst.reliability_for(u if level == "domain" else None)
+            src = (
+                "domain definition"
+                if (level == "domain" and inst.domain(u).reliability is not None)
+                else "instrument definition"
+            )
+        elif reliability == "estimate":
+            r, src = "estimate", ""
+        else:
+            r, src = float(reliability), "argument"
+        need_alpha |= r == "estimate"
+        rows.append((u, r, src))
+    item_scores = None
+    if need_alpha:
+        it = scores(ds, inst.id, level="item")
+        it = it.loc[it["timepoint"] == "baseline"]
+        item_scores = it.pivot_table(
+            index=["rater", "participant_id"], columns="unit", values="score", aggfunc="first"
+        )
+    domain_of = {i.id: i.domain for i in inst.items}
+    out = []
+    for rt in raters:
+        for u, r, src in rows:
+            if r == "estimate":
+                items = [i for i in inst.item_ids if u == "total" or domain_of[i] == u]
+                sub = (
+                    item_scores.xs(rt, level="rater")
+                    if item_scores is not None and rt in item_scores.index.get_level_values(0)
+                    else pd.DataFrame(columns=items)
+                )
+                sub = sub.reindex(columns=items)
+                a = _cronbach_alpha(sub)
+                src = "cronbach_alpha_baseline"
+                if not (np.isfinite(a) and 0 < a < 1):
+                    src = "cronbach_alpha_baseline (not estimable)"
+                    a = np.nan
+                out.append((rt, u, a, src))
+            else:
+                out.append((rt, u, float(r), src))
+    res = pd.DataFrame(out, columns=["rater", "unit", "reliability", "reliability_source"])
+    res["reliability_source"] = res["reliability_source"].astype(str)
+    return res
+
+
+def _rc_core(
+    uni: pd.DataFrame,
+    rel: pd.DataFrame,
+    inst: Instrument,
+    *,
+    pre: str,
+    post: str,
+) -> pd.DataFrame:
+    """Jacobson–Truax reliable change per row of the universe (adds columns)."""
+    keys = ["rater", "unit"]
+    sd_pre = uni.groupby(keys, observed=True)[pre].std(ddof=1).rename("sd_pre").reset_index()
+    sd_pre["rater"] = sd_pre["rater"].astype(str)
+    sd_pre["unit"] = sd_pre["unit"].astype(str)
+    info = rel.merge(sd_pre, on=keys, how="left")
+    k = uni[keys].astype(str).merge(info, on=keys, how="left")
+    out = pd.DataFrame(index=uni.index)
+    x_pre = uni[pre].to_numpy(dtype=float)
+    x_post = uni[post].to_numpy(dtype=float)
+    r = k["reliability"].to_numpy(dtype=float)
+    sd = k["sd_pre"].to_numpy(dtype=float)
+    diff = x_post - x_pre
+    se_diff = np.sqrt(2.0) * sd * np.sqrt(1.0 - r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rc = np.where(se_diff > 0, diff / se_diff, np.nan)
+    sign = 1.0 if inst.higher_is_better else -1.0
+    good = sign * rc
+    cls = np.where(
+        np.isnan(rc),
+        None,
+        np.where(
+            good > RC_CRITERION,
+            "improved",
+            np.where(good < -RC_CRITERION, "deteriorated", "unchanged"),
+        ),
+    )
+    out["diff"] = diff
+    out["sd_pre"] = sd
+    out["reliability"] = r
+    out["reliability_source"] = k["reliability_source"].to_numpy()
+    out["se_diff"] = se_diff
+    out["rc_index"] = rc
+    out["rc_class"] = pd.array(cls, dtype="str")
+    cut = inst.clinical_cutoff
+    if cut is None:
+        out["clinical_class"] = pd.array([None] * len(uni), dtype="str")
+    else:
+        functional_pre = x_pre >= cut if inst.higher_is_better else x_pre <= cut
+        functional_post = x_post >= cut if inst.higher_is_better else x_post <= cut
+        recovered = (cls == "improved") & ~functional_pre & functional_post
+        clin = np.where(recovered, "recovered", cls)
+        out["clinical_class"] = pd.array(clin, dtype="str")
+    return out
+
+
+def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> np.ndarray:
+    """Why a row has no usable pair ('' when it has one)."""
+
+    def side(tp: str) -> np.ndarray:
+        has_form = uni[f"has_form_{tp}"].to_numpy(dtype=bool)
+        has_score = uni[tp].notna().to_numpy()
+        return np.where(
+            has_score, "", np.where(has_form, f"too few items answered at {tp}", f"no {tp} form")
+        )
+
+    a, b = side(pre), side(post)
+    both = np.where(
+        (a != "") & (b != ""), np.char.add(np.char.add(a.astype(str), " and "), b.astype(str)), ""
+    )
+    lab = np.where(both != "", both, np.char.add(a.astype(str), b.astype(str)))
+    dropped = uni["status"].astype(str).to_numpy() == "dropped_out"
+    lab = np.where((lab != "") & dropped, np.char.add(lab.astype(str), " (dropped out)"), lab)
+    return lab.astype(str)
+
+
+def _format_reasons(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group: ``"reason: count; reason: count"`` sorted by count (desc) and text."""
+    ex = frame.loc[frame["_reason"] != ""]
+    if not len(ex):
+        return pd.DataFrame(columns=[*keys, "exclusion_reasons"])
+    cnt = (
+        ex.groupby([*keys, "_reason"], observed=True, dropna=False).size().rename("k").reset_index()
+    )
+    cnt = cnt.sort_values([*keys, "k", "_reason"], ascending=[True] * len(keys) + [False, True])
+    cnt["txt"] = cnt["_reason"].astype(str) + ": " + cnt["k"].astype(str)
+    out = cnt.groupby(keys, observed=True, dropna=False, sort=False)["txt"].agg("; ".join)
+    return out.rename("exclusion_reasons").reset_index()
+
+
+# -- pre_post --------------------------------------------------------------------------------
+
+PRE_POST_EXTRA = [
+    "p_holm",
+    "share_improved",
+    "share_unchanged",
+    "share_worsened",
+    "improved_ci_low",
+    "improved_ci_high",
+    "reliability",
+    "reliability_source",
+]
+
+
+def pre_post(
+    ds: Dataset,
+    instrument: str,
+    *,
+    pre: str = "baseline",
+    post: str = "end",
+    level: Level = "domain",
+    by: str | Sequence[str] | None = None,
+    rater: str | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired pre/post change per unit (item, domain or total), group and rater.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    instrument
+        Instrument id (``"lfl"``, ``"ungestjernen"``, ``"art_skills"`` or a user's own).
+    pre, post
+        Timepoints compared (``baseline``, ``midway``, ``end``, ``followup``).
+    level
+        ``"item"``, ``"domain"`` or ``"total"`` (see :func:`envejind_eval.scores`).
+    by
+        Participant columns to group by (e.g. ``"municipality"``, ``"cohort_id"``).
+    rater
+        Analyse one rater; ``None`` analyses every rater present separately.
+    confidence
+        Level of every interval.
+    n_boot, seed
+        Bootstrap resamples (``0`` skips the bootstrap) and their seed.
+
+    Returns
+    -------
+    DataFrame
+        One row per group × rater × unit, columns in this order:
+
+        ``instrument, level, unit, <by>, rater``;
+        ``n`` (complete pairs), ``n_excluded`` (participants of the group without a usable
+        pair), ``exclusion_reasons`` (e.g. ``"no end form (dropped out): 4; no end form:
+        1"``, ``""`` when none);
+        ``mean_pre, mean_post, mean_diff`` (post − pre on the instrument's scale),
+        ``sd_diff, ci_low, ci_high`` (t-interval of ``mean_diff``),
+        ``t_statistic, t_df, t_p_value``, ``wilcoxon_v, wilcoxon_p_value,
+        wilcoxon_method``, ``cohens_dz, dz_ci_low, dz_ci_high``, ``rank_biserial,
+        rb_ci_low, rb_ci_high``, ``boot_ci_low, boot_ci_high`` (BCa),
+        ``n_improved, n_unchanged, n_worsened`` (raw direction of change, following the
+        instrument's direction), ``p_holm`` (Holm over the units within group × rater, on
+        ``t_p_value``), ``share_improved, share_unchanged, share_worsened`` (reliable
+        change classes among the ``n`` pairs, see :func:`reliable_change`),
+        ``improved_ci_low, improved_ci_high`` (Wilson interval of ``share_improved``),
+        ``reliability, reliability_source`` (used for reliable change) and ``note``
+        (why values are NaN, ``""`` when none).
+
+    Notes
+    -----
+    Differences are ``d = post − pre``; the tests and effect sizes are those of
+    :func:`envejind_eval.analysis.paired.paired_summary` and match R
+    ``t.test(post, pre, paired = TRUE)``, ``wilcox.test(post, pre, paired = TRUE)``,
+    ``effectsize::cohens_d(post, pre, paired = TRUE)`` and
+    ``effectsize::rank_biserial(post, pre, paired = TRUE)``; ``p_holm`` is
+    ``p.adjust(p, "holm")``; the Wilson interval is ``prop.test(k, n, correct =
+    FALSE)$conf.int``. A unit's universe is every participant of the dataset (per rater),
+    so those without a form are counted, not dropped.
+
+    Examples
+    --------
+    >>> import envejind_eval as ee
+    >>> ds = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    >>> res = ee.pre_post(ds, "ungestjernen", by="municipality", n_boot=0)
+    >>> list(res.columns[:7])
+    ['instrument', 'level', 'unit', 'municipality', 'rater', 'n', 'n_excluded']
+    >>> # every participant is counted: paired or excluded with a reason
+    >>> int(res.groupby("unit")[["n", "n_excluded"]].sum().sum(axis=1).iloc[0]) == len(ds.participants)
+    True
+    """
+    by_l = _as_list(by)
+    inst = _check_common(ds, instrument, level, by_l, rater)
+    _check_timepoint("pre", pre)
+    _check_timepoint("post", post)
+    if pre == post:
+        raise ValueError("pre and post must be different timepoints")
+    uni, raters, units = _universe(
+        ds, inst, level=level, timepoints=[pre, post], rater=rater, by=by_l
+    )
+    keys = [*by_l, "rater", "unit"]
+    frame = uni[[*keys, "participant_id", "status"]].copy()
+    frame["pre"] = uni[pre]
+    frame["post"] = uni[post]
+    frame["_reason"] = _reason_labels(uni, pre, post)
+    rel = _reliabilities(ds, inst, level=level, raters=raters, units=units, reliability=None)
+    rc = _rc_core(uni, rel, inst, pre=pre, post=post)
+    complete = frame["pre"].notna() & frame["post"].notna()
+    frame["_imp"] = complete & (rc["rc_class"] == "improved").to_numpy()
+    frame["_unc"] = complete & (rc["rc_class"] == "unchanged").to_numpy()
+    frame["_det"] = complete & (rc["rc_class"] == "deteriorated").to_numpy()
+    frame["_cls"] = complete & rc["rc_class"].notna().to_numpy()
+
+    res = paired_summary(
+        frame,
+        by=keys,
+        pre="pre",
+        post="post",
+        higher_is_better=inst.higher_is_better,
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    g = frame.groupby(keys, observed=True, dropna=False, sort=True)
+    cnt = g[["_imp", "_unc", "_det", "_cls"]].sum().reset_index()
+    res = res.merge(cnt, on=keys, how="left", validate="one_to_one")
+    res = res.merge(_format_reasons(frame, keys), on=keys, how="left", validate="one_to_one")
+    res["exclusion_reasons"] = res["exclusion_reasons"].fillna("").astype(str)
+
+    n_cls = res["_cls"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res["share_improved"] = np.where(n_cls > 0, res["_imp"] / n_cls, np.nan)
+        res["share_unchanged"] = np.where(n_cls > 0, res["_unc"] / n_cls, np.nan)
+        res["share_worsened"] = np.where(n_cls > 0, res["_det"] / n_cls, np.nan)
+    lo, hi = wilson_interval(res["_imp"].to_numpy(dtype=float), n_cls, confidence=confidence)
+    res["improved_ci_low"], res["improved_ci_high"] = lo, hi
+
+    rel_s = rel.assign(rater=rel["rater"].astype(str), unit=rel["unit"].astype(str))
+    k2 = res[["rater", "unit"]].astype(str).merge(rel_s, on=["rater", "unit"], how="left")
+    res["reliability"] = k2["reliability"].to_numpy(dtype=float)
+    res["reliability_source"] = k2["reliability_source"].fillna("").astype(str).to_numpy()
+
+    # Holm within group × rater over units
+    hk = [*by_l, "rater"]
+    p = res["t_p_value"].to_numpy(dtype=float)
+    p_holm = np.full(len(res), np.nan)
+    for idx in res.groupby(hk, observed=True, dropna=False, sort=False).indices.values():
+        p_holm[idx] = holm(p[idx])
+    res["p_holm"] = p_holm
+
+    note = res["note"].astype(str).to_numpy(dtype=object)
+    no_rc = (res["n"] > 0).to_numpy() & (n_cls == 0)
+    why = np.where(
+        level == "item",
+        "reliable change not defined for single items",
+        "reliable change not available (" + res["reliability_source"].astype(str) + ")",
+    )
+    note[no_rc] = [f"{a}; {b}" if a else b for a, b in zip(note[no_rc], why[no_rc], strict=True)]
+    res["note"] = pd.array(note.astype(str), dtype="str")
+
+    res["rater"] = res["rater"].astype(str)
+    res["unit"] = res["unit"].astype(str)
+    res.insert(0, "instrument", inst.id)
+    res.insert(1, "level", level)
+    front = ["instrument", "level", "unit", *by_l, "rater"]
+    cols = [c for c in PAIRED_COLUMNS if c != "note"]
+    cols.insert(cols.index("n_excluded") + 1, "exclusion_reasons")
+    out = res[[*front, *cols, *PRE_POST_EXTRA, "note"]]
+    out = out.sort_values([*by_l, "rater", "unit"], key=_sort_key(raters, units), kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _sort_key(raters: list[str], units: list[str]):
+    r_ord = {r: i for i, r in enumerate(raters)}
+    u_ord = {u: i for i, u in enumerate(units)}
+
+    def key(s: pd.Series) -> pd.Series:
+        if s.name == "rater":
+            return s.map(r_ord)
+        if s.name == "unit":
+            return s.map(u_ord)
+        return s
+
+    return key
+
+
+# -- reliable change ----------------------------------------------------------------------
+
+RC_COLUMNS = [
+    "participant_id",
+    "instrument",
+    "level",
+    "unit",
+    "rater",
+    "status",
+    "pre",
+    "post",
+    "diff",
+    "sd_pre",
+    "reliability",
+    "reliability_source",
+    "se_diff",
+    "rc_index",
+    "rc_class",
+    "clinical_class",
+    "note",
+]
+
+
+def reliable_change(
+    ds: Dataset,
+    instrument: str,
+    *,
+    pre: str = "baseline",
+    post: str = "end",
+    level: Literal["domain", "total"] = "domain",
+    rater: str | None = None,
+    reliability: float | Literal["estimate"] | None = None,
+) -> pd.DataFrame:
+    """Jacobson–Truax reliable change per participant, rater and unit.
+
+    Parameters
+    ----------
+    ds, instrument
+        The dataset and instrument id.
+    pre, post
+        Timepoints compared.
+    level
+        ``"domain"`` or ``"total"`` (a single item has no reliability of its own).
+    rater
+        One rater, or ``None`` for every rater present.
+    reliability
+        ``None``: the instrument definition (the domain's own value, else the
+        instrument's; ``"estimate"`` there means Cronbach's alpha); a number in (0, 1):
+        use it; ``"estimate"``: Cronbach's alpha of the unit's items at baseline.
+
+    Returns
+    -------
+    DataFrame
+        One row per participant × rater × unit (every participant, also without scores):
+        ``participant_id, instrument, level, unit, rater, status, pre, post, diff``
+        (post − pre), ``sd_pre`` (SD of all ``pre`` scores of the rater × unit),
+        ``reliability, reliability_source`` (``"domain definition"``, ``"instrument
+        definition"``, ``"argument"`` or ``"cronbach_alpha_baseline"``), ``se_diff``,
+        ``rc_index``, ``rc_class`` (``improved``/``unchanged``/``deteriorated`` following
+        the instrument's direction; missing when no pair), ``clinical_class``
+        (``recovered`` when reliably improved *and* moved from the dysfunctional to the
+        functional side of the instrument's ``clinical_cutoff``, else ``rc_class``;
+        missing when the instrument has no cut-off) and ``note``.
+
+    Notes
+    -----
+    ``RC = (post − pre) / S_diff`` with ``S_diff = √2 · SD_pre · √(1 − r_xx)`` (Jacobson &
+    Truax 1991); reliable when ``|RC| > 1.96``. Cronbach's alpha:
+    ``k/(k − 1) · (1 − Σ var(item) / var(Σ items))`` on complete baseline forms (R
+    ``psych::alpha(x)$total$raw_alpha``). There is no single R reference function for
+    the RC index; the tests recompute it by hand.
+
+    Examples
+    --------
+    >>> import envejind_eval as ee
+    >>> ds = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    >>> rc = ee.reliable_change(ds, "ungestjernen")
+    >>> sorted(rc["rc_class"].dropna().unique())
+    ['deteriorated', 'improved', 'unchanged']
+    >>> rc["reliability_source"].iloc[0]
+    'instrument definition'
+    """
+    if level not in ("domain", "total"):
+        raise ValueError(f"Expecting one of domain, total; got '{level}'")
+    inst = _check_common(ds, instrument, level, [], rater)
+    _check_timepoint("pre", pre)
+    _check_timepoint("post", post)
+    if pre == post:
+        raise ValueError("pre and post must be different timepoints")
+    if (
+        reliability is not None
+        and reliability != "estimate"
+        and not (
+            isinstance(reliability, float | int)
+            and not isinstance(reliability, bool)
+            and 0 < reliability < 1
+        )
+    ):
+        raise ValueError(
+            f"Expecting None, 'estimate' or a number in (0, 1) for reliability; got {reliability!r}"
+        )
+    uni, raters, units = _universe(
+        ds, inst, level=level, timepoints=[pre, post], rater=rater, by=[]
+    )
+    rel = _reliabilities(ds, inst, level=level, raters=raters, units=units, reliability=reliability)
+    rc = _rc_core(uni, rel, inst, pre=pre, post=post)
+    out = pd.DataFrame(
+        {
+            "participant_id": uni["participant_id"].to_numpy(),
+            "instrument": inst.id,
+            "level": level,
+            "unit": uni["unit"].astype(str).to_numpy(),
+            "rater": uni["rater"].astype(str).to_numpy(),
+            "status": uni["status"].to_numpy(),
+            "pre": uni[pre].to_numpy(dtype=float),
+            "post": uni[post].to_numpy(dtype=float),
+        }
+    )
+    for c in [
+        "diff",
+        "sd_pre",
+        "reliability",
+        "reliability_source",
+        "se_diff",
+        "rc_index",
+        "rc_class",
+        "clinical_class",
+    ]:
+        out[c] = rc[c].to_numpy()
+    out["rc_class"] = out["rc_class"].astype("str")
+    out["clinical_class"] = out["clinical_class"].astype("str")
+    out["reliability_source"] = out["reliability_source"].astype("str")
+    note = _reason_labels(uni, pre, post)
+    no_rel = ~np.isfinite(out["reliability"].to_numpy(dtype=float))
+    note = np.where((note == "") & no_rel, "reliability not available", note)
+    out["note"] = pd.array(note.astype(str), dtype="str")
+    return out[RC_COLUMNS]
+
+
+# -- trajectories -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Result of :func:`trajectories`.
+
+    Attributes
+    ----------
+    means
+        Group means per timepoint with t-intervals (``tidy()`` returns this).
+    participants
+        Per participant × rater × unit: scores per timepoint, reliable-change indices at
+        end and follow-up against baseline, and ``pattern``.
+    summary
+        Per group × rater × unit: counts of each pattern, share improved and maintained
+        with its Wilson interval.
+    """
+
+    means: pd.DataFrame
+    participants: pd.DataFrame
+    summary: pd.DataFrame
+
+    def tidy(self) -> pd.DataFrame:
+        return self.means
+
+
+def trajectories(
+    ds: Dataset,
+    instrument: str,
+    *,
+    level: Level = "domain",
+    by: str | Sequence[str] | None = None,
+    rater: str | None = None,
+    confidence: float = 0.95,
+) -> Trajectories:
+    """Scores over baseline → midway → end → follow-up: group means and patterns.
+
+    Parameters
+    ----------
+    ds, instrument
+        The dataset and instrument id.
+    level
+        ``"item"``, ``"domain"`` or ``"total"``. Patterns need a reliability and are
+        missing at item level.
+    by
+        Participant columns to group by.
+    rater
+        One rater, or ``None`` for every rater present.
+    confidence
+        Level of the t-intervals and the Wilson interval.
+
+    Returns
+    -------
+    Trajectories
+        ``means``: ``instrument, level, unit, <by>, rater, timepoint, n, mean, sd, ci_low,
+        ci_high, note`` (all participants with a score at that timepoint: an unbalanced
+        description, not a paired comparison).
+        ``participants``: ``participant_id, unit, <by>, rater, status, baseline, midway,
+        end, followup, rc_end, rc_followup, pattern`` where ``pattern`` is one of
+        ``improved_and_maintained`` (reliably improved at end and still reliably improved
+        at follow-up, both against baseline), ``improved_not_maintained``,
+        ``improved_no_followup``, ``not_improved`` or ``incomplete`` (no baseline or end).
+        ``summary``: ``unit, <by>, rater, n_<pattern>`` for each pattern,
+        ``share_maintained`` (improved and maintained among those with baseline, end and
+        follow-up) with ``maintained_ci_low, maintained_ci_high`` (Wilson).
+
+    Notes
+    -----
+    Means and ``mean ± t_{n−1, (1+conf)/2} · sd/√n`` as R ``t.test(x)$conf.int`` per
+    timepoint; reliable change as in :func:`reliable_change` (Jacobson–Truax, criterion
+    1.96, SD of baseline scores).
+
+    Examples
+    --------
+    >>> import envejind_eval as ee
+    >>> ds = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    >>> tr = ee.trajectories(ds, "ungestjernen", level="total")
+    >>> tr.means["timepoint"].tolist()
+    ['baseline', 'midway', 'end', 'followup']
+    >>> int(tr.summary["n_improved_and_maintained"].iloc[0]) >= 0
+    True
+    """
+    by_l = _as_list(by)
+    inst = _check_common(ds, instrument, level, by_l, rater)
+    if not (isinstance(confidence, float | int) and 0 < confidence < 1):
+        raise ValueError(f"Expecting confidence in (0, 1); got {confidence!r}")
+    tps = list(TIMEPOINTS)
+    uni, raters, units = _universe(ds, inst, level=level, timepoints=tps, rater=rater, by=by_l)
+    keys = [*by_l, "rater", "unit"]
+
+    # -- means per timepoint
+    long = uni[[*keys, *tps]].melt(
+        id_vars=keys, value_vars=tps, var_name="timepoint", value_name="score"
+    )
+    long["timepoint"] = pd.Categorical(long["timepoint"], categories=tps)
+    g = long.groupby([*keys, "timepoint"], observed=True, dropna=False, sort=True)["score"]
+    m = g.agg(["count", "mean", "std"]).reset_index()
+    n = m["count"].to_numpy(dtype=float)
+    q = st.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, 1.0))
+    se = m["std"].to_numpy(dtype=float) / np.sqrt(n)
+    ok = n >= 2
+    means = m[[*keys, "timepoint"]].copy()
+    means["n"] = m["count"].astype(np.int64)
+    means["mean"] = np.where(n > 0, m["mean"], np.nan)
+    means["sd"] = np.where(ok, m["std"], np.nan)
+    means["ci_low"] = np.where(ok, means["mean"] - q * se, np.nan)
+    means["ci_high"] = np.where(ok, means["mean"] + q * se, np.nan)
+    means["note"] = pd.array(
+        np.where(n == 0, "no scores", np.where(n == 1, "fewer than 2 scores: no interval", "")),
+        dtype="str",
+    )
+    for c in ("rater", "unit", "timepoint"):
+        means[c] = means[c].astype(str)
+    means.insert(0, "instrument", inst.id)
+    means.insert(1, "level", level)
+    means = means[
+        [
+            "instrument",
+            "level",
+            "unit",
+            *by_l,
+            "rater",
+            "timepoint",
+            "n",
+            "mean",
+            "sd",
+            "ci_low",
+            "ci_high",
+            "note",
+        ]
+    ]
+    means = means.sort_values(
+        [*by_l, "rater", "unit"], key=_sort_key(raters, units), kind="stable"
+    ).reset_index(drop=True)
+
+    # -- per-participant patterns
+    rel = _reliabilities(ds, inst, level=level, raters=raters, units=units, reliability=None)
+    rc_end = _rc_core(uni, rel, inst, pre="baseline", post="end")
+    rc_fu = _rc_core(uni, rel, inst, pre="baseline", post="followup")
+    imp_end = (rc_end["rc_class"] == "improved").to_numpy(dtype=bool)
+    imp_fu = (rc_fu["rc_class"] == "improved").to_numpy(dtype=bool)
+    has_end = rc_end["rc_class"].notna().to_numpy(dtype=bool)
+    has_fu = rc_fu["rc_class"].notna().to_numpy(dtype=bool)
+    pattern = np.where(
+        ~has_end,
+        "incomplete",
+        np.where(
+            ~imp_end,
+            "not_improved",
+            np.where(
+                ~has_fu,
+                "improved_no_followup",
+                np.where(imp_fu, "improved_and_maintained", "improved_not_maintained"),
+            ),
+        ),
+    )
+    rel_ok = np.isfinite(rc_end["reliability"].to_numpy(dtype=float))
+    parts = uni[["participant_id", "unit", *by_l, "rater", "status", *tps]].copy()
+    parts["rc_end"] = rc_end["rc_index"].to_numpy()
+    parts["rc_followup"] = rc_fu["rc_index"].to_numpy()
+    parts["pattern"] = pd.array(np.where(rel_ok, pattern, None), dtype="str")
+
+    flags = pd.DataFrame(
+        {
+            f"n_{c}": (parts["pattern"] == c).fillna(False).to_numpy(dtype=bool)
+            for c in TRAJECTORY_PATTERNS
+        }
+    )
+    flags["n_with_followup"] = has_end & has_fu & rel_ok
+    for k in keys:
+        flags[k] = parts[k].to_numpy()
+        if k in ("rater", "unit"):
+            flags[k] = parts[k]
+    summary = flags.groupby(keys, observed=True, dropna=False, sort=True).sum().reset_index()
+    for c in [*[f"n_{c}" for c in TRAJECTORY_PATTERNS], "n_with_followup"]:
+        summary[c] = summary[c].astype(np.int64)
+    k_m = summary["n_improved_and_maintained"].to_numpy(dtype=float)
+    d_m = summary["n_with_followup"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summary["share_maintained"] = np.where(d_m > 0, k_m / d_m, np.nan)
+    lo, hi = wilson_interval(k_m, d_m, confidence=confidence)
+    summary["maintained_ci_low"], summary["maintained_ci_high"] = lo, hi
+    for c in ("rater", "unit"):
+        summary[c] = summary[c].astype(str)
+        parts[c] = parts[c].astype(str)
+    summary.insert(0, "instrument", inst.id)
+    summary.insert(1, "level", level)
+    summary = summary[
+        [
+            "instrument",
+            "level",
+            "unit",
+            *by_l,
+            "rater",
+            *[f"n_{c}" for c in TRAJECTORY_PATTERNS],
+            "n_with_followup",
+            "share_maintained",
+            "maintained_ci_low",
+            "maintained_ci_high",
+        ]
+    ]
+    summary = summary.sort_values(
+        [*by_l, "rater", "unit"], key=_sort_key(raters, units), kind="stable"
+    ).reset_index(drop=True)
+    parts = parts.reset_index(drop=True)
+    return Trajectories(means=means, participants=parts, summary=summary)
