@@ -125,7 +125,38 @@ def test_pre_post_contract(ds):
     res = ee.pre_post(ds, "toy", by="municipality", n_boot=200)
     front = ["instrument", "level", "unit", "municipality", "rater", "n", "n_excluded"]
     assert list(res.columns[:7]) == front
-    required = ["mean_pre", "mean_post", "mean_diff", "sd_diff", "ci_low", "ci_high", "t_statistic", "t_df", "t_p_value", "wilcoxon_v", "wilcoxon_p_value", "wilcoxon_method", "cohens_dz", "dz_ci_low", "dz_ci_high", "rank_biserial", "rb_ci_low", "rb_ci_high", "boot_ci_low", "boot_ci_high", "p_holm", "share_improved", "share_unchanged", "share_worsened", "improved_ci_low", "improved_ci_high", "exclusion_reasons", "reliability", "reliability_source", "note"]
+    required = [
+        "mean_pre",
+        "mean_post",
+        "mean_diff",
+        "sd_diff",
+        "ci_low",
+        "ci_high",
+        "t_statistic",
+        "t_df",
+        "t_p_value",
+        "wilcoxon_v",
+        "wilcoxon_p_value",
+        "wilcoxon_method",
+        "cohens_dz",
+        "dz_ci_low",
+        "dz_ci_high",
+        "rank_biserial",
+        "rb_ci_low",
+        "rb_ci_high",
+        "boot_ci_low",
+        "boot_ci_high",
+        "p_holm",
+        "share_improved",
+        "share_unchanged",
+        "share_worsened",
+        "improved_ci_low",
+        "improved_ci_high",
+        "exclusion_reasons",
+        "reliability",
+        "reliability_source",
+        "note",
+    ]
     assert set(required) <= set(res.columns)
     assert res.columns[-1] == "note"
     # one row per municipality x rater x unit, mentor rater only where it was used
@@ -306,9 +337,9 @@ def test_trajectory_means_and_t_intervals(ds):
     s["municipality"] = s["participant_id"].map(MUNI)
     for (muni, rater, unit, tp), g in s.groupby(["municipality", "rater", "unit", "timepoint"]):
         x = g["value"].dropna().to_numpy()
-        row = tr.means.query(
-            "municipality == @muni and rater == @rater and unit == @unit and timepoint == @tp"
-        ).iloc[0]
+        mm = tr.means
+        sel = (mm["municipality"] == muni) & (mm["rater"] == rater) & (mm["unit"] == unit)
+        row = mm.loc[sel & (mm["timepoint"] == tp)].iloc[0]
         assert row["n"] == len(x)
         assert row["mean"] == pytest.approx(x.mean())
         if len(x) >= 2:
