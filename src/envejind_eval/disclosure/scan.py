@@ -1,0 +1,326 @@
+"""Leak guard: search output files for CPR-shaped strings and the delivery's pseudonyms.
+
+``scan(paths, pseudonyms=...)`` walks files and folders and returns one row per hit with
+the columns ``file, location, kind`` -- never the matched text. ``kind`` is ``"cpr"``,
+``"pseudonym"`` or ``"unreadable"`` (a file that should be scanned but could not be
+parsed: fail safe).
+
+What is read
+------------
+HTML/SVG/XML/CSV/TSV/TXT/JSON/Markdown/log files and any file without NUL bytes: line by
+line (base64 ``data:`` payloads of images are skipped; SVG or text payloads are decoded and
+scanned). XLSX: every cell value and sheet name (openpyxl). Jupyter notebooks: sources and
+outputs of every cell. Parquet: every text column. Images (PNG, JPEG, GIF, WebP), fonts
+and archives other than XLSX are skipped.
+
+CPR-shaped strings: the trade-off
+---------------------------------
+A CPR number is ``DDMMYY-SSSS`` (dash optional). We report a 10-digit run (or 6 + dash +
+4) whose first six digits are a real calendar date (day 01-31 valid for the month; 29
+February allowed for any year, since the century is not known) and that stands alone: no
+letter or digit directly before or after it, and not the fractional part of a decimal
+number (``0.1201851234``). A trailing ``.0`` is still reported (a CPR column that went
+through a float). We do *not* require the modulus-11 check: CPR numbers issued since 2007
+need not satisfy it. So ISO dates (``2016-10-03``), 8-digit dates, 13-digit millisecond
+timestamps, hex digests (digit runs inside letters) and decimals do not match; remaining
+false positives are 10-digit integers that happen to start with a valid date (e.g. some
+Unix timestamps in seconds). We accept those: a false alarm costs a look, a miss costs a
+data breach.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+HIT_COLUMNS = ["file", "location", "kind"]
+
+_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+
+# DDMMYY then optional dash then SSSS; standalone (no letter/digit around, not a decimal
+# fraction). The date part is validated in Python (month lengths).
+CPR_PATTERN = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9][.,])"
+    r"((?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2})-?[0-9]{4}"
+    r"(?![0-9A-Za-z])(?!-[0-9])"
+)
+_DATA_URI = re.compile(r"data:([a-zA-Z0-9.+/-]+);base64,([A-Za-z0-9+/=\s]+)")
+_TOKEN = re.compile(r"[0-9A-Za-z]+")
+_SKIP_SUFFIXES = {
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".woff2", ".ttf", ".otf",
+    ".eot", ".zip", ".gz", ".bz2", ".xz", ".7z", ".pyc", ".so",
+}  # fmt: skip
+
+
+def is_cpr_like(text: str) -> bool:
+    """True if ``text`` contains a CPR-shaped string (see the module notes)."""
+    return any(True for _ in _cpr_hits(text))
+
+
+def _cpr_hits(text: str) -> Iterator[int]:
+    for m in CPR_PATTERN.finditer(text):
+        d = m.group(1)
+        day, month = int(d[:2]), int(d[2:4])
+        if day <= _DAYS[month]:
+            yield m.start()
+
+
+class _Pseudonyms:
+    def __init__(self, values: Iterable[str]) -> None:
+        vals = {str(v).strip() for v in values if v is not None and str(v).strip()}
+        self.tokens = {v.lower() for v in vals if _TOKEN.fullmatch(v)}
+        other = sorted((v for v in vals if not _TOKEN.fullmatch(v)), key=len, reverse=True)
+        self.regex = (
+            re.compile(
+                r"(?<![0-9A-Za-z])(?:"
+                + "|".join(re.escape(v) for v in other)
+                + r")(?![0-9A-Za-z])",
+                re.IGNORECASE,
+            )
+            if other
+            else None
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.tokens) or self.regex is not None
+
+    def search(self, text: str) -> bool:
+        if self.tokens and any(t.lower() in self.tokens for t in _TOKEN.findall(text)):
+            return True
+        return bool(self.regex is not None and self.regex.search(text))
+
+
+def read_pseudonyms(path: str | os.PathLike[str]) -> list[str]:
+    """Pseudonyms from a file: a CSV with a ``participant_id`` column, or one per line."""
+    p = Path(path)
+    text = p.read_text(encoding="utf-8-sig")
+    first = text.splitlines()[0] if text else ""
+    if p.suffix.lower() == ".csv" and "participant_id" in first.split(","):
+        df = pd.read_csv(p, dtype=str, usecols=["participant_id"])
+        return df["participant_id"].dropna().tolist()
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
+
+
+def redact(text: str, pseud: _Pseudonyms | None = None) -> str:
+    """``text`` with CPR-shaped strings and pseudonyms replaced (for file names and
+    locations in reports)."""
+    out = CPR_PATTERN.sub(
+        lambda m: "[cpr]" if int(m.group(1)[:2]) <= _DAYS[int(m.group(1)[2:4])] else m.group(0),
+        text,
+    )
+    if pseud:
+        out = _TOKEN.sub(
+            lambda m: "[pseudonym]" if m.group(0).lower() in pseud.tokens else m.group(0), out
+        )
+        if pseud.regex is not None:
+            out = pseud.regex.sub("[pseudonym]", out)
+    return out
+
+
+def _check(text: str, pseud: _Pseudonyms | None) -> list[str]:
+    kinds = []
+    if any(True for _ in _cpr_hits(text)):
+        kinds.append("cpr")
+    if pseud and pseud.search(text):
+        kinds.append("pseudonym")
+    return kinds
+
+
+def _text_units(text: str, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(location, text) pairs for a text file: lines, plus decoded data-URI payloads."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if "base64," in line:
+            for m in _DATA_URI.finditer(line):
+                mime = m.group(1).lower()
+                if mime.startswith(("text/", "image/svg", "application/json", "application/xml")):
+                    try:
+                        payload = base64.b64decode(re.sub(r"\s", "", m.group(2))).decode(
+                            "utf-8", errors="replace"
+                        )
+                    except ValueError:
+                        payload = ""
+                    for loc, sub in _text_units(payload):
+                        yield f"{prefix}line {n} (embedded {mime}, {loc})", sub
+            line = _DATA_URI.sub(" ", line)
+        yield f"{prefix}line {n}", line
+
+
+def _notebook_units(path: Path) -> Iterator[tuple[str, str]]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for ci, cell in enumerate(nb.get("cells", []), start=1):
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        yield from _text_units(src, f"cell {ci} source ")
+        for oi, out in enumerate(cell.get("outputs", []) or [], start=1):
+            pieces: list[str] = []
+            if "text" in out:
+                t = out["text"]
+                pieces.append("".join(t) if isinstance(t, list) else str(t))
+            for mime, val in (out.get("data") or {}).items():
+                if mime.startswith("image/") and mime != "image/svg+xml":
+                    continue
+                pieces.append(
+                    "".join(val)
+                    if isinstance(val, list)
+                    else (json.dumps(val) if not isinstance(val, str) else val)
+                )
+            for key in ("ename", "evalue"):
+                if key in out:
+                    pieces.append(str(out[key]))
+            if "traceback" in out:
+                pieces.append("\n".join(map(str, out["traceback"])))
+            for piece in pieces:
+                yield from _text_units(piece, f"cell {ci} output {oi} ")
+    meta = json.dumps(nb.get("metadata", {}))
+    yield "notebook metadata", meta
+
+
+def _xlsx_units(path: Path) -> Iterator[tuple[str, str]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        for ws in wb.worksheets:
+            yield f"sheet name {ws.title!r}", ws.title
+            for row in ws.iter_rows():
+                for cell in row:
+                    v = getattr(cell, "value", None)
+                    if v is None:
+                        continue
+                    coord = getattr(cell, "coordinate", "?")
+                    yield f"{ws.title}!{coord}", _cell_text(v)
+    finally:
+        wb.close()
+
+
+def _cell_text(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _parquet_units(path: Path) -> Iterator[tuple[str, str]]:
+    df = pd.read_parquet(path)
+    yield "column names", " ".join(map(str, df.columns))
+    for col in df.columns:
+        s = df[col]
+        if s.dtype.kind in "iu":
+            vals = s.astype(str)
+        elif s.dtype.kind == "f":
+            vals = s.dropna().map(_cell_text)
+        elif s.dtype.kind in "OSUT" or str(s.dtype) in ("str", "string"):
+            vals = s.dropna().astype(str)
+        else:
+            continue
+        for r, v in zip(vals.index, vals, strict=True):
+            yield f"column {col!r} row {r}", v
+
+
+def _is_binary(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return b"\x00" in fh.read(8192)
+
+
+def _units(path: Path) -> Iterator[tuple[str, str]]:
+    suf = path.suffix.lower()
+    if suf == ".xlsx" or suf == ".xlsm":
+        yield from _xlsx_units(path)
+    elif suf == ".ipynb":
+        yield from _notebook_units(path)
+    elif suf == ".parquet":
+        yield from _parquet_units(path)
+    else:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        yield from _text_units(text)
+
+
+def _files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.is_file())
+        elif p.exists():
+            yield p
+        else:
+            raise FileNotFoundError(f"scan: no such file or folder: {redact(p.name)}")
+
+
+def scan(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    pseudonyms: Iterable[str] | str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Find CPR-shaped strings and pseudonyms in output files.
+
+    Parameters
+    ----------
+    paths
+        Files and/or folders (searched recursively).
+    pseudonyms
+        The delivery's pseudonyms (an iterable of strings, or a file read with
+        :func:`read_pseudonyms`). Matched as whole tokens, case-insensitively.
+
+    Returns
+    -------
+    DataFrame
+        One row per file, location and kind: ``file`` (as given/found), ``location``
+        (``line 12``, ``Sheet1!B3``, ``cell 4 output 1 line 2``, ...), ``kind``
+        (``cpr``, ``pseudonym``, ``unreadable``). The matched text is never included.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "note.txt").write_text("born 2016-10-03, id 0101901234\\n")
+    >>> scan([d]).kind.tolist()
+    ['cpr']
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if pseudonyms is None:
+        pseud = None
+    elif isinstance(pseudonyms, (str, os.PathLike)) and Path(pseudonyms).is_file():
+        pseud = _Pseudonyms(read_pseudonyms(pseudonyms))
+    else:
+        pseud = _Pseudonyms(pseudonyms)  # type: ignore[arg-type]
+    rows: list[dict[str, str]] = []
+    for f in _files(paths):
+        if f.suffix.lower() in _SKIP_SUFFIXES:
+            continue
+        suf = f.suffix.lower()
+        if suf not in (".xlsx", ".xlsm", ".parquet") and _is_binary(f):
+            if suf == ".pdf":
+                rows.append({"file": str(f), "location": "whole file", "kind": "unreadable"})
+            continue
+        seen: set[tuple[str, str]] = set()
+        try:
+            for loc, text in _units(f):
+                for kind in _check(text, pseud):
+                    if (loc, kind) not in seen:
+                        seen.add((loc, kind))
+                        rows.append({"file": str(f), "location": loc, "kind": kind})
+            # the file name itself
+            for kind in _check(f.name, pseud):
+                rows.append({"file": str(f), "location": "file name", "kind": kind})
+        except Exception as exc:  # a file we cannot read is a finding
+            rows.append(
+                {
+                    "file": str(f),
+                    "location": f"unreadable ({type(exc).__name__})",
+                    "kind": "unreadable",
+                }
+            )
+    out = pd.DataFrame(rows, columns=HIT_COLUMNS)
+    for col in ("file", "location"):
+        out[col] = [redact(v, pseud) for v in out[col]]
+    return out
+
+
+#: Name the report layer looks for (``envejind_eval.report.build.leak_scan``).
+scan_paths = scan

@@ -1,0 +1,130 @@
+"""Primary and secondary (complementary) cell suppression.
+
+Primary suppression marks the cells the rules call sensitive (:mod:`.rules`). Secondary
+suppression then hides further published cells until the verifier (:mod:`.verify`) finds
+no protected quantity with an unsafe feasible range, across all tables of the run, their
+margins, the per-municipality reports and earlier editions.
+
+The secondary step is a greedy audit-and-extend loop: for each failing target, try the
+candidate cells in order of cost (interior cells before margins, non-zero before zero,
+small before large) and take the first whose suppression makes the target pass; if none
+does on its own, take the one that widens the target's range most (or, failing that, the
+cheapest cell linked to the target through a published total), and repeat. Because
+removing a published number can only widen feasible ranges, a target that passed stays
+passed, so the loop ends; in the worst case every candidate is suppressed. The result is
+not cost-optimal (tau-ARGUS's optimal method solves a mixed-integer programme) but it is
+*verified*: the final pattern passes the same LP audit the report runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from envejind_eval.disclosure.verify import System, Target
+from envejind_eval.errors import DisclosureError
+
+#: How many candidate cells are tried (two LPs each) before falling back to a heuristic.
+MAX_TRIALS = 12
+
+
+def _cost(system: System, i: int) -> tuple:
+    c = system.cells[i]
+    v = c.value if not math.isnan(c.value) else 0.0
+    return (c.margin, v == 0, v, len(system.supports[i]))
+
+
+def _width(lo: float, hi: float) -> float:
+    return hi - lo if math.isfinite(hi) and math.isfinite(lo) else math.inf
+
+
+def _choose(system: System, t: Target, candidates: Sequence[int]) -> int:
+    """Pick one cell to suppress so that target ``t`` (currently failing) improves."""
+    cand = set(candidates)
+    bind = [i for i in system.binding(t.coef) if i in cand]
+    ordered = sorted(bind, key=lambda i: _cost(system, i))
+    lo0, hi0 = system.bounds(t.coef)
+    best, best_gain = None, 0.0
+    for i in ordered[:MAX_TRIALS]:
+        lo, hi = system.bounds(t.coef, drop=[i])
+        if system.problem(t, lo, hi) is None:
+            return i
+        gain = _width(lo, hi) - _width(lo0, hi0)
+        if gain > best_gain:
+            best, best_gain = i, gain
+    if best is not None:
+        return best
+    if ordered:
+        return ordered[0]
+    # no binding candidate (the target is pinned by locked numbers and the new ones
+    # together): take the cheapest candidate sharing a joint cell with a live constraint
+    tset = set(np.flatnonzero(t.coef).tolist())
+    near = set(tset)
+    for i, c in enumerate(system.cells):
+        if c.state == "published" and tset.intersection(system.supports[i].tolist()):
+            near.update(system.supports[i].tolist())
+    close = [i for i in candidates if near.intersection(system.supports[i].tolist())]
+    return min(close or list(candidates), key=lambda i: _cost(system, i))
+
+
+def secondary(
+    system: System,
+    candidates: Iterable[int],
+    *,
+    populations: Iterable[str] | None = None,
+) -> list[int]:
+    """Suppress candidate cells until every target of ``system`` passes.
+
+    Parameters
+    ----------
+    system
+        The run's linear system; cells change state in place (``"suppressed"``,
+        reason ``"secondary"``).
+    candidates
+        Indices of cells that may still be suppressed (the tables being gated now).
+    populations
+        Only check targets of these populations (the ones the new tables touch).
+
+    Returns
+    -------
+    list of int
+        Indices of the cells suppressed here, in order.
+    """
+    cand = [i for i in candidates if system.cells[i].state == "published"]
+    done: set[tuple] = set()
+    added: list[int] = []
+    pops = list(populations) if populations is not None else None
+    system.reset_pool()
+    system.seed_pool()
+    while True:
+        changed = False
+        mats = system.matrices()
+        for t in system.targets(populations=pops):
+            sig = (t.kind, t.population, t.release, t.table, t.key, t.edition)
+            if sig in done:
+                continue
+            while True:
+                if system.quick_check(t):
+                    done.add(sig)
+                    break
+                lo, hi = system.bounds(t.coef, _m=mats)
+                if system.problem(t, lo, hi) is None:
+                    done.add(sig)
+                    break
+                free = [i for i in cand if system.cells[i].state == "published"]
+                if not free:
+                    raise DisclosureError(
+                        f"cannot protect {t.kind} quantity in {t.table or t.population}: "
+                        "earlier published tables already disclose it; publish fewer tables "
+                        "or coarser groupings"
+                    )
+                pick = _choose(system, t, free)
+                system.cells[pick].state = "suppressed"
+                system.cells[pick].reason = "secondary"
+                added.append(pick)
+                changed = True
+                mats = system.matrices()
+        if not changed:
+            return added

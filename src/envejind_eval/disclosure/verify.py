@@ -1,0 +1,541 @@
+"""Verifier: what can a reader derive from *all* published numbers together?
+
+Every published count of a run (all tables of the national report and of the
+per-municipality reports, their margins, and the earlier editions kept in the release
+ledger) becomes one linear system over the unknown cross-classification of each
+*population* (the persons a family of tables counts). For every protected cell and every
+aggregate a reader could form, ``scipy.optimize.linprog`` computes its feasible range
+(minimum and maximum over non-negative, integer-relaxed solutions). The release fails when
+
+* a suppressed sensitive cell is pinned to an exact value, or -- for cells not shown as
+  "<5" -- its range lies inside ``[1, min_cell - 1]``;
+* an aggregate no table shows (for instance "team A minus the completers", or a
+  newcomer's cell "this edition minus the last") is pinned to an exact value in
+  ``[1, min_cell - 1]``.
+
+Structure
+---------
+``TableMeta`` describes one registered table (population, release, fixed dimensions such
+as ``municipality`` of a per-municipality report, free dimensions, interior keys);
+``Cell`` is one published or suppressed number. :class:`System` builds the joint unknowns
+(the product of all categories of a population, minus the combinations some table shows
+to be empty) and answers range queries. :func:`verify` checks a whole run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+
+from envejind_eval.disclosure.rules import DisclosureRules
+from envejind_eval.errors import DisclosureError
+
+#: Category standing for "every other value" of a dimension a table fixes (``where=``).
+OTHER = "__other__"
+CURRENT = "__current__"
+
+Key = tuple[tuple[str, str], ...]
+State = Literal["published", "small", "suppressed"]
+TargetKind = Literal["suppressed", "implicit", "edition_difference"]
+
+VERIFY_COLUMNS = [
+    "kind",
+    "population",
+    "release",
+    "table",
+    "cell",
+    "edition",
+    "passed",
+    "problem",
+]
+
+
+def make_key(assignment: Mapping[str, object]) -> Key:
+    """Canonical, hashable form of a cell's coordinates (dimension -> category)."""
+    return tuple(sorted((str(k), str(v)) for k, v in assignment.items()))
+
+
+def key_text(key: Key) -> str:
+    return ", ".join(f"{d}={v}" for d, v in key) if key else "(total)"
+
+
+@dataclass(frozen=True)
+class TableMeta:
+    """One registered table: which persons it counts and which combinations it shows."""
+
+    population: str
+    release: str
+    table: str
+    dims: tuple[str, ...]  # free dimensions (one column each)
+    fixed: Key = ()  # dimensions fixed for the whole table (scope, where=)
+    interior: frozenset[tuple[str, ...]] = frozenset()  # category tuples over ``dims``
+    edition: str = CURRENT
+
+
+@dataclass
+class Cell:
+    """One number of a count table (interior cell or margin)."""
+
+    population: str
+    release: str
+    table: str
+    key: Key  # full coordinates (fixed + free dims present in this cell)
+    value: float  # true count; NaN when unknown (suppressed cells of earlier editions)
+    state: State = "published"
+    reason: str | None = None  # small | dominance | secondary | estimate (internal only)
+    locked: bool = False  # already handed out: may not be suppressed any more
+    margin: bool = False
+    edition: str = CURRENT
+    ref: object = None  # caller's handle (row label, column)
+
+    @property
+    def protected(self) -> bool:
+        return self.edition == CURRENT and self.reason in ("small", "dominance")
+
+
+@dataclass
+class Target:
+    kind: TargetKind
+    coef: np.ndarray  # dense functional over the variables
+    population: str
+    release: str = ""
+    table: str = ""
+    key: Key = ()
+    edition: str = CURRENT
+    cell: int | None = None  # index into System.cells for kind == "suppressed"
+    strict: bool = False  # also fail when the range lies inside [1, min_cell - 1]
+
+
+@dataclass
+class _Block:
+    offset: int
+    dims: list[str]
+    cats: dict[str, list[str]]
+    codes: np.ndarray  # (n_vars, n_dims) category codes
+
+
+@dataclass
+class System:
+    """The linear system of a run: joint unknowns, one row per published number.
+
+    Parameters
+    ----------
+    tables, cells
+        Registered tables and their cells (current run and ledger editions).
+    rules
+        Thresholds.
+    """
+
+    tables: Sequence[TableMeta]
+    cells: list[Cell]
+    rules: DisclosureRules = field(default_factory=DisclosureRules)
+
+    def __post_init__(self) -> None:
+        self.blocks: dict[tuple[str, str], _Block] = {}
+        n = 0
+        pops = sorted({t.population for t in self.tables} | {c.population for c in self.cells})
+        for pop in pops:
+            ptab = [t for t in self.tables if t.population == pop]
+            pcell = [c for c in self.cells if c.population == pop]
+            dims_set: set[str] = set()
+            for t in ptab:
+                dims_set |= set(t.dims) | {d for d, _ in t.fixed}
+            for c in pcell:
+                dims_set |= {d for d, _ in c.key}
+            dims = sorted(dims_set)
+            cats: dict[str, set[str]] = {d: set() for d in dims}
+            fixed_dims: set[str] = set()
+            for t in ptab:
+                for d, v in t.fixed:
+                    cats[d].add(v)
+                    fixed_dims.add(d)
+                for tup in t.interior:
+                    for d, v in zip(t.dims, tup, strict=True):
+                        cats[d].add(v)
+            for c in pcell:
+                for d, v in c.key:
+                    cats[d].add(v)
+            catl = {
+                d: sorted(cats[d] - {OTHER}) + ([OTHER] if d in fixed_dims else []) for d in dims
+            }
+            editions = sorted({t.edition for t in ptab} | {c.edition for c in pcell})
+            for ed in editions:
+                codes = _joint(dims, catl, [t for t in ptab if t.edition == ed])
+                self.blocks[(pop, ed)] = _Block(n, dims, catl, codes)
+                n += len(codes)
+        self.n_vars = n
+        self.supports = [self.support(c.population, c.edition, c.key) for c in self.cells]
+        self._pool: list[np.ndarray] = []
+
+    # -- structure ---------------------------------------------------------------------
+
+    def support(self, population: str, edition: str, key: Key) -> np.ndarray:
+        """Variable indices of the joint cells summed by the cell ``key``."""
+        b = self.blocks.get((population, edition))
+        if b is None:
+            return np.zeros(0, dtype=np.int64)
+        mask = np.ones(len(b.codes), dtype=bool)
+        for d, v in key:
+            if d not in b.cats or v not in b.cats[d]:
+                return np.zeros(0, dtype=np.int64)
+            mask &= b.codes[:, b.dims.index(d)] == b.cats[d].index(v)
+        return np.flatnonzero(mask) + b.offset
+
+    def indicator(self, idx: np.ndarray) -> np.ndarray:
+        f = np.zeros(self.n_vars)
+        f[idx] = 1.0
+        return f
+
+    # -- constraints -------------------------------------------------------------------
+
+    def _matrices(self, drop: Iterable[int] = ()) -> tuple:
+        dropped = set(drop)
+        eq_rows, eq_b, ub_rows, ub_b = [], [], [], []
+        eq_cells: list[int] = []
+        upper = self.rules.min_cell - 1
+        for i, c in enumerate(self.cells):
+            if i in dropped:
+                continue
+            sup = self.supports[i]
+            if c.state == "published" and not math.isnan(c.value):
+                eq_rows.append(sup)
+                eq_b.append(float(c.value))
+                eq_cells.append(i)
+            elif c.state == "small":
+                ub_rows.append((sup, 1.0))
+                ub_b.append(float(upper))
+                ub_rows.append((sup, -1.0))
+                ub_b.append(-1.0)
+        a_eq = _sparse_rows(eq_rows, self.n_vars) if eq_rows else None
+        a_ub = (
+            _sparse_rows([s for s, _ in ub_rows], self.n_vars, [v for _, v in ub_rows])
+            if ub_rows
+            else None
+        )
+        if not dropped:
+            self._eq_cells = eq_cells
+        return a_eq, (np.array(eq_b) if eq_b else None), a_ub, (np.array(ub_b) if ub_b else None)
+
+    def binding(self, coef: np.ndarray) -> list[int]:
+        """Cells whose published value bounds ``coef @ x`` at its minimum or maximum
+        (non-zero dual value): only dropping one of these can widen the range."""
+        a_eq, b_eq, a_ub, b_ub = self._matrices()
+        if a_eq is None:
+            return []
+        found: set[int] = set()
+        for sign in (1.0, -1.0):
+            res = linprog(
+                sign * coef,
+                A_ub=a_ub,
+                b_ub=b_ub,
+                A_eq=a_eq,
+                b_eq=b_eq,
+                bounds=(0, None),
+                method="highs",
+            )
+            if res.status != 0:
+                continue
+            marg = np.asarray(res.eqlin.marginals)
+            found.update(self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9))
+        return sorted(found)
+
+    def bounds(
+        self, coef: np.ndarray, *, drop: Iterable[int] = (), _m: tuple | None = None
+    ) -> tuple[float, float]:
+        """Feasible ``(low, high)`` of ``coef @ x`` given every published number.
+
+        Integer data: the bounds are rounded inwards (``ceil``/``floor``) because a reader
+        knows counts are whole numbers. Solutions of the current system (``drop`` empty)
+        are pooled and reused by :meth:`quick_check`.
+        """
+        drop = list(drop)
+        a_eq, b_eq, a_ub, b_ub = _m if _m is not None else self._matrices(drop)
+        out = []
+        for sign in (1.0, -1.0):
+            res = linprog(
+                sign * coef,
+                A_ub=a_ub,
+                b_ub=b_ub,
+                A_eq=a_eq,
+                b_eq=b_eq,
+                bounds=(0, None),
+                method="highs",
+            )
+            if res.status == 2:
+                raise DisclosureError(
+                    "the published counts are inconsistent: populations "
+                    f"{sorted({k[0] for k in self.blocks})} cannot all describe the same "
+                    "persons; give tables that count different persons different "
+                    "`population=` names, or add the distinguishing dimension with `where=`"
+                )
+            if res.status == 3:
+                out.append(-math.inf if sign > 0 else math.inf)
+            elif res.status != 0:
+                raise DisclosureError(f"linear programme failed ({res.message})")
+            else:
+                out.append(sign * res.fun)
+                if not drop:
+                    self._pool.append(np.asarray(res.x, dtype=float))
+        lo, hi = out
+        if math.isfinite(lo):
+            lo = math.ceil(lo - 1e-6)
+        if math.isfinite(hi):
+            hi = math.floor(hi + 1e-6)
+        return lo, hi
+
+    def seed_pool(self, k: int = 4, *, seed: int = 0) -> None:
+        """Add ``2 k`` vertices (min and max of random objectives) to the solution pool."""
+        rng = np.random.default_rng(seed)
+        mats = self._matrices()
+        for _ in range(k):
+            self.bounds(rng.standard_normal(self.n_vars), _m=mats)
+
+    def quick_check(self, t: Target) -> bool:
+        """True when pooled feasible points already prove that ``t`` passes.
+
+        Every pooled point satisfies the current constraints (suppression only removes
+        constraints, so points stay feasible), hence the true range contains the pooled
+        range; :meth:`problem` is monotone in the range.
+        """
+        if not self._pool:
+            return False
+        vals = np.stack(self._pool) @ t.coef
+        lo, hi = math.ceil(vals.min() - 1e-6), math.floor(vals.max() + 1e-6)
+        if hi < lo:  # pooled range narrower than one integer: no proof
+            return False
+        return self.problem(t, lo, hi) is None
+
+    def reset_pool(self) -> None:
+        self._pool = []
+
+    def matrices(self, drop: Iterable[int] = ()) -> tuple:
+        return self._matrices(drop)
+
+    # -- targets -----------------------------------------------------------------------
+
+    def problem(self, t: Target, lo: float, hi: float) -> str | None:
+        """Why a range fails, or None. Never mentions the value itself."""
+        small_hi = self.rules.min_cell - 1
+        exact = math.isfinite(lo) and math.isfinite(hi) and hi - lo < 0.5
+        if t.kind == "suppressed":
+            if exact:
+                return "pinned to an exact value"
+            if t.strict and lo >= 1 and hi <= small_hi:
+                return f"range inside [1, {small_hi}]"
+            return None
+        if exact and 1 <= lo <= small_hi:
+            return "derivable small count"
+        return None
+
+    def targets(self, *, populations: Iterable[str] | None = None) -> list[Target]:
+        """Every protected quantity: suppressed sensitive cells, implicit aggregates of the
+        current edition, and differences to earlier editions."""
+        pops = set(populations) if populations is not None else None
+        out: list[Target] = []
+        published_supports: set[bytes] = set()
+        seen: set[bytes] = set()
+        for i, c in enumerate(self.cells):
+            if pops is not None and c.population not in pops:
+                continue
+            if c.protected and c.state != "published":
+                out.append(
+                    Target(
+                        "suppressed",
+                        self.indicator(self.supports[i]),
+                        c.population,
+                        c.release,
+                        c.table,
+                        c.key,
+                        cell=i,
+                        strict=c.state != "small",
+                    )
+                )
+            if c.edition == CURRENT and c.state == "published":
+                published_supports.add(self.supports[i].tobytes())
+            elif c.protected:
+                seen.add(self.supports[i].tobytes())
+        cap = self.rules.max_targets
+        for (pop, ed), b in self.blocks.items():
+            if ed != CURRENT or (pops is not None and pop not in pops):
+                continue
+            keys = _aggregate_keys(b, cap)
+            previous = [e for (p, e) in self.blocks if p == pop and e != CURRENT]
+            for key in keys:
+                idx = self.support(pop, CURRENT, key)
+                if len(idx) == 0:
+                    continue
+                f = self.indicator(idx)
+                sig = idx.tobytes()
+                if sig not in published_supports and sig not in seen:
+                    seen.add(sig)
+                    out.append(Target("implicit", f, pop, key=key))
+                for e in previous:
+                    pidx = self.support(pop, e, key)
+                    g = f.copy()
+                    g[pidx] -= 1.0
+                    out.append(Target("edition_difference", g, pop, key=key, edition=e))
+        return out
+
+
+def _aggregate_keys(b: _Block, cap: int) -> list[Key]:
+    """All marginal cells of a block's cross-classification (coarse first), capped."""
+    keys: list[Key] = [()]
+    nd = len(b.dims)
+    for size in range(1, nd + 1):
+        for sub in combinations(range(nd), size):
+            proj = np.unique(b.codes[:, list(sub)], axis=0) if len(b.codes) else []
+            for row in proj:
+                keys.append(
+                    tuple(
+                        (b.dims[j], b.cats[b.dims[j]][int(c)])
+                        for j, c in zip(sub, row, strict=True)
+                    )
+                )
+                if len(keys) >= cap:
+                    return keys
+    return keys
+
+
+def _joint(dims: list[str], cats: dict[str, list[str]], tables: Sequence[TableMeta]) -> np.ndarray:
+    """Category codes of the joint cells that can be non-empty.
+
+    Built dimension by dimension; after each step, combinations a table shows to be empty
+    (its fixed values match but its free categories are not among its rows) are dropped.
+    """
+    codes = np.zeros((1, 0), dtype=np.int32)
+    for i, d in enumerate(dims):
+        k = len(cats[d])
+        codes = np.concatenate(
+            [
+                np.repeat(codes, k, axis=0),
+                np.tile(np.arange(k, dtype=np.int32), len(codes))[:, None],
+            ],
+            axis=1,
+        )
+        prefix = set(dims[: i + 1])
+        for t in tables:
+            tdims = set(t.dims) | {dd for dd, _ in t.fixed}
+            if d not in tdims or not tdims <= prefix or not len(codes):
+                continue
+            match = np.ones(len(codes), dtype=bool)
+            for dd, v in t.fixed:
+                match &= codes[:, dims.index(dd)] == cats[dd].index(v)
+            if t.dims:
+                allowed = {
+                    tuple(cats[dd].index(v) for dd, v in zip(t.dims, tup, strict=True))
+                    for tup in t.interior
+                }
+                proj = codes[:, [dims.index(dd) for dd in t.dims]]
+                inside = np.fromiter((tuple(r) in allowed for r in proj.tolist()), bool, len(proj))
+            else:
+                inside = np.full(len(codes), bool(t.interior))
+            codes = codes[~match | inside]
+    return codes
+
+
+def _sparse_rows(
+    rows: Sequence[np.ndarray], n: int, signs: Sequence[float] | None = None
+) -> sparse.csr_matrix:
+    data, ind, ptr = [], [], [0]
+    for r, idx in enumerate(rows):
+        s = 1.0 if signs is None else signs[r]
+        data.append(np.full(len(idx), s))
+        ind.append(idx)
+        ptr.append(ptr[-1] + len(idx))
+    return sparse.csr_matrix(
+        (np.concatenate(data), np.concatenate(ind), np.array(ptr)), shape=(len(rows), n)
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of :func:`verify`. ``tidy()`` has one row per checked quantity with the
+    columns ``kind, population, release, table, cell, edition, passed, problem`` (no
+    values: the table may be written to a manifest)."""
+
+    results: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results["passed"].all()) if len(self.results) else True
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return self.results[~self.results["passed"]].reset_index(drop=True)
+
+    def tidy(self) -> pd.DataFrame:
+        return self.results.copy()
+
+    def raise_if_failed(self) -> None:
+        if not self.ok:
+            f = self.failures
+            where = "; ".join(
+                f"{r.kind} {r.table or r.population} [{r.cell}]: {r.problem}"
+                for r in f.head(5).itertuples()
+            )
+            raise DisclosureError(f"{len(f)} protected quantities are disclosed: {where}")
+
+
+def check_targets(system: System, targets: Sequence[Target]) -> pd.DataFrame:
+    mats = system.matrices()
+    system.reset_pool()
+    system.seed_pool()
+    rows = []
+    for t in targets:
+        if system.quick_check(t):
+            prob = None
+        else:
+            lo, hi = system.bounds(t.coef, _m=mats)
+            prob = system.problem(t, lo, hi)
+        rows.append(
+            {
+                "kind": t.kind,
+                "population": t.population,
+                "release": t.release,
+                "table": t.table,
+                "cell": key_text(t.key),
+                "edition": "" if t.edition == CURRENT else t.edition,
+                "passed": prob is None,
+                "problem": prob or "",
+            }
+        )
+    return pd.DataFrame(rows, columns=VERIFY_COLUMNS)
+
+
+def verify(
+    tables: Sequence[TableMeta], cells: Sequence[Cell], *, rules: DisclosureRules | None = None
+) -> Verification:
+    """Check a whole run: every protected quantity keeps a safe feasible range.
+
+    Parameters
+    ----------
+    tables, cells
+        Table descriptions and cells (usually ``Gate.system_parts()``; ledger editions
+        included).
+    rules
+        Thresholds (default :class:`DisclosureRules`).
+
+    Returns
+    -------
+    Verification
+        ``.ok``, ``.failures`` and ``.tidy()`` (columns listed in :class:`Verification`).
+
+    Notes
+    -----
+    For each target functional ``f`` the verifier solves ``min f'x`` and ``max f'x``
+    subject to ``A_eq x = b`` (every published count as a sum of joint cells), ``1 <= a'x <=
+    r-1`` for cells shown as "<r", and ``x >= 0``; the bounds are rounded inwards since
+    counts are integers. This is the classical audit of a suppression pattern (ESSnet SDC
+    Handbook, sec. 4.2; tau-ARGUS's "audit"); there is no R counterpart in base R
+    (sdcTable::protectTable does the same with its own solver).
+    """
+    system = System(list(tables), list(cells), rules or DisclosureRules())
+    return Verification(check_targets(system, system.targets()))

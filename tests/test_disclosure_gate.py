@@ -1,0 +1,215 @@
+"""Gate API, primary rules and crafted differencing attacks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from envejind_eval.disclosure import DisclosureRules, Gate, Ledger
+from envejind_eval.errors import DisclosureError
+
+
+def _status(rows):
+    return pd.DataFrame(rows, columns=["team", "status", "n"])
+
+
+def test_rules_defaults_and_floor():
+    r = DisclosureRules()
+    assert r.min_cell == 5 and r.dominance_limit == 10 and r.label_small == "<5"
+    assert DisclosureRules(min_cell=3).label_small == "<3"
+    with pytest.raises(ValueError, match="at least 3"):
+        DisclosureRules(min_cell=2)
+    np.testing.assert_array_equal(r.small_count([0, 1, 4, 5, np.nan]), [0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(
+        r.extreme_share([0, 7, 3, 0, 12], [7, 7, 7, 0, 12]), [1, 1, 0, 0, 0]
+    )
+    assert r.estimate_unsafe([4, 5], kind="mean").tolist() == [True, False]
+    assert r.estimate_unsafe([8, 8], kind="share", value=[1.0, 0.5]).tolist() == [True, False]
+    assert r.estimate_unsafe([20, 20], kind="median", n_sharing=[2, 6]).tolist() == [True, False]
+    with pytest.raises(ValueError, match="Expecting one of"):
+        r.estimate_unsafe([5], kind="mode")  # type: ignore[arg-type]
+
+
+def test_one_dropout_in_a_team_is_protected():
+    df = _status(
+        [
+            ("A", "completed", 6),
+            ("A", "dropped_out", 1),
+            ("B", "completed", 8),
+            ("B", "dropped_out", 7),
+            ("C", "completed", 9),
+            ("C", "dropped_out", 5),
+        ]
+    )
+    before = df.copy()
+    gate = Gate()
+    t = gate.release().table(
+        "status", df, by=["team", "status"], counts=["n"], margins=True, attributes=["status"]
+    )
+    pd.testing.assert_frame_equal(df, before)  # input not mutated
+    disp = t.display
+    row = (disp["team"] == "A") & (disp["status"] == "dropped_out")
+    assert disp.loc[row, "n"].item() == "<5"
+    # the dropout cannot be recovered from the row total and the completers
+    assert t.suppressed["n"].sum() >= 4
+    assert math.isnan(t.data.loc[row, "n"].item())
+    assert "<5" in t.footnote
+    v = gate.verify()
+    assert v.ok, v.failures
+    log = gate.log()
+    assert set(log["rule"]) <= {"small_count", "protected"}
+    assert "n" in set(log["column"])
+
+
+def test_municipality_of_four_not_recoverable_from_national_total():
+    df = pd.DataFrame({"municipality": ["Aalborg", "Odense", "Halsnaes"], "n": [23, 17, 4]})
+    gate = Gate()
+    t = gate.release().table(
+        "size", df, by=["municipality"], counts=["n"], margins=True, attributes=[]
+    )
+    sup = t.suppressed["n"]
+    assert sup.sum() == 2  # Halsnaes and one complement; the total stays
+    assert not sup.iloc[-1]
+    assert gate.verify().ok
+
+
+def test_per_municipality_report_linked_to_national():
+    nat = pd.DataFrame({"municipality": ["Aalborg", "Odense"], "n": [12, 9]})
+    aal = pd.DataFrame({"team": ["AAL-1", "AAL-2"], "n": [9, 3]})
+    gate = Gate()
+    tn = gate.release("national").table(
+        "size", nat, by=["municipality"], counts=["n"], margins=True, attributes=[]
+    )
+    ta = gate.release("Aalborg", scope={"municipality": "Aalborg"}).table(
+        "size", aal, by=["team"], counts=["n"], margins=True, attributes=[]
+    )
+    gate.run()
+    # AAL-2 (3) is small; AAL-1 = Aalborg total (published nationally) - AAL-2 must not pin it
+    assert ta.suppressed["n"].sum() >= 2
+    v = gate.verify()
+    assert v.ok, v.failures
+    assert tn.display is not None
+
+
+def test_team_of_six_then_seven_across_editions(tmp_path):
+    old = pd.DataFrame({"team": ["A", "B"], "charged": [5, 6], "n": [11, 12]})
+    g1 = Gate(edition="2026-06")
+    g1.release().table(
+        "charges", old, by=["team"], counts=["charged"], n="n", margins=True, attributes=[]
+    )
+    assert g1.verify().ok
+    g1.record().save(tmp_path)
+    led = Ledger.load(tmp_path)
+    assert led.editions == ("2026-06",)
+    new = pd.DataFrame({"team": ["A", "B"], "charged": [6, 6], "n": [12, 12]})
+    g2 = Gate(edition="2026-11", ledger=led)
+    t2 = g2.release().table(
+        "charges", new, by=["team"], counts=["charged"], n="n", margins=True, attributes=[]
+    )
+    v = g2.verify()
+    assert v.ok, v.failures
+    # without suppression, new - old would show the newcomer (charged 6-5, n 12-11)
+    assert t2.suppressed[["charged", "n"]].to_numpy().any()
+    # the same data without the ledger is published in full
+    g3 = Gate(edition="2026-11")
+    t3 = g3.release().table(
+        "charges", new, by=["team"], counts=["charged"], n="n", margins=True, attributes=[]
+    )
+    assert not t3.suppressed[["charged", "n"]].to_numpy().any()
+
+
+def test_estimates_and_where_differencing():
+    # mean over all 7 of team A, and over its 6 completers: the dropout's value is exposed
+    allp = pd.DataFrame({"team": ["A", "B"], "mean": [3.2, 4.1], "n": [7, 12]})
+    comp = pd.DataFrame({"team": ["A", "B"], "mean": [3.0, 4.0], "n": [6, 12]})
+    gate = Gate()
+    rel = gate.release()
+    ta = rel.table(
+        "score_all",
+        allp,
+        by=["team"],
+        estimates=["mean"],
+        n="n",
+        population="baseline",
+        attributes=[],
+    )
+    tc = rel.table(
+        "score_completers",
+        comp,
+        by=["team"],
+        estimates=["mean"],
+        n="n",
+        population="baseline",
+        where={"status": "completed"},
+        attributes=[],
+    )
+    gate.run()
+    hidden_a = ta.suppressed.loc[0, "mean"] or tc.suppressed.loc[0, "mean"]
+    assert hidden_a
+    assert gate.verify().ok
+
+
+def test_estimates_on_few_persons_show_label():
+    df = pd.DataFrame({"team": ["A", "B"], "mean": [3.2, 4.1], "n": [4, 12]})
+    t = Gate().release().table("m", df, by=["team"], estimates=["mean"], n="n", attributes=[])
+    assert t.display.loc[0, "mean"] == "<5"
+    assert math.isnan(t.data.loc[0, "mean"]) and t.data.loc[1, "mean"] == 4.1
+
+
+def test_share_rule_and_order_statistics():
+    df = pd.DataFrame({"team": ["A", "B"], "share": [1.0, 1.0], "n": [8, 12]})
+    t = Gate().release().table("s", df, by=["team"], shares=["share"], n="n", attributes=[])
+    assert t.suppressed["share"].tolist() == [True, False]
+    med = pd.DataFrame({"team": ["A", "B"], "median": [5.0, 6.0], "n": [20, 20], "n_at": [3, 7]})
+    t = (
+        Gate()
+        .release()
+        .table(
+            "md",
+            med,
+            by=["team"],
+            estimates=["median"],
+            kind="median",
+            n="n",
+            n_sharing="n_at",
+            attributes=[],
+        )
+    )
+    assert t.suppressed["median"].tolist() == [True, False]
+
+
+def test_dominance_all_in_small_group():
+    df = pd.DataFrame({"team": ["A", "B"], "n": [7, 12], "charged": [7, 6]})
+    t = Gate().release().table("c", df, by=["team"], counts=["charged"], total="n")
+    assert t.suppressed.loc[0, "charged"]
+    assert t.display.loc[0, "charged"] == ".."
+    assert not t.suppressed.loc[1, "charged"]
+
+
+def test_publication_refuses_individuals():
+    df = pd.DataFrame({"participant_id": ["x1", "x2"], "n": [5, 6]})
+    gate = Gate()
+    with pytest.raises(DisclosureError, match="individual"):
+        gate.release().table("t", df, by=["participant_id"], counts=["n"])
+    with pytest.raises(DisclosureError, match="individuals"):
+        gate.release().figure("traj", individual=True)
+    Gate(publication=False).release().figure("traj", individual=True)
+
+
+def test_internal_mode_passes_through():
+    df = pd.DataFrame({"team": ["A"], "n": [2]})
+    t = Gate(publication=False).release().table("t", df, by=["team"], counts=["n"])
+    assert not t.suppressed.to_numpy().any()
+
+
+def test_manifest_has_no_values():
+    df = pd.DataFrame({"team": ["A", "B", "C"], "n": [3, 8, 9]})
+    gate = Gate()
+    gate.release().table("t", df, by=["team"], counts=["n"], margins=True, attributes=[])
+    m = gate.manifest()
+    assert m["n_suppressed"] >= 2 and m["min_cell"] == 5
+    text = str(m["suppression_log"])
+    assert "'3'" not in text
