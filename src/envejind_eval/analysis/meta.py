@@ -5,7 +5,7 @@ Checked against ``metafor::rma`` (DerSimonian–Laird and REML) and ``metafor::e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -189,7 +189,7 @@ def compare_municipalities(
                     "reason": reason,
                 }
             )
-        ok = [r for r in part if np.isfinite(r["variance"]) and r["variance"] > 0]  # type: ignore[arg-type]
+        ok = [r for r in part if cast(float, r["variance"]) > 0]  # NaN compares False
         pooled: dict[str, object] = {
             **base,
             "unit": u,
