@@ -1,0 +1,1290 @@
+"""The ingestion pipeline: raw tables -> canonical rows with provenance -> Dataset.
+
+Every delivered row has a global id (``grow``) that maps back to its file, sheet and line.
+Canonical rows carry the ``grow`` of the row they came from and, for wide layouts, the
+column (``cell``) of the cell they came from. Steps:
+
+1. classify each raw table (kind, layout) and map its headers to fields;
+2. parse each field once per unique text (CPR -> pseudonym, dates, codes, numbers);
+   unusable values become problems and their rows are quarantined;
+3. per file, rows with the same key: identical content -> duplicates (dropped, counted),
+   different content -> conflict (every such row quarantined);
+4. build the canonical tables and run the canonical validation
+   (:func:`envejind_eval.schema.validate_tables`; for attendance an equivalent vectorised
+   check), quarantining the rows of failing canonical rows until nothing new fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envejind_eval.errors import IngestError
+from envejind_eval.ingest import dates as D
+from envejind_eval.ingest import mapping as M
+from envejind_eval.ingest import pseudonymise as P
+from envejind_eval.ingest.readers import Col, RawTable, read_csv, read_parquet, read_xlsx
+from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestReport
+
+log = logging.getLogger("envejind_eval.ingest")
+
+TABLE_OF_KIND = {
+    "participants": "participants",
+    "cohorts": "cohorts",
+    "attendance": "attendance",
+    "arrival": "attendance",
+    "activities": "activities",
+    "measurements": "measurements",
+    "outcomes": "outcomes",
+}
+ID_FIELDS = ("cpr", "participant_id")
+REQUIRED = {
+    ("participants", "long"): ("municipality", "cohort_id", "start_date", "status"),
+    ("cohorts", "long"): ("cohort_id", "municipality", "start_date"),
+    ("attendance", "long"): ("date", "attendance_code"),
+    ("attendance", "wide"): (),
+    ("arrival", "long"): ("date", "arrival_time"),
+    ("activities", "long"): ("date", "activity", "attended"),
+    ("measurements", "wide"): ("timepoint", "rater"),
+    ("measurements", "long"): ("instrument", "timepoint", "rater", "item"),
+    ("outcomes", "wide"): ("timepoint",),
+    ("outcomes", "long"): ("timepoint", "indicator"),
+}
+FIELD_TO_CANON = {
+    "attendance_code": "status",
+    "cpr": "participant_id",
+    "end_date": "end_date",
+}
+MSG = {
+    "invalid_date": (
+        "not a date in an accepted form (dd-mm-yyyy, dd.mm.yyyy, dd/mm/yyyy, yyyy-mm-dd or an "
+        "Excel serial number; day before month)"
+    ),
+    "invalid_number": "not a number in this file's decimal format",
+    "invalid_time": "not a time of day (HH:MM)",
+    "not_null": "a value is required here",
+    "duplicate_key_conflict": (
+        "another row has the same key with different values; both are quarantined"
+    ),
+}
+SEVERITY_ERROR, SEVERITY_WARNING = "error", "warning"
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def combine(arrs: list[np.ndarray]) -> np.ndarray:
+    """Row-wise combination of non-negative-or--1 int codes into one int64 code."""
+    out = arrs[0].astype(np.int64) + 1
+    for a in arrs[1:]:
+        m = int(a.max()) + 2 if len(a) else 2
+        if out.size and int(out.max()) >= (1 << 62) // m:
+            out = pd.factorize(out)[0].astype(np.int64)
+        out = out * m + (a.astype(np.int64) + 1)
+    return out
+
+
+@dataclass
+class Parsed:
+    """A field parsed once per unique text; ``idx`` maps rows to uniques (last = empty)."""
+
+    values: np.ndarray  # object, per unique (+ a trailing empty entry)
+    rules: np.ndarray  # object: rule name or None, per unique (+ trailing None)
+    idx: np.ndarray  # per row
+
+    @property
+    def row_values(self) -> np.ndarray:
+        return self.values[self.idx]
+
+    @property
+    def bad(self) -> np.ndarray:
+        ub = np.array([r is not None for r in self.rules])
+        return ub[self.idx]
+
+    @property
+    def empty(self) -> np.ndarray:
+        return self.idx == len(self.values) - 1
+
+    def codes(self) -> np.ndarray:
+        """Per-row code of the parsed value (equal values -> equal codes; empty -> -1)."""
+        keys = [
+            ("v", v) if not (isinstance(v, float) and v != v) else ("nan",)
+            for v in self.values[:-1]
+        ]
+        u, _ = (
+            pd.factorize(pd.Series(keys, dtype=object)) if keys else (np.empty(0, np.int64), None)
+        )
+        u = np.append(np.asarray(u, dtype=np.int64), -1)
+        return u[self.idx]
+
+
+def parse_col(col: Col, fn: Callable[[str], tuple[Any, str | None]]) -> Parsed:
+    n = len(col.values)
+    values = np.empty(n + 1, dtype=object)
+    rules = np.empty(n + 1, dtype=object)
+    for i, v in enumerate(col.values):
+        values[i], rules[i] = fn(v)
+    values[n], rules[n] = None, None
+    idx = np.where(col.codes < 0, n, col.codes)
+    return Parsed(values, rules, idx)
+
+
+def _number_parser(decimal: str) -> Callable[[str], tuple[Any, str | None]]:
+    import re
+
+    if decimal == "comma":
+        rx = re.compile(r"^-?\d+(?:,\d+)?$")
+    elif decimal == "point":
+        rx = re.compile(r"^-?\d+(?:\.\d+)?$")
+    else:
+        rx = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+
+    def fn(v: str) -> tuple[Any, str | None]:
+        t = v.replace(" ", "")
+        if not rx.match(t):
+            return None, "invalid_number"
+        return float(t.replace(",", ".")), None
+
+    return fn
+
+
+def _date_fn(v: str) -> tuple[Any, str | None]:
+    d, _ = D.parse_date(v)
+    return (d, None) if d is not None else (None, "invalid_date")
+
+
+def _time_fn(v: str) -> tuple[Any, str | None]:
+    t = D.parse_time(v)
+    return (t, None) if t is not None else (None, "invalid_time")
+
+
+def _text_fn(v: str) -> tuple[Any, str | None]:
+    return v, None
+
+
+def _year_fn(v: str) -> tuple[Any, str | None]:
+    t = v.strip()
+    if t.endswith(".0"):
+        t = t[:-2]
+    if t.isdigit() and len(t) == 4 and 1900 <= int(t) <= 2100:
+        return int(t), None
+    return None, "invalid_year"
+
+
+def _code_fn(codes: dict[str, str]) -> Callable[[str], tuple[Any, str | None]]:
+    def fn(v: str) -> tuple[Any, str | None]:
+        c = codes.get(M.norm(v))
+        return (c, None) if c is not None else (None, "unknown_code")
+
+    return fn
+
+
+def _att_codes(p: Parsed, rows: np.ndarray) -> np.ndarray:
+    from envejind_eval.schema import ATTENDANCE_STATUSES
+
+    u = np.array([ATTENDANCE_STATUSES.index(v) if v else -1 for v in p.values], dtype=np.int64)
+    return u[p.idx[rows]]
+
+
+# -- the pipeline -------------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    raw: RawTable
+    kind: str
+    layout: str
+    fields: dict[str, int]  # field -> header index
+    instrument: str | None
+    offset: int = 0
+    decimal: str | None = None
+    date_forms: set[str] = field(default_factory=set)
+    ignored: list[int] = field(default_factory=list)
+    wide_cols: list[int] = field(
+        default_factory=list
+    )  # header indices of date/item/indicator cells
+    wide_keys: list[Any] = field(default_factory=list)  # day / item id / indicator per wide col
+    redacted_rows: np.ndarray | None = None
+    pcode: np.ndarray | None = None  # per row participant code (-1 = none)
+    parsed: dict[str, Parsed] = field(default_factory=dict)
+    bad: np.ndarray | None = None  # per row: has an error
+    dup: np.ndarray | None = None  # per row: exact duplicate (dropped)
+
+    @property
+    def name(self) -> str:
+        r = self.raw
+        return r.file + (f"[{r.sheet}]" if r.sheet else "")
+
+    @property
+    def n(self) -> int:
+        return self.raw.n_rows
+
+    def header_of(self, fld: str) -> str:
+        i = self.fields.get(fld)
+        return self.raw.header[i] if i is not None else fld
+
+
+class Pipeline:
+    def __init__(self, folder: Path, mapping: M.Mapping_, key: Any, instruments: dict) -> None:
+        self.folder = folder
+        self.mapping = mapping
+        self._key_arg = key
+        self._key: bytes | None = None
+        self.instruments = instruments
+        self.codes = mapping.codes
+        self.sources: list[Source] = []
+        self.pids: dict[str, int] = {}
+        self.pid_list: list[str] = []
+        # problem records: (grow array, col label array-or-str, rule, message, severity, cell)
+        self._problems: list[tuple[np.ndarray, Any, str, str, str, Any]] = []
+        self.quarantined: np.ndarray | None = None  # per grow
+        self.extra_files: list[dict] = []
+
+    # -- keys & ids ---------------------------------------------------------------------------
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = P.load_key(self._key_arg, data_dir=self.folder)
+        return self._key
+
+    def pid_code(self, pid: str) -> int:
+        c = self.pids.get(pid)
+        if c is None:
+            c = self.pids[pid] = len(self.pid_list)
+            self.pid_list.append(pid)
+        return c
+
+    def problem(
+        self,
+        grow: np.ndarray,
+        column: Any,
+        rule: str,
+        message: str,
+        severity: str = SEVERITY_ERROR,
+        cell: Any = None,
+    ) -> None:
+        if len(grow):
+            self._problems.append(
+                (np.asarray(grow, dtype=np.int64), column, rule, message, severity, cell)
+            )
+
+    # -- 1. reading and classification ---------------------------------------------------------
+    def read(self) -> None:
+        files = sorted(p for p in self.folder.iterdir() if p.is_file())
+        for path in files:
+            suffix = path.suffix.lower()
+            if path.name.startswith((".", "~$")) or suffix not in (
+                ".csv",
+                ".txt",
+                ".xlsx",
+                ".parquet",
+            ):
+                continue
+            rule = self.mapping.rule_for(path.name)
+            if suffix in (".csv", ".txt"):
+                raws = [read_csv(path, file=path.name, header_score=M.header_score)]
+            elif suffix == ".xlsx":
+                raws = read_xlsx(
+                    path,
+                    file=path.name,
+                    header_score=M.header_score,
+                    date_of=lambda t: D.parse_date(t)[0],
+                )
+                if rule is not None and rule.sheets:
+                    raws = [r for r in raws if r.sheet in rule.sheets]
+            else:
+                raws = [read_parquet(path, file=path.name)]
+            for raw in raws:
+                src = self.classify(raw, rule)
+                if src is None:
+                    self.extra_files.append({"file": raw.file, "sheet": raw.sheet})
+                    continue
+                self.sources.append(src)
+        off = 0
+        for s in self.sources:
+            s.offset = off
+            off += s.n
+        self.n_grow = off
+
+    def classify(self, raw: RawTable, rule: M.FileRule | None) -> Source | None:
+        stem = raw.path.stem
+        kind, layout, suffix = M.kind_from_name(stem)
+        if rule is not None and rule.table:
+            kind, layout = rule.table, rule.layout
+        for h in raw.header:
+            if M.norm(h) in M.NAME_HEADERS and not (
+                rule and M.norm(h) in rule.columns and rule.columns[M.norm(h)] == "ignore"
+            ):
+                raise IngestError(
+                    f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: column '{h}' holds "
+                    "names; names must not be delivered -- remove the column and deliver again"
+                )
+        if kind is None:
+            kind = self._kind_from_header(raw, rule)
+            if kind is None:
+                return None
+        fields: dict[str, int] = {}
+        for i, h in enumerate(raw.header):
+            f = M.header_field(h, kind, self.mapping, rule)
+            if f is not None and f != "ignore" and f not in fields:
+                fields[f] = i
+        if layout is None:
+            layout = self._layout(kind, raw, fields)
+        if "cpr" in fields and "participant_id" in fields:
+            fields.pop("participant_id")
+        instrument = None
+        if kind == "measurements" and layout == "wide":
+            instrument = (rule.instrument if rule else None) or self._instrument(
+                suffix, raw, fields
+            )
+        return Source(raw, kind, layout, fields, instrument)
+
+    def _kind_from_header(self, raw: RawTable, rule: M.FileRule | None) -> str | None:
+        f = {M.header_field(h, None, self.mapping, rule) for h in raw.header} - {None}
+        has_id = bool(f & set(ID_FIELDS))
+        ndates = sum(
+            d is not None for d in (raw.header_dates or [D.parse_date(h)[0] for h in raw.header])
+        )
+        if has_id and ndates:
+            return "attendance"
+        if has_id and "activity" in f:
+            return "activities"
+        if has_id and "timepoint" in f:
+            inds = {M.norm(h) for h in raw.header} & set(M.INDICATOR_ALIASES)
+            return "outcomes" if inds or "indicator" in f else "measurements"
+        if has_id and "date" in f and f & {"attendance_code", "status"}:
+            return "attendance"
+        if has_id and "date" in f and "arrival_time" in f:
+            return "arrival"
+        if has_id and f & {"municipality", "cohort_id", "start_date"}:
+            return "participants"
+        if not has_id and "cohort_id" in f and "municipality" in f:
+            return "cohorts"
+        return None
+
+    def _layout(self, kind: str, raw: RawTable, fields: dict[str, int]) -> str:
+        if kind == "attendance":
+            return "long" if "date" in fields else "wide"
+        if kind == "measurements":
+            return "long" if "item" in fields else "wide"
+        if kind == "outcomes":
+            return "long" if "indicator" in fields else "wide"
+        return "long"
+
+    def _instrument(self, suffix: str | None, raw: RawTable, fields: dict[str, int]) -> str:
+        cands = []
+        if suffix:
+            cands.append(suffix.replace(" ", "_"))
+        if raw.sheet:
+            cands.append(M.norm(raw.sheet).replace(" ", "_"))
+        for c in cands:
+            if c in self.instruments:
+                return c
+        if "instrument" in fields:
+            return ""  # per row
+        if cands:
+            return cands[0]
+        raise IngestError(
+            f"{raw.file}: cannot tell which instrument this form belongs to; name the file "
+            "maalinger_<instrument>.csv or set instrument in datakilder.toml"
+        )
+
+    # -- 2. parsing ----------------------------------------------------------------------------
+    def parse(self) -> None:
+        for s in self.sources:
+            self._parse_source(s)
+
+    def _grow(self, s: Source, rows: np.ndarray) -> np.ndarray:
+        return rows.astype(np.int64) + s.offset
+
+    def _flag(
+        self,
+        s: Source,
+        rows: np.ndarray,
+        col: int,
+        rule: str,
+        message: str,
+        severity: str = SEVERITY_ERROR,
+    ) -> None:
+        if not len(rows):
+            return
+        label = s.raw.header[col] if col >= 0 else ""
+        cell = None
+        if s.raw.letters is not None and col >= 0:
+            cell = np.char.add(s.raw.letters[col], s.raw.lines[rows].astype(str)).astype(object)
+        self.problem(self._grow(s, rows), label, rule, message, severity, cell)
+        if severity == SEVERITY_ERROR:
+            s.bad[rows] = True
+
+    def _check_parsed(self, s: Source, p: Parsed, col: int, what: str) -> None:
+        bad = p.bad
+        if not bad.any():
+            return
+        rows = np.nonzero(bad)[0]
+        rules = p.rules[p.idx[rows]]
+        for rule in pd.unique(rules):
+            sel = rows[rules == rule]
+            self._flag(s, sel, col, rule, self._message(rule, what))
+
+    def _message(self, rule: str, what: str) -> str:
+        if rule == "unknown_code":
+            return (
+                f"code is not in the '{what}' code list (add it under [codes.{what}] in "
+                "datakilder.toml if it is a valid code)"
+            )
+        if rule in P.CPR_RULES:
+            return P.CPR_RULES[rule]
+        if rule == "invalid_year":
+            return "not a four-digit year"
+        return MSG.get(rule, rule)
+
+    def _decimal(self, s: Source, cols: list[int]) -> str:
+        import re
+
+        if s.raw.format != "csv":
+            return "either"
+        if s.raw.separator == ",":
+            return "point"
+        comma = re.compile(r"^-?\d+,\d+$")
+        point = re.compile(r"^-?\d+\.\d+$")
+        seen_point = False
+        for c in cols:
+            for v in s.raw.cols[c].values:
+                if comma.match(v):
+                    return "comma"
+                if point.match(v):
+                    seen_point = True
+        return "point" if seen_point else "comma"
+
+    def _parse_ids(self, s: Source) -> None:
+        fld = (
+            "cpr"
+            if "cpr" in s.fields
+            else "participant_id"
+            if "participant_id" in s.fields
+            else None
+        )
+        if fld is None:
+            if s.kind != "cohorts":
+                raise IngestError(
+                    f"{s.name}: no participant column (expected one of CPR, Deltager, "
+                    "participant_id); map it in datakilder.toml"
+                )
+            return
+        ci = s.fields[fld]
+        col = s.raw.cols[ci]
+        vals = col.values
+        is_cpr = np.array([fld == "cpr" or P.looks_like_cpr(v) for v in vals], dtype=bool)
+        codes_u = np.full(len(vals) + 1, -1, dtype=np.int64)
+        rules_u = np.empty(len(vals) + 1, dtype=object)
+        if is_cpr.any():
+            key = self.key()
+            sub = [v for v, c in zip(vals, is_cpr, strict=True) if c]
+            pseud, rules = P.pseudonymise(sub, key)
+            j = np.nonzero(is_cpr)[0]
+            for k, i in enumerate(j):
+                if pseud[k] is None:
+                    rules_u[i] = rules[k]
+                else:
+                    codes_u[i] = self.pid_code(pseud[k])
+        for i in np.nonzero(~is_cpr)[0]:
+            codes_u[i] = self.pid_code(vals[i])
+        rules_u[len(vals)] = "not_null"
+        idx = np.where(col.codes < 0, len(vals), col.codes)
+        s.pcode = codes_u[idx]
+        bad_u = np.array([r is not None for r in rules_u])
+        if bad_u[idx].any():
+            rows = np.nonzero(bad_u[idx])[0]
+            r = rules_u[idx[rows]]
+            for rule in pd.unique(r):
+                sel = rows[r == rule]
+                msg = MSG["not_null"] if rule == "not_null" else P.CPR_RULES[rule]
+                if rule == "not_null":
+                    msg = "the participant (CPR) is missing"
+                self._flag(s, sel, ci, rule, msg)
+
+    def _parse_source(self, s: Source) -> None:
+        raw = s.raw
+        s.bad = np.zeros(s.n, dtype=bool)
+        s.dup = np.zeros(s.n, dtype=bool)
+        for r, c, rule, msg in raw.problems:
+            self._flag(s, np.array([r]), c, rule, msg)
+        req = REQUIRED.get((s.kind, s.layout), ())
+        missing = [f for f in req if f not in s.fields]
+        if missing:
+            exp = "; ".join(
+                f"{f} (e.g. {', '.join(repr(a) for a in M.FIELD_ALIASES[f][:3])})" for f in missing
+            )
+            raise IngestError(f"{s.name}: required column(s) missing: {exp}")
+        self._parse_ids(s)
+        used = set(s.fields.values())
+        # wide columns
+        if s.layout == "wide":
+            self._wide_columns(s, used)
+        for i, h in enumerate(raw.header):
+            if i not in used and i not in s.wide_cols and h.strip():
+                s.ignored.append(i)
+        num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
+        if s.kind == "measurements" and s.layout == "wide":
+            num_fields += s.wide_cols
+        s.decimal = self._decimal(s, num_fields) if num_fields else None
+        numfn = _number_parser(s.decimal or "either")
+        for f, ci in s.fields.items():
+            if f in ID_FIELDS:
+                continue
+            col = raw.cols[ci]
+            if f in ("start_date", "planned_end_date", "exit_date", "end_date", "date"):
+                p = parse_col(col, _date_fn)
+                s.date_forms.update(
+                    x for x in (D.parse_date(v)[1] for v in col.values) if x is not None
+                )
+            elif f in M.FIELD_CODES:
+                lst = M.FIELD_CODES[f]
+                p = parse_col(col, _code_fn(self.codes[lst]))
+                if f == "sex":  # blank -> unknown
+                    p.values[-1] = "unknown"
+            elif f == "birth_year":
+                p = parse_col(col, _year_fn)
+            elif f == "arrival_time":
+                p = parse_col(col, _time_fn)
+            elif f in ("minutes",) or (f == "value" and s.kind == "measurements"):
+                p = parse_col(col, numfn)
+            elif f == "value" and s.kind == "outcomes":
+                p = parse_col(col, _code_fn(self.codes["yes_no"]))
+                p.values = np.array(
+                    [None if v is None else float(v) for v in p.values], dtype=object
+                )
+            elif f == "indicator":
+                p = parse_col(
+                    col,
+                    lambda v: (
+                        (M.INDICATOR_ALIASES.get(M.norm(v)), None)
+                        if M.norm(v) in M.INDICATOR_ALIASES
+                        else (None, "unknown_code")
+                    ),
+                )
+            else:
+                p = parse_col(col, _text_fn)
+            s.parsed[f] = p
+            what = M.FIELD_CODES.get(f, f)
+            self._check_parsed(s, p, ci, what)
+            if f in M.FREE_TEXT_FIELDS:
+                self._redact(s, f, ci, p)
+        for f in req:
+            p = s.parsed[f]
+            empty = p.empty & ~s.bad
+            self._flag(s, np.nonzero(empty)[0], s.fields[f], "not_null", MSG["not_null"])
+        for i in s.ignored:
+            self.problem(
+                np.array([-1 - self.sources.index(s)]),
+                raw.header[i],
+                "ignored_column",
+                "column not recognised; it is not read (map it in datakilder.toml)",
+                SEVERITY_WARNING,
+            )
+
+    def _redact(self, s: Source, f: str, ci: int, p: Parsed) -> None:
+        counts = np.zeros(len(p.values), dtype=np.int64)
+        for i, v in enumerate(p.values):
+            if isinstance(v, str):
+                new, k = P.redact_cpr(v)
+                if k:
+                    p.values[i] = new
+                    counts[i] = k
+        rows = np.nonzero(counts[p.idx] > 0)[0]
+        s.redacted_rows = rows
+        self._flag(
+            s,
+            rows,
+            ci,
+            "cpr_in_free_text",
+            "CPR-shaped text in a free-text column was redacted",
+            SEVERITY_WARNING,
+        )
+
+    def _wide_columns(self, s: Source, used: set[int]) -> None:
+        raw = s.raw
+        if s.kind == "attendance":
+            hd = raw.header_dates or [D.parse_date(h)[0] for h in raw.header]
+            for i, d in enumerate(hd):
+                if i not in used and d is not None:
+                    s.wide_cols.append(i)
+                    s.wide_keys.append(d)
+            fn = _code_fn(self.codes["attendance"])
+            for i in s.wide_cols:
+                p = parse_col(raw.cols[i], fn)
+                s.parsed[f"cell:{i}"] = p
+                self._check_parsed(s, p, i, "attendance")
+            if not s.wide_cols:
+                raise IngestError(f"{s.name}: attendance register without date columns")
+            s.date_forms.add("excel_date" if raw.format == "xlsx" else "header")
+        elif s.kind == "measurements":
+            inst = self.instruments.get(s.instrument or "")
+            items = {M.norm(i): i for i in inst.item_ids} if inst is not None else None
+            for i, h in enumerate(raw.header):
+                if i in used or not h.strip():
+                    continue
+                if items is None or M.norm(h) in items:
+                    s.wide_cols.append(i)
+                    s.wide_keys.append(items[M.norm(h)] if items else h.strip())
+        elif s.kind == "outcomes":
+            for i, h in enumerate(raw.header):
+                if i not in used and M.norm(h) in M.INDICATOR_ALIASES:
+                    s.wide_cols.append(i)
+                    s.wide_keys.append(M.INDICATOR_ALIASES[M.norm(h)])
+
+    def parse_wide_values(self) -> None:
+        for s in self.sources:
+            if s.layout != "wide" or s.kind == "attendance":
+                continue
+            if s.kind == "measurements":
+                numfn = _number_parser(s.decimal or "either")
+                for i in s.wide_cols:
+                    p = parse_col(s.raw.cols[i], numfn)
+                    s.parsed[f"cell:{i}"] = p
+                    self._check_parsed(s, p, i, "value")
+            else:
+                fn = _code_fn(self.codes["yes_no"])
+                for i in s.wide_cols:
+                    p = parse_col(s.raw.cols[i], fn)
+                    p.values = np.array(
+                        [None if v is None else float(v) for v in p.values], dtype=object
+                    )
+                    s.parsed[f"cell:{i}"] = p
+                    self._check_parsed(s, p, i, "yes_no")
+
+    # -- 3. duplicates and conflicts -------------------------------------------------------------
+    def _key_fields(self, s: Source) -> list[str]:
+        k = {
+            ("participants", "long"): [],
+            ("cohorts", "long"): ["cohort_id"],
+            ("attendance", "long"): ["date"],
+            ("attendance", "wide"): [],
+            ("arrival", "long"): ["date"],
+            ("activities", "long"): ["date", "activity"],
+            ("measurements", "wide"): ["instrument", "timepoint", "rater"],
+            ("measurements", "long"): ["instrument", "timepoint", "rater", "item"],
+            ("outcomes", "wide"): ["timepoint"],
+            ("outcomes", "long"): ["timepoint", "indicator"],
+        }[(s.kind, s.layout)]
+        return [f for f in k if f in s.parsed]
+
+    def dedupe(self) -> None:
+        for s in self.sources:
+            if not s.n:
+                continue
+            kf = self._key_fields(s)
+            parts = ([s.pcode] if s.pcode is not None else []) + [s.parsed[f].codes() for f in kf]
+            key = combine(parts)
+            allp = [s.parsed[f].codes() for f in sorted(s.parsed)]
+            content = combine([key, *allp]) if allp else key
+            ok = ~s.bad
+            idx = np.nonzero(ok)[0]
+            k = key[idx]
+            dupk = pd.Series(k).duplicated(keep=False).to_numpy()
+            if not dupk.any():
+                continue
+            sub = idx[dupk]
+            df = pd.DataFrame({"k": key[sub], "c": content[sub]})
+            nc = df.groupby("k")["c"].transform("nunique").to_numpy()
+            conflict = sub[nc > 1]
+            same = sub[nc == 1]
+            dups = same[pd.Series(key[same]).duplicated(keep="first").to_numpy()]
+            s.dup[dups] = True
+            idcol = s.fields.get("cpr", s.fields.get("participant_id", -1))
+            if s.kind == "cohorts":
+                idcol = s.fields["cohort_id"]
+            self._flag(s, conflict, idcol, "conflict", MSG["duplicate_key_conflict"])
+
+    # -- 4. canonical tables -------------------------------------------------------------------------
+    def build_rows(self) -> None:
+        """Per table, canonical rows (as column arrays) with their grow and cell."""
+        self.rows: dict[str, dict[str, list]] = {}
+        self.arrivals: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for s in self.sources:
+            if not s.n:
+                continue
+            keep = ~(s.bad | s.dup)
+            fn = getattr(self, f"_rows_{s.kind}_{s.layout}", None)
+            if fn is None:
+                raise IngestError(f"{s.name}: layout '{s.layout}' is not supported for {s.kind}")
+            fn(s, np.nonzero(keep)[0])
+
+    def _emit(
+        self,
+        table: str,
+        s: Source,
+        rows: np.ndarray,
+        cell: np.ndarray | None,
+        cols: dict[str, np.ndarray],
+    ) -> None:
+        if cell is None:
+            cell = np.full(len(rows), -1, np.int64)
+        self.rows.setdefault(table, []).append((self._grow(s, rows), cell, cols))
+
+    def _v(self, s: Source, f: str, rows: np.ndarray) -> np.ndarray | None:
+        p = s.parsed.get(f)
+        return None if p is None else p.values[p.idx[rows]]
+
+    def _rows_participants_long(self, s: Source, rows: np.ndarray) -> None:
+        cols = {"participant_id": s.pcode[rows]}
+        for f in M.KIND_FIELDS["participants"]:
+            v = self._v(s, f, rows)
+            if v is not None:
+                cols[f] = v
+        self._emit("participants", s, rows, None, cols)
+
+    def _rows_cohorts_long(self, s: Source, rows: np.ndarray) -> None:
+        cols = {f: self._v(s, f, rows) for f in M.KIND_FIELDS["cohorts"] if f in s.parsed}
+        self._emit("cohorts", s, rows, None, cols)
+
+    def _rows_attendance_long(self, s: Source, rows: np.ndarray) -> None:
+        cols = {
+            "participant_id": s.pcode[rows],
+            "date": self._days(s, "date", rows),
+            "status": _att_codes(s.parsed["attendance_code"], rows),
+        }
+        if "arrival_time" in s.parsed:
+            cols["arrival_time"] = self._v(s, "arrival_time", rows)
+        self._emit("attendance", s, rows, None, cols)
+
+    def _days(self, s: Source, f: str, rows: np.ndarray) -> np.ndarray:
+        p = s.parsed[f]
+        u = np.array([D.NAT if v is None else v for v in p.values], dtype=np.int64)
+        return u[p.idx[rows]]
+
+    def _rows_attendance_wide(self, s: Source, rows: np.ndarray) -> None:
+        R, C, Dd, S = [], [], [], []
+        for i, day in zip(s.wide_cols, s.wide_keys, strict=True):
+            p = s.parsed[f"cell:{i}"]
+            sel = rows[~p.empty[rows]]
+            R.append(sel)
+            C.append(np.full(len(sel), i, np.int64))
+            Dd.append(np.full(len(sel), day, np.int64))
+            S.append(_att_codes(p, sel))
+        r = np.concatenate(R) if R else np.empty(0, np.int64)
+        self._emit(
+            "attendance",
+            s,
+            r,
+            np.concatenate(C) if C else np.empty(0, np.int64),
+            {
+                "participant_id": s.pcode[r],
+                "date": np.concatenate(Dd) if Dd else np.empty(0, np.int64),
+                "status": np.concatenate(S) if S else np.empty(0, np.int64),
+            },
+        )
+
+    def _rows_arrival_long(self, s: Source, rows: np.ndarray) -> None:
+        self.arrivals.append(
+            (
+                self._grow(s, rows),
+                s.pcode[rows],
+                self._days(s, "date", rows),
+                self._v(s, "arrival_time", rows),
+            )
+        )
+
+    def _rows_activities_long(self, s: Source, rows: np.ndarray) -> None:
+        cols = {
+            "participant_id": s.pcode[rows],
+            "date": self._days(s, "date", rows),
+            "activity": self._v(s, "activity", rows),
+            "attended": self._v(s, "attended", rows),
+        }
+        if "minutes" in s.parsed:
+            cols["minutes"] = self._v(s, "minutes", rows)
+        self._emit("activities", s, rows, None, cols)
+
+    def _rows_measurements_wide(self, s: Source, rows: np.ndarray) -> None:
+        R, C, It, V = [], [], [], []
+        for i, item in zip(s.wide_cols, s.wide_keys, strict=True):
+            p = s.parsed[f"cell:{i}"]
+            R.append(rows)
+            C.append(np.full(len(rows), i, np.int64))
+            It.append(np.full(len(rows), item, dtype=object))
+            V.append(p.values[p.idx[rows]])
+        if not R:
+            return
+        r = np.concatenate(R)
+        inst = (
+            self._v(s, "instrument", r)
+            if s.instrument == ""
+            else np.full(len(r), s.instrument, dtype=object)
+        )
+        cols = {
+            "participant_id": s.pcode[r],
+            "instrument": inst,
+            "timepoint": self._v(s, "timepoint", r),
+            "rater": self._v(s, "rater", r),
+            "item": np.concatenate(It),
+            "value": np.concatenate(V),
+        }
+        if "date" in s.parsed:
+            cols["date"] = self._days(s, "date", r)
+        self._emit("measurements", s, r, np.concatenate(C), cols)
+
+    def _rows_measurements_long(self, s: Source, rows: np.ndarray) -> None:
+        cols = {"participant_id": s.pcode[rows]}
+        for f in ("instrument", "timepoint", "rater", "item", "value"):
+            cols[f] = self._v(s, f, rows)
+        if "date" in s.parsed:
+            cols["date"] = self._days(s, "date", rows)
+        self._emit("measurements", s, rows, None, cols)
+
+    def _rows_outcomes_wide(self, s: Source, rows: np.ndarray) -> None:
+        R, C, It, V = [], [], [], []
+        for i, ind in zip(s.wide_cols, s.wide_keys, strict=True):
+            p = s.parsed[f"cell:{i}"]
+            R.append(rows)
+            C.append(np.full(len(rows), i, np.int64))
+            It.append(np.full(len(rows), ind, dtype=object))
+            V.append(p.values[p.idx[rows]])
+        if not R:
+            return
+        r = np.concatenate(R)
+        self._emit(
+            "outcomes",
+            s,
+            r,
+            np.concatenate(C),
+            {
+                "participant_id": s.pcode[r],
+                "timepoint": self._v(s, "timepoint", r),
+                "indicator": np.concatenate(It),
+                "value": np.concatenate(V),
+            },
+        )
+
+    def _rows_outcomes_long(self, s: Source, rows: np.ndarray) -> None:
+        cols = {"participant_id": s.pcode[rows]}
+        for f in ("timepoint", "indicator", "value"):
+            cols[f] = self._v(s, f, rows)
+        self._emit("outcomes", s, rows, None, cols)
+
+    # -- 5. canonical frames, validation, quarantine --------------------------------------------
+    def _assemble(self, table: str) -> dict[str, np.ndarray]:
+        """Concatenate the parts of ``table``: ``_grow``, ``_cell`` and canonical columns."""
+        from envejind_eval.schema import TABLES
+
+        parts = self.rows.get(table, [])
+        out: dict[str, np.ndarray] = {
+            "_grow": np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64),
+            "_cell": np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64),
+        }
+        for c, spec in TABLES[table].columns.items():
+            if not any(c in p[2] for p in parts):
+                continue
+            arrs = []
+            for g, _, cols in parts:
+                v = cols.get(c)
+                if v is None:
+                    if c == "participant_id" or (table == "attendance" and c == "status"):
+                        v = np.full(len(g), -1, np.int64)
+                    elif spec.kind == "date":
+                        v = np.full(len(g), D.NAT, np.int64)
+                    else:
+                        v = np.full(len(g), None, dtype=object)
+                elif spec.kind == "date" and v.dtype == object:
+                    v = np.array([D.NAT if x is None else x for x in v], dtype=np.int64)
+                arrs.append(v)
+            out[c] = np.concatenate(arrs)
+        return out
+
+    def _frame(self, table: str, a: dict[str, np.ndarray], keep: np.ndarray) -> pd.DataFrame:
+        """A canonical frame of the kept rows, indexed by canonical row number."""
+        from envejind_eval.schema import ATTENDANCE_STATUSES, TABLES, coerce_table
+
+        idx = np.nonzero(keep)[0]
+        cols: dict[str, Any] = {}
+        for c, spec in TABLES[table].columns.items():
+            if c not in a:
+                continue
+            v = a[c][idx]
+            if c == "participant_id":
+                cols[c] = _str_from_codes(v, self.pid_list)
+            elif table == "attendance" and c == "status":
+                cols[c] = _str_from_codes(v, list(ATTENDANCE_STATUSES))
+            elif spec.kind == "date":
+                cols[c] = D.days_to_datetime64(v)
+            elif spec.kind == "float":
+                cols[c] = np.array([np.nan if x is None else float(x) for x in v], dtype=float)
+            elif spec.kind == "int":
+                cols[c] = pd.array([None if x is None else int(x) for x in v], dtype="Int64")
+            elif spec.kind == "bool":
+                cols[c] = np.array([x == "1" for x in v], dtype=bool)
+            else:
+                cols[c] = pd.array(v, dtype="str")
+        df = pd.DataFrame(cols, index=pd.Index(idx))
+        return coerce_table(table, df)
+
+    def validate(self) -> dict[str, pd.DataFrame]:
+        from envejind_eval.dataset import derive_cohorts
+        from envejind_eval.schema import coerce_table, validate_tables
+
+        self.q = np.zeros(self.n_grow, dtype=bool)
+        for s in self.sources:
+            self.q[s.offset : s.offset + s.n] = s.bad
+        tables = ("participants", "cohorts", "activities", "measurements", "outcomes")
+        A = {t: self._assemble(t) for t in (*tables, "attendance")}
+        seen: set[tuple[int, str, str]] = set()
+        for _ in range(10):
+            frames = {}
+            for t in tables:
+                if t == "cohorts" and not len(A[t]["_grow"]):
+                    continue
+                keep = ~self.q[A[t]["_grow"]]
+                frames[t] = self._frame(t, A[t], keep)
+            if "participants" not in frames:
+                frames["participants"] = self._frame(
+                    "participants", A["participants"], np.zeros(0, bool)
+                )
+            derived = "cohorts" not in frames
+            if derived:
+                frames["cohorts"] = coerce_table("cohorts", derive_cohorts(frames["participants"]))
+            probs = validate_tables(frames, self.instruments)
+            if derived:
+                probs = probs[probs["table"] != "cohorts"]
+            found = [self._map_schema_problems(probs, A)]
+            found.append(self._validate_attendance(A["attendance"], frames["participants"]))
+            new = 0
+            for grow, label, rule, msg, cell in found[0] + found[1]:
+                for g, lab, c in zip(
+                    grow.tolist(), _seq(label, len(grow)), _seq(cell, len(grow)), strict=True
+                ):
+                    k = (g, lab, rule)
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                    self.problem(np.array([g]), lab, rule, msg, SEVERITY_ERROR, c)
+                    if not self.q[g]:
+                        new += 1
+                    self.q[g] = True
+            if not new:
+                break
+        self.frames = frames
+        self.A = A
+        return frames
+
+    def _source_of(self, grow: np.ndarray) -> np.ndarray:
+        offs = np.array([s.offset for s in self.sources], dtype=np.int64)
+        return np.searchsorted(offs, grow, side="right") - 1
+
+    def _label(self, s: Source, canon: str, cell: int) -> tuple[str, str | None]:
+        wide_canon = {
+            "attendance": ("status", "date"),
+            "measurements": ("value", "item"),
+            "outcomes": ("value", "indicator"),
+        }
+        if cell >= 0 and canon in wide_canon.get(TABLE_OF_KIND[s.kind], ()):
+            return s.raw.header[cell], cell
+        fld = {
+            "participant_id": "cpr" if "cpr" in s.fields else "participant_id",
+            "status": "attendance_code" if s.kind == "attendance" else "status",
+        }.get(canon, canon)
+        i = s.fields.get(fld)
+        if i is None:
+            return canon, None
+        return s.raw.header[i], i
+
+    def _where(self, grow: int, canon_cols: str, cell: int) -> tuple[str, Any]:
+        s = self.sources[int(self._source_of(np.array([grow]))[0])]
+        labels, cells = [], []
+        for c in canon_cols.split(","):
+            lab, ci = self._label(s, c, cell)
+            labels.append(lab)
+            if ci is not None and s.raw.letters is not None:
+                cells.append(f"{s.raw.letters[ci]}{s.raw.lines[grow - s.offset]}")
+        return ",".join(labels), (",".join(cells) or None)
+
+    def _map_schema_problems(self, probs: pd.DataFrame, A: dict) -> list:
+        out = []
+        for r in probs.itertuples(index=False):
+            if pd.isna(r.row):
+                continue
+            a = A[r.table]
+            g = int(a["_grow"][int(r.row)])
+            cell = int(a["_cell"][int(r.row)])
+            lab, ref = self._where(g, str(r.column), cell)
+            out.append((np.array([g]), lab, str(r.rule), str(r.message), ref))
+        return out
+
+    def _validate_attendance(self, a: dict, participants: pd.DataFrame) -> list:
+        """The schema's attendance checks, vectorised on integer codes (same rules/messages)."""
+        out: list = []
+        if not len(a["_grow"]):
+            return out
+        keep = ~self.q[a["_grow"]]
+        if not keep.any():
+            return out
+        ix = np.nonzero(keep)[0]
+        pc, day = a["participant_id"][ix], a["date"][ix]
+        npid = len(self.pid_list) + 1
+        codes = np.array([self.pids[p] for p in participants["participant_id"]], dtype=np.int64)
+        known = np.zeros(npid, dtype=bool)
+        known[codes] = True
+        start = np.full(npid, D.NAT, np.int64)
+        end = np.full(npid, D.NAT, np.int64)
+        first = ~pd.Series(codes).duplicated().to_numpy()
+        sd = participants["start_date"].to_numpy("datetime64[D]").astype(np.int64)
+        ed = participants["exit_date"].fillna(participants["planned_end_date"])
+        ed = ed.to_numpy("datetime64[D]").astype(np.int64)
+        start[codes[first]] = sd[first]
+        end[codes[first]] = ed[first]
+        k = known[pc]
+        lo, hi = start[pc], end[pc]
+        outside = ((lo != D.NAT) & (day < lo)) | ((hi != D.NAT) & (day > hi))
+        key = pc * (1 << 32) + (day - (day.min() if len(day) else 0))
+        dupk = pd.Series(key).duplicated(keep=False).to_numpy()
+        checks = [
+            (
+                dupk,
+                "participant_id,date",
+                "unique_key",
+                "attendance: participant_id,date: key is not unique",
+            ),
+            (
+                ~k & (pc >= 0),
+                "participant_id",
+                "unknown_participant",
+                "attendance: participant_id is not in participants",
+            ),
+            (
+                k & outside,
+                "date",
+                "date_in_course_window",
+                "attendance: date is outside the participant's course window",
+            ),
+        ]
+        for mask, col, rule, msg in checks:
+            for j in np.nonzero(mask)[0]:
+                g = int(a["_grow"][ix[j]])
+                lab, ref = self._where(g, col, int(a["_cell"][ix[j]]))
+                out.append((np.array([g]), lab, rule, msg, ref))
+        return out
+
+    def attendance_frame(self) -> pd.DataFrame:
+        a = self.A["attendance"]
+        keep = ~self.q[a["_grow"]] if len(a["_grow"]) else np.zeros(0, bool)
+        df = self._frame("attendance", a, keep) if "participant_id" in a else None
+        # arrival times
+        arr = [x for x in self.arrivals if len(x[0])]
+        if df is None:
+            from envejind_eval.schema import empty_table
+
+            df = empty_table("attendance")
+        if not arr:
+            return df.reset_index(drop=True)
+        ag = np.concatenate([x[0] for x in arr])
+        apc = np.concatenate([x[1] for x in arr])
+        aday = np.concatenate([x[2] for x in arr])
+        atime = np.concatenate([x[3] for x in arr])
+        ok = ~self.q[ag]
+        ix = np.nonzero(keep)[0]
+        pc, day = a["participant_id"][ix], a["date"][ix]
+        base = int(min(day.min() if len(day) else 0, aday.min()))
+        k_att = pd.Index(pc * (1 << 32) + (day - base))
+        k_arr = apc * (1 << 32) + (aday - base)
+        pos = k_att.get_indexer(k_arr)
+        missing = ok & (pos < 0)
+        for j in np.nonzero(missing)[0]:
+            g = int(ag[j])
+            s = self.sources[int(self._source_of(np.array([g]))[0])]
+            lab = s.header_of("date")
+            self.problem(
+                np.array([g]),
+                lab,
+                "no_attendance_record",
+                "no accepted attendance record for this participant and date",
+                SEVERITY_ERROR,
+                None,
+            )
+            self.q[g] = True
+        times = (
+            df["arrival_time"].astype(object).to_numpy(copy=True) if "arrival_time" in df else None
+        )
+        if times is None or len(times) != len(df):
+            times = np.full(len(df), None, dtype=object)
+        hit = ok & (pos >= 0)
+        times[pos[hit]] = atime[hit]
+        df = df.assign(arrival_time=pd.array(times, dtype="str"))
+        return df.reset_index(drop=True)
+
+    # -- 6. report -------------------------------------------------------------------------------------
+    def report(self) -> IngestReport:
+        rows = []
+        for s in self.sources:
+            q = self.q[s.offset : s.offset + s.n]
+            nq = int(q.sum())
+            nd = int((s.dup & ~q).sum())
+            sk = s.raw.skipped
+            nskip = sum(sk.values())
+            rows.append(
+                {
+                    "file": s.raw.file,
+                    "sheet": s.raw.sheet,
+                    "table": TABLE_OF_KIND[s.kind],
+                    "layout": s.layout,
+                    "format": s.raw.format,
+                    "sha256": s.raw.sha256,
+                    "encoding": s.raw.encoding,
+                    "separator": s.raw.separator,
+                    "decimal": s.decimal if s.decimal != "either" else None,
+                    "date_formats": ",".join(sorted(s.date_forms)) or None,
+                    "rows_read": int(s.raw.n_read),
+                    "accepted": int(s.n - nq - nd),
+                    "skipped": int(nskip),
+                    "quarantined": nq,
+                    "duplicates": nd,
+                    "skipped_title": int(sk["title"]),
+                    "skipped_blank": int(sk["blank"]),
+                    "skipped_total": int(sk["total"]),
+                    "redacted": int(len(s.redacted_rows)) if s.redacted_rows is not None else 0,
+                }
+            )
+        files = pd.DataFrame(rows, columns=FILE_COLUMNS)
+        for c in (
+            "rows_read",
+            "accepted",
+            "skipped",
+            "quarantined",
+            "duplicates",
+            "skipped_title",
+            "skipped_blank",
+            "skipped_total",
+            "redacted",
+        ):
+            files[c] = files[c].astype("int64")
+        probs = self._problem_frame()
+        return IngestReport(
+            files=files,
+            problems=probs,
+            quarantined_rows=MappingProxyType(self._quarantine_rows(probs)),
+            folder=str(self.folder),
+        )
+
+    def _problem_frame(self) -> pd.DataFrame:
+        recs = []
+        for grow, col, rule, msg, sev, cell in self._problems:
+            n = len(grow)
+            labels = _seq(col, n)
+            cells = _seq(cell, n)
+            if grow[0] < 0:  # file-level
+                s = self.sources[-1 - int(grow[0])]
+                recs.append((s.raw.file, s.raw.sheet, None, None, labels[0], rule, sev, msg, -1))
+                continue
+            srcs = self._source_of(grow)
+            for g, si, lab, c in zip(grow.tolist(), srcs.tolist(), labels, cells, strict=True):
+                s = self.sources[si]
+                line = int(s.raw.lines[g - s.offset])
+                recs.append((s.raw.file, s.raw.sheet, line, c, lab, rule, sev, msg, g))
+        df = pd.DataFrame(recs, columns=[*PROBLEM_COLUMNS, "_g"])
+        if not len(df):
+            return df.drop(columns="_g").astype(object)
+        df = df.drop_duplicates(subset=["_g", "column", "rule", "file", "sheet"])
+        order = {s.name: i for i, s in enumerate(self.sources)}
+        df["_o"] = [
+            order.get(f + (f"[{sh}]" if sh else ""), 0)
+            for f, sh in zip(df.file, df.sheet, strict=True)
+        ]
+        df = df.sort_values(["_o", "_g", "rule", "column"], kind="stable")
+        df = df.drop(columns=["_g", "_o"]).reset_index(drop=True)
+        df["row"] = df["row"].astype("Int64")
+        return df
+
+    def _quarantine_rows(self, probs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        out = {}
+        err = probs[probs["severity"] == SEVERITY_ERROR] if len(probs) else probs
+        for s in self.sources:
+            q = np.nonzero(self.q[s.offset : s.offset + s.n])[0]
+            if not len(q):
+                continue
+            mine = err[
+                (err["file"] == s.raw.file) & (err["sheet"].fillna("") == (s.raw.sheet or ""))
+            ]
+            reasons = (
+                mine.assign(r=mine["rule"] + ": " + mine["column"].fillna("").astype(str))
+                .groupby("row")["r"]
+                .agg("; ".join)
+            )
+            lines = s.raw.lines[q]
+            data: dict[str, Any] = {
+                "row": lines,
+                "reasons": [reasons.get(int(x), "") for x in lines],
+            }
+            idcol = s.fields.get("cpr", s.fields.get("participant_id"))
+            for i, h in enumerate(s.raw.header):
+                texts = s.raw.cols[i].take(q).texts()
+                if i == idcol or (s.pcode is not None and i == idcol):
+                    texts = np.where(pd.isna(texts), None, "XXXXXX-XXXX")
+                elif any(s.fields.get(f) == i for f in M.FREE_TEXT_FIELDS) or i in s.ignored:
+                    texts = np.array(
+                        [None if t is None else P.redact_cpr(t)[0] for t in texts], dtype=object
+                    )
+                name = h or f"column_{i + 1}"
+                while name in data:
+                    name += "_"
+                data[name] = texts
+            out[s.name] = pd.DataFrame(data)
+        return out
+
+
+def _seq(x: Any, n: int) -> list:
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, list):
+        return x
+    return [x] * n
+
+
+def _str_from_codes(codes: np.ndarray, cats: list[str]) -> pd.Series:
+    import pyarrow as pa
+
+    codes = np.asarray(codes)
+    arr = pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(cats, pa.string())
+    )
+    s = arr.cast(pa.string()).to_pandas()
+    return pd.Series(s.to_numpy() if s.dtype != "str" else s.array, dtype="str")
+
+
+def run(
+    folder: Path, *, config: Any, key: Any, instruments: dict | None = None
+) -> tuple[dict, IngestReport, dict]:
+    """Run the pipeline; returns (canonical frames, report, instrument registry)."""
+    from envejind_eval.instruments import default_registry, load_instrument
+
+    mapping = M.load_mapping(folder, config)
+    reg = dict(instruments) if instruments is not None else default_registry()
+    for f in [*mapping.instrument_files, *sorted((folder / "instruments").glob("*.toml"))]:
+        inst = load_instrument(f)
+        reg[inst.id] = inst
+    p = Pipeline(folder, mapping, key, reg)
+    p.read()
+    if not any(s.kind == "participants" for s in p.sources):
+        raise IngestError(
+            f"{folder.name}: no participant list found (expected deltagere.csv/.xlsx or a file "
+            "with CPR, Kommune, Hold, Startdato, Status columns); the delivery cannot be used"
+        )
+    p.parse()
+    p.parse_wide_values()
+    p.dedupe()
+    p.build_rows()
+    frames = p.validate()
+    att = p.attendance_frame()
+    tables = {t: df.reset_index(drop=True) for t, df in frames.items()}
+    tables["attendance"] = att
+    rep = p.report()
+    log.info(
+        "ingested %s: %d rows read, %d quarantined",
+        folder.name,
+        int(rep.files["rows_read"].sum()),
+        rep.n_quarantined,
+    )
+    return tables, rep, reg

@@ -1,0 +1,503 @@
+"""Which file is which table, which column is which field, which code is which value.
+
+Without a ``datakilder.toml`` the common Danish and English file names, column names and
+codes are recognised (``docs/ingest.md`` lists them). A ``datakilder.toml`` in the delivery
+folder (or given with ``config=``) adds to or overrides them::
+
+    [files."Fremmøde*.xlsx"]       # a glob, matched case-insensitively against file names
+    table = "attendance"            # participants, cohorts, attendance, arrival,
+                                    # activities, measurements, outcomes
+    layout = "wide"                 # wide (one column per date/item/indicator) or long
+    instrument = "lfl"              # measurements only
+    sheets = ["Hold 1", "Hold 2"]   # optional: read only these sheets
+
+    [files."Fremmøde*.xlsx".columns]
+    "Personnummer" = "cpr"          # source header -> field (see FIELDS)
+
+    [columns]                       # header -> field for every file
+    "Ung" = "cpr"
+
+    [codes.attendance]              # extra or changed codes, per code list
+    "X" = "unexcused"
+
+    [instruments]
+    files = ["mit_skema.toml"]      # instrument definitions (paths relative to the folder)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envejind_eval.errors import IngestError
+
+KINDS = (
+    "participants",
+    "cohorts",
+    "attendance",
+    "arrival",
+    "activities",
+    "measurements",
+    "outcomes",
+)
+LAYOUTS = ("long", "wide")
+
+_TRANS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e", "ü": "u", "ö": "oe", "ä": "ae"})
+
+
+def norm(text: str) -> str:
+    """Normalise a header or code for matching: lower case, æøå spelled out, no punctuation."""
+    t = text.strip().lower().translate(_TRANS)
+    t = re.sub(r"[^0-9a-z]+", " ", t)
+    return t.strip()
+
+
+def _n(*xs: str) -> list[str]:
+    return [norm(x) for x in xs]
+
+
+#: field -> recognised header names (normalised with :func:`norm`).
+FIELD_ALIASES: dict[str, list[str]] = {
+    "cpr": _n(
+        "CPR",
+        "CPR-nr",
+        "CPR nr.",
+        "CPR-nummer",
+        "CPRnr",
+        "CPRnummer",
+        "Personnummer",
+        "cpr_number",
+        "CPR number",
+        "civil registration number",
+    ),
+    "participant_id": _n(
+        "participant_id",
+        "Deltager",
+        "Deltager-id",
+        "Deltagerid",
+        "Deltagernummer",
+        "Deltager nr",
+        "participant",
+        "participant id",
+        "pseudonym",
+    ),
+    "municipality": _n("Kommune", "municipality"),
+    "cohort_id": _n("Hold", "Hold-id", "Holdnavn", "Holdnr", "team", "cohort", "cohort_id"),
+    "mentor_id": _n("Mentor", "Mentor-id", "mentor_id", "Kontaktperson"),
+    "sex": _n("Køn", "Kon", "sex", "gender"),
+    "birth_year": _n("Fødselsår", "Fodselsar", "birth_year", "year of birth", "Årgang"),
+    "referred_by": _n("Henvist af", "Henvist", "Henviser", "Henvisning", "referred_by", "referral"),
+    "start_date": _n("Startdato", "Start dato", "Start", "start_date", "Opstart", "Opstartsdato"),
+    "planned_end_date": _n("Planlagt slutdato", "planned_end_date", "planned end"),
+    "status": _n("Status"),
+    "exit_date": _n("Slutdato", "Slut dato", "Ophørsdato", "Udskrevet", "exit_date"),
+    "end_date": _n("Slutdato", "Slut dato", "end_date"),
+    "exit_reason": _n("Ophørsårsag", "Årsag til ophør", "Årsag", "exit_reason"),
+    "date": _n("Dato", "date", "Dag"),
+    "attendance_code": _n("Kode", "Fremmøde", "Fremmødekode", "Registrering", "code", "status"),
+    "arrival_time": _n("Mødetid", "Ankomst", "Ankomsttid", "Mødt kl", "arrival_time", "arrival"),
+    "activity": _n("Aktivitet", "activity"),
+    "attended": _n("Deltog", "Deltaget", "Fremmødt", "attended"),
+    "minutes": _n("Minutter", "Min", "Varighed", "minutes", "duration"),
+    "timepoint": _n("Måletidspunkt", "Tidspunkt", "Måling", "timepoint", "time point"),
+    "rater": _n("Bedømmer", "Udfyldt af", "Besvaret af", "rater"),
+    "instrument": _n("Instrument", "Redskab", "Skema", "instrument"),
+    "item": _n("Item", "Spørgsmål", "item"),
+    "indicator": _n("Indikator", "indicator"),
+    "value": _n("Værdi", "Svar", "value"),
+}
+
+#: outcome indicator columns of the wide status file -> canonical indicator.
+INDICATOR_ALIASES: dict[str, str] = {
+    **dict.fromkeys(
+        _n("I uddannelse", "Uddannelse", "in_education", "in education"), "in_education"
+    ),
+    **dict.fromkeys(
+        _n("I beskæftigelse", "Beskæftigelse", "I job", "in_employment", "in employment"),
+        "in_employment",
+    ),
+    **dict.fromkeys(
+        _n("Sigtet af politiet", "Sigtet", "Sigtelse", "police_charge", "charged"), "police_charge"
+    ),
+    **dict.fromkeys(
+        _n("Stabil bolig", "Bolig", "stable_housing", "stable housing"), "stable_housing"
+    ),
+}
+
+#: Headers that hold names: a delivery with one of these is refused.
+NAME_HEADERS = frozenset(
+    _n(
+        "Navn",
+        "Fornavn",
+        "Efternavn",
+        "Mellemnavn",
+        "Fulde navn",
+        "Fuldt navn",
+        "Deltagernavn",
+        "Name",
+        "First name",
+        "Last name",
+        "Surname",
+        "Full name",
+        "Given name",
+        "Family name",
+        "Firstname",
+        "Lastname",
+    )
+)
+
+#: Free-text fields scanned for CPR-shaped text (redacted and counted).
+FREE_TEXT_FIELDS = ("exit_reason",)
+
+#: The fields each (kind, layout) reads; the id field is cpr or participant_id.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "participants": (
+        "municipality",
+        "cohort_id",
+        "mentor_id",
+        "sex",
+        "birth_year",
+        "referred_by",
+        "start_date",
+        "planned_end_date",
+        "status",
+        "exit_date",
+        "exit_reason",
+    ),
+    "cohorts": ("cohort_id", "municipality", "start_date", "end_date"),
+    "attendance": ("date", "attendance_code", "arrival_time"),
+    "arrival": ("date", "arrival_time"),
+    "activities": ("date", "activity", "attended", "minutes"),
+    "measurements": ("timepoint", "rater", "date", "instrument", "item", "value"),
+    "outcomes": ("timepoint", "indicator", "value"),
+}
+
+# -- codes ----------------------------------------------------------------------------------
+
+
+def _codes(pairs: Mapping[str, str], canonical: tuple[str, ...]) -> dict[str, str]:
+    out = {norm(k): v for k, v in pairs.items()}
+    out.update({norm(c): c for c in canonical})
+    return out
+
+
+def default_codes() -> dict[str, dict[str, str]]:
+    from envejind_eval.schema import (
+        ACTIVITIES,
+        ATTENDANCE_STATUSES,
+        RATERS,
+        REFERRERS,
+        SEXES,
+        STATUSES,
+        TIMEPOINTS,
+    )
+
+    return {
+        "attendance": _codes(
+            {
+                "M": "present",
+                "Mødt": "present",
+                "K": "late",
+                "Kom for sent": "late",
+                "S": "excused",
+                "Syg": "excused",
+                "A": "excused",
+                "Afbud": "excused",
+                "F": "unexcused",
+                "Fravær": "unexcused",
+                "Udeblevet": "unexcused",
+            },
+            ATTENDANCE_STATUSES,
+        ),
+        "sex": _codes(
+            {
+                "K": "female",
+                "M": "male",
+                "A": "other",
+                "Kvinde": "female",
+                "Mand": "male",
+                "Pige": "female",
+                "Dreng": "male",
+                "Andet": "other",
+                "Ukendt": "unknown",
+            },
+            SEXES,
+        ),
+        "referred_by": _codes(
+            {
+                "Socialforvaltningen": "social_services",
+                "Kommunen": "social_services",
+                "Politiet": "police",
+                "Politi": "police",
+                "SSP": "sspk",
+                "SSPK": "sspk",
+                "Jobcenter": "jobcentre",
+                "Jobcentret": "jobcentre",
+                "Skole": "school",
+                "Skolen": "school",
+                "Kriminalforsorgen": "probation",
+                "Andet": "other",
+            },
+            REFERRERS,
+        ),
+        "status": _codes(
+            {
+                "Gennemført": "completed",
+                "Frafaldet": "dropped_out",
+                "Frafald": "dropped_out",
+                "Udelukket": "excluded",
+                "Ekskluderet": "excluded",
+                "I gang": "ongoing",
+                "Igang": "ongoing",
+            },
+            STATUSES,
+        ),
+        "timepoint": _codes(
+            {
+                "Start": "baseline",
+                "Før": "baseline",
+                "Midtvejs": "midway",
+                "Midt": "midway",
+                "Slut": "end",
+                "Efter": "end",
+                "Opfølgning": "followup",
+            },
+            TIMEPOINTS,
+        ),
+        "rater": _codes(
+            {
+                "Selv": "self",
+                "Den unge": "self",
+                "Mentor": "mentor",
+                "Personale": "staff",
+                "Medarbejder": "staff",
+            },
+            RATERS,
+        ),
+        "activity": _codes(
+            {
+                "ART": "art",
+                "MI-samtale": "mi",
+                "MI": "mi",
+                "MI samtale": "mi",
+                "Undervisning": "teaching",
+                "Idræt": "sport",
+                "Sport": "sport",
+                "Andet": "other",
+            },
+            ACTIVITIES,
+        ),
+        "yes_no": {
+            norm(k): v
+            for k, v in {
+                "Ja": "1",
+                "J": "1",
+                "Nej": "0",
+                "N": "0",
+                "yes": "1",
+                "no": "0",
+                "true": "1",
+                "false": "0",
+                "1": "1",
+                "0": "0",
+                "1.0": "1",
+                "0.0": "0",
+                "Sand": "1",
+                "Falsk": "0",
+            }.items()
+        },
+    }
+
+
+#: which code list each field uses
+FIELD_CODES = {
+    "attendance_code": "attendance",
+    "sex": "sex",
+    "referred_by": "referred_by",
+    "status": "status",
+    "timepoint": "timepoint",
+    "rater": "rater",
+    "activity": "activity",
+    "attended": "yes_no",
+}
+
+# -- file names ------------------------------------------------------------------------------
+
+_NAME_HINTS: list[tuple[str, str, str]] = [
+    # (regex on the normalised stem, kind, layout)
+    (r"^(deltagere?|deltagerliste|participants?)( |$)", "participants", "long"),
+    (r"^(hold|holdliste|cohorts?|teams?)( |$)", "cohorts", "long"),
+    (r"^(fremmoede|fremmoedeliste|fremmoederegistrering|attendance)( |$)", "attendance", ""),
+    (r"^(ankomsttider|ankomst|moedetider|arrival|arrivals)( |$)", "arrival", "long"),
+    (r"^(aktiviteter|aktivitet|activities)( |$)", "activities", "long"),
+    (r"^(maalinger|maaling|spoergeskema|skema|measurements?)( |$)", "measurements", ""),
+    (r"^(status|statusskema|outcomes?)( |$)", "outcomes", ""),
+]
+
+
+def kind_from_name(stem: str) -> tuple[str | None, str | None, str | None]:
+    """(kind, layout or None, suffix after the name) from a file stem like ``maalinger_lfl``."""
+    n = norm(stem)
+    for rx, kind, layout in _NAME_HINTS:
+        m = re.match(rx, n)
+        if m:
+            rest = n[m.end() :].strip() or None
+            return kind, layout or None, rest
+    return None, None, None
+
+
+# -- config ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FileRule:
+    pattern: str
+    table: str | None = None
+    layout: str | None = None
+    instrument: str | None = None
+    sheets: list[str] | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Mapping_:
+    """The resolved mapping for one delivery (defaults + ``datakilder.toml``)."""
+
+    files: list[FileRule] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # normalised header -> field
+    codes: dict[str, dict[str, str]] = field(default_factory=default_codes)
+    instrument_files: list[Path] = field(default_factory=list)
+    source: Path | None = None
+
+    def rule_for(self, name: str) -> FileRule | None:
+        for r in self.files:
+            if fnmatch.fnmatch(name.lower(), r.pattern.lower()):
+                return r
+        return None
+
+
+_ALL_FIELDS = set(FIELD_ALIASES) | {"ignore"}
+
+
+def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = None) -> Mapping_:
+    """Defaults plus ``config`` (a path or a parsed dict) or ``folder/datakilder.toml``."""
+    source = None
+    if config is None:
+        cand = folder / "datakilder.toml"
+        if not cand.exists():
+            return Mapping_()
+        config = cand
+    if isinstance(config, str | Path):
+        source = Path(config)
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IngestError(f"{source.name}: cannot read ({type(exc).__name__})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise IngestError(f"{source.name}: not valid TOML ({exc})") from None
+    else:
+        data = dict(config)
+    where = source.name if source else "config"
+    m = Mapping_(source=source)
+    known = {"files", "columns", "codes", "instruments"}
+    extra = set(data) - known
+    if extra:
+        raise IngestError(
+            f"{where}: unknown section(s) {', '.join(sorted(extra))}; expecting "
+            f"{', '.join(sorted(known))}"
+        )
+    for pattern, spec in (data.get("files") or {}).items():
+        if not isinstance(spec, dict):
+            raise IngestError(f'{where}: [files."{pattern}"] must be a table')
+        table = spec.get("table")
+        if table is not None and table not in KINDS:
+            raise IngestError(
+                f'{where}: [files."{pattern}"] table: Expecting one of {", ".join(KINDS)}; '
+                f"got '{table}'"
+            )
+        layout = spec.get("layout")
+        if layout is not None and layout not in LAYOUTS:
+            raise IngestError(
+                f"{where}: [files.\"{pattern}\"] layout: Expecting one of long, wide; got '{layout}'"
+            )
+        cols = {norm(k): _field(v, where) for k, v in (spec.get("columns") or {}).items()}
+        sheets = spec.get("sheets")
+        m.files.append(
+            FileRule(
+                pattern,
+                table,
+                layout,
+                spec.get("instrument"),
+                list(sheets) if sheets else None,
+                cols,
+            )
+        )
+    m.columns = {norm(k): _field(v, where) for k, v in (data.get("columns") or {}).items()}
+    for lst, pairs in (data.get("codes") or {}).items():
+        if lst not in m.codes:
+            raise IngestError(
+                f"{where}: [codes.{lst}]: Expecting one of {', '.join(sorted(m.codes))}; got '{lst}'"
+            )
+        for k, v in pairs.items():
+            m.codes[lst][norm(str(k))] = str(v)
+    files = (data.get("instruments") or {}).get("files") or []
+    base = source.parent if source else folder
+    m.instrument_files = [(base / f) for f in files]
+    return m
+
+
+def _field(v: object, where: str) -> str:
+    if not isinstance(v, str) or (v not in _ALL_FIELDS and norm(v) not in INDICATOR_ALIASES):
+        raise IngestError(
+            f"{where}: column mapping to '{v}': Expecting one of "
+            f"{', '.join(sorted(_ALL_FIELDS))} or an outcome indicator"
+        )
+    return v
+
+
+def header_field(
+    header: str, kind: str | None, mapping: Mapping_, rule: FileRule | None
+) -> str | None:
+    """The field a header names in a file of ``kind`` (None when not recognised)."""
+    n = norm(header)
+    if not n:
+        return None
+    if rule is not None and n in rule.columns:
+        return rule.columns[n]
+    if n in mapping.columns:
+        return mapping.columns[n]
+    for f in ("cpr", "participant_id"):
+        if n in FIELD_ALIASES[f]:
+            return f
+    allowed = KIND_FIELDS.get(kind or "", tuple(FIELD_ALIASES))
+    for f in allowed:
+        if n in FIELD_ALIASES[f]:
+            return f
+    if n == "id" and kind is not None:
+        return "participant_id"
+    return None
+
+
+def header_score(cells: list[str]) -> float:
+    """How much a row looks like a header: recognised names (+ dates count a little)."""
+    from envejind_eval.ingest.dates import parse_date
+
+    names = {a for v in FIELD_ALIASES.values() for a in v} | set(INDICATOR_ALIASES)
+    s = 0.0
+    has_id = False
+    for c in cells:
+        if not c:
+            continue
+        n = norm(c)
+        if n in names:
+            s += 1
+            if n in FIELD_ALIASES["cpr"] or n in FIELD_ALIASES["participant_id"]:
+                has_id = True
+        elif parse_date(c)[0] is not None:
+            s += 0.01
+    return s + (1 if has_id else 0) if s >= 1 else 0.0

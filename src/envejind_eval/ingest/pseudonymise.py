@@ -1,0 +1,263 @@
+"""CPR numbers -> keyed pseudonyms (HMAC-SHA256), key loading and key generation.
+
+A CPR number is accepted as ``DDMMYY-SSSS``, ``DDMMYYSSSS`` or with spaces anywhere. The
+date part and the century digit (the 7th digit) are validated; the modulus-11 check is
+*not* required (numbers issued since 2007 may fail it). The pseudonym is the first 16 hex
+characters (64 bits) of ``HMAC-SHA256(key, <the 10 digits>)``, so the same person gets the
+same pseudonym in every file and every later delivery made with the same key. A plain hash
+of a CPR number would not be a pseudonym: the space of numbers is small enough to try all.
+
+Nothing here ever puts a CPR number or a pseudonym into an exception message or a log.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from envejind_eval.errors import EnvejindWarning, IngestError
+
+ENV_VAR = "ENVEJIND_PSEUDONYM_KEY"
+PSEUDONYM_LENGTH = 16
+KEY_BYTES = 32
+
+#: Reasons a CPR value is not usable (rule -> message).
+CPR_RULES: dict[str, str] = {
+    "cpr_leading_zero_lost": (
+        "CPR number has 9 digits: the leading zero was probably lost in Excel "
+        "(format the column as text and deliver the file again)"
+    ),
+    "cpr_invalid_format": "value is not a CPR number (expected DDMMYY-SSSS or DDMMYYSSSS)",
+    "cpr_invalid_date": "CPR number has an impossible birth date for its century digit",
+}
+
+_CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$")
+_NINE_RX = re.compile(r"^\d{5}-?\d{4}$")
+_WS = re.compile(r"\s+")
+#: CPR-shaped text inside free text (redacted): 6 digits, optional hyphen/space, 4 digits.
+CPR_IN_TEXT = re.compile(r"(?<!\d)\d{6}[-\s]?\d{4}(?!\d)")
+REDACTED = "[CPR fjernet]"
+
+
+def default_key_path() -> Path:
+    """``$XDG_CONFIG_HOME/envejind_eval/pseudonym.key`` (default ``~/.config/...``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "envejind_eval" / "pseudonym.key"
+
+
+def _century(yy: int, digit7: int) -> int:
+    if digit7 <= 3:
+        return 1900
+    if digit7 in (4, 9):
+        return 2000 if yy <= 36 else 1900
+    return 2000 if yy <= 57 else 1800  # 5-8
+
+
+def normalise_cpr(value: str) -> tuple[str | None, str | None]:
+    """Return ``(ten_digits, None)`` for a valid CPR number, else ``(None, rule)``.
+
+    ``rule`` is one of :data:`CPR_RULES`. The birth date must exist in the century given
+    by the 7th digit and must not lie in the future.
+    """
+    s = _WS.sub("", str(value))
+    m = _CPR_RX.match(s)
+    if m is None:
+        if _NINE_RX.match(s):
+            return None, "cpr_leading_zero_lost"
+        return None, "cpr_invalid_format"
+    digits = m.group(1) + m.group(2)
+    dd, mm, yy, d7 = int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), int(digits[6])
+    try:
+        born = _dt.date(_century(yy, d7) + yy, mm, dd)
+    except ValueError:
+        return None, "cpr_invalid_date"
+    if born > _dt.date.today():
+        return None, "cpr_invalid_date"
+    return digits, None
+
+
+def looks_like_cpr(value: str) -> bool:
+    """True for values shaped like a CPR number (10 digits, optional hyphen/spaces)."""
+    s = _WS.sub("", str(value))
+    return bool(_CPR_RX.match(s))
+
+
+def pseudonym(digits: str, key: bytes) -> str:
+    """Keyed pseudonym of a normalised (10-digit) CPR number."""
+    return hmac.new(key, digits.encode("ascii"), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH]
+
+
+def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudonymise unique CPR values.
+
+    Returns ``(pseudonyms, rules)``: object arrays aligned with ``values``; a pseudonym is
+    ``None`` where the value is not a valid CPR number and ``rules`` then names why.
+    Call it on the *unique* values of a column and map back by position: HMAC runs once
+    per person, not once per row.
+    """
+    out = np.empty(len(values), dtype=object)
+    rules = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        digits, rule = normalise_cpr(v)
+        out[i] = None if digits is None else pseudonym(digits, key)
+        rules[i] = rule
+    return out, rules
+
+
+def redact_cpr(text: str) -> tuple[str, int]:
+    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count."""
+    return CPR_IN_TEXT.subn(REDACTED, text)
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def _parse_key_text(text: str, where: str) -> bytes:
+    t = text.strip()
+    if not re.fullmatch(r"[0-9a-fA-F]{32,}", t) or len(t) % 2:
+        raise IngestError(
+            f"the pseudonym key from {where} is not a hex string of at least 32 digits; "
+            "make a new key with `envejind-eval keygen`"
+        )
+    return bytes.fromhex(t)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+def _git_root(path: Path) -> Path | None:
+    p = path.resolve()
+    for d in (p, *p.parents):
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def load_key(
+    key: bytes | str | os.PathLike[str] | None = None, *, data_dir: Path | None = None
+) -> bytes:
+    """Resolve the pseudonym key.
+
+    Order: the ``key`` argument (bytes; a hex string; or a path to a key file), the
+    ``ENVEJIND_PSEUDONYM_KEY`` environment variable (hex), then the default key file
+    (:func:`default_key_path`). A key file inside the delivery folder or the repository is
+    refused. Raises :class:`IngestError` telling the user to run ``envejind-eval keygen``
+    when no key is found.
+    """
+    if isinstance(key, bytes | bytearray):
+        if len(key) < 16:
+            raise IngestError("the pseudonym key must be at least 16 bytes long")
+        return bytes(key)
+    if isinstance(key, str) and re.fullmatch(r"[0-9a-fA-F]{32,}", key.strip()):
+        return _parse_key_text(key, "the key argument")
+    if key is not None:
+        return _read_key_file(Path(key), data_dir=data_dir)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return _parse_key_text(env, f"${ENV_VAR}")
+    path = default_key_path()
+    if path.exists():
+        return _read_key_file(path, data_dir=data_dir)
+    raise IngestError(
+        "the delivery contains CPR numbers but no pseudonym key was found "
+        f"(set ${ENV_VAR}, pass key=..., or create {path}); "
+        "make one with `envejind-eval keygen` and keep it outside the repository and the data "
+        "folder -- the same key must be used for every later delivery"
+    )
+
+
+def _read_key_file(path: Path, *, data_dir: Path | None) -> bytes:
+    if data_dir is not None and _inside(path, data_dir):
+        raise IngestError(
+            f"{path.name}: the pseudonym key file lies inside the data folder; move it "
+            f"elsewhere (default {default_key_path()})"
+        )
+    if _inside(path, _repo_root()) and (_repo_root() / "pyproject.toml").exists():
+        raise IngestError(
+            f"{path.name}: the pseudonym key file lies inside the repository; move it "
+            f"elsewhere (default {default_key_path()})"
+        )
+    try:
+        text = path.read_text(encoding="ascii")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IngestError(
+            f"cannot read the pseudonym key file {path} ({type(exc).__name__})"
+        ) from None
+    if os.name == "posix" and mode & 0o077:
+        warnings.warn(
+            f"the pseudonym key file {path} is readable by other users; chmod 600 it",
+            EnvejindWarning,
+            stacklevel=3,
+        )
+    return _parse_key_text(text, str(path))
+
+
+def _looks_like_delivery(folder: Path) -> bool:
+    names = ("datakilder.toml", "deltagere.csv", "deltagere.xlsx", "participants.csv")
+    return any((folder / n).exists() for n in names)
+
+
+def keygen(out: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:
+    """Write a new random 256-bit pseudonym key (hex) to a file readable by its owner only.
+
+    Parameters
+    ----------
+    out
+        Key file path; default :func:`default_key_path`.
+    force
+        Overwrite an existing key file. Losing a key means later deliveries get other
+        pseudonyms, so the default refuses.
+
+    Returns
+    -------
+    Path
+        The key file.
+
+    Notes
+    -----
+    The file is created with mode 0600 (its folder 0700 when created). Paths inside the
+    repository, inside any git work tree, or inside a delivery folder are refused: the key
+    must live apart from the data it protects.
+    """
+    path = Path(out) if out is not None else default_key_path()
+    path = path.expanduser()
+    parent = path.parent.resolve() if path.parent.exists() else path.parent.absolute()
+    if _inside(parent, _repo_root()) and (_repo_root() / "pyproject.toml").exists():
+        raise IngestError("refusing to write the pseudonym key inside the repository")
+    if _git_root(parent if parent.exists() else parent.parent) is not None:
+        raise IngestError("refusing to write the pseudonym key inside a git work tree")
+    for d in (parent, *parent.parents):
+        if d.exists() and _looks_like_delivery(d):
+            raise IngestError("refusing to write the pseudonym key inside a data folder")
+    if path.exists() and not force:
+        raise IngestError(
+            f"{path} already exists; keep it (every delivery must use the same key) or pass "
+            "--force to replace it"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+    os.chmod(path, 0o600)
+    return path

@@ -1,0 +1,495 @@
+"""Readers: delivered files -> :class:`RawTable` (text cells, row numbers as users see them).
+
+Every cell becomes text (or empty); interpretation (dates, numbers, codes, CPR) happens
+later, once per unique value. Each column is held dictionary-encoded as ``codes`` (int32,
+-1 = empty) into ``values`` (unique stripped texts), which is what makes a 2-million-row
+attendance file cheap to interpret.
+
+CSV
+    Encoding: a UTF-8 BOM means UTF-8; else strict UTF-8; else cp1252 (recorded).
+    Separator: ``;``, ``,`` or tab, whichever the header line holds most of. Files without
+    quotes and blank lines go through ``pyarrow.csv`` (multi-threaded, dictionary-encoded
+    columns); others through Python's ``csv`` module, which tracks line numbers across
+    quoted line breaks and flags rows with too many fields.
+Excel (.xlsx)
+    One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
+    header row is found among the first rows (title rows above it are skipped and counted);
+    blank rows and total rows (``I alt``, ``Total``, ``Sum``) are skipped and counted. Cells
+    holding real dates or times become ISO text; numbers become plain text.
+Parquet
+    Canonical tables; typed columns become text the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from envejind_eval.errors import IngestError
+
+BOM = b"\xef\xbb\xbf"
+TOTAL_LABELS = frozenset({"i alt", "ialt", "i alt:", "total", "totalt", "sum", "samlet", "i alt."})
+
+
+@dataclass
+class Col:
+    """A dictionary-encoded text column: ``codes`` index ``values``; -1 means empty."""
+
+    codes: np.ndarray
+    values: list[str]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, rows: np.ndarray) -> Col:
+        return Col(self.codes[rows], self.values)
+
+    def texts(self) -> np.ndarray:
+        """Object array of the texts (None for empty); for small tables."""
+        vals = np.array([*self.values, None], dtype=object)
+        return vals[np.where(self.codes < 0, len(self.values), self.codes)]
+
+
+@dataclass
+class RawTable:
+    """One table as delivered: a CSV file, a sheet of a workbook, or a Parquet file."""
+
+    path: Path
+    file: str
+    sheet: str | None
+    format: str  # csv / xlsx / parquet
+    sha256: str
+    header: list[str]
+    cols: list[Col]
+    lines: np.ndarray  # row number as the user sees it (CSV line / Excel row), per data row
+    n_read: int  # every row after the header (data + skipped)
+    skipped: dict[str, int] = field(default_factory=lambda: {"title": 0, "blank": 0, "total": 0})
+    encoding: str | None = None
+    separator: str | None = None
+    header_dates: list[int | None] | None = None  # xlsx: header cells that are real dates
+    letters: list[str] | None = None  # xlsx column letters
+    problems: list[tuple[int, int, str, str]] = field(default_factory=list)  # (row, col, rule, msg)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lines)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _factorize(texts: list[str | None] | np.ndarray) -> Col:
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+    return Col(codes.astype(np.int32), [str(u) for u in uniques])
+
+
+def _clean(col: Col) -> Col:
+    """Strip whitespace of the unique values; empty -> -1; merge values equal after strip."""
+    stripped = [v.strip() for v in col.values]
+    if stripped == col.values and "" not in stripped:
+        return col
+    new_vals: list[str] = []
+    pos: dict[str, int] = {}
+    remap = np.empty(len(stripped) + 1, dtype=np.int32)
+    for i, s in enumerate(stripped):
+        if not s:
+            remap[i] = -1
+            continue
+        if s not in pos:
+            pos[s] = len(new_vals)
+            new_vals.append(s)
+        remap[i] = pos[s]
+    remap[-1] = -1
+    return Col(remap[col.codes], new_vals)  # codes -1 index remap[-1] == -1
+
+
+def _drop_rows(t: RawTable, keep: np.ndarray) -> None:
+    if keep.all():
+        return
+    t.cols = [c.take(keep) for c in t.cols]
+    t.lines = t.lines[keep]
+
+
+def skip_blank_and_total(t: RawTable) -> None:
+    """Remove blank rows and total rows (counted in ``t.skipped``)."""
+    if not t.cols or not t.n_rows:
+        return
+    blank = np.ones(t.n_rows, dtype=bool)
+    for c in t.cols:
+        blank &= c.codes < 0
+    first = t.cols[0]
+    total_vals = [i for i, v in enumerate(first.values) if _norm_label(v) in TOTAL_LABELS]
+    total = np.isin(first.codes, total_vals) if total_vals else np.zeros(t.n_rows, dtype=bool)
+    total &= ~blank
+    t.skipped["blank"] += int(blank.sum())
+    t.skipped["total"] += int(total.sum())
+    _drop_rows(t, ~(blank | total))
+
+
+def _norm_label(v: str) -> str:
+    return re.sub(r"\s+", " ", v.strip().lower())
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, name: str) -> tuple[bytes, str, str | None]:
+    """Return (utf-8 bytes without BOM, encoding label, decoded text if already decoded)."""
+    if data.startswith(BOM):
+        return data[len(BOM) :], "utf-8-sig", None
+    if data.isascii():
+        return data, "utf-8", None
+    try:
+        text = data.decode("utf-8")
+        return data, "utf-8", text
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise IngestError(f"{name}: not readable as UTF-8 or cp1252 text") from None
+    return text.encode("utf-8"), "cp1252", text
+
+
+def _sniff_separator(first_line: str) -> str:
+    counts = {s: first_line.count(s) for s in (";", ",", "\t")}
+    best = max(counts, key=lambda s: (counts[s], s == ";"))
+    return best if counts[best] else ";"
+
+
+def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float]) -> RawTable:
+    """Read a delimited text file (see module docstring)."""
+    data = path.read_bytes()
+    digest = sha256_bytes(data)
+    if b"\x00" in data[:4096]:
+        raise IngestError(f"{file}: binary content, not a text file")
+    body, encoding, text = _decode(data, file)
+    nl = body.find(b"\n")
+    head = (body if nl < 0 else body[:nl]).decode("utf-8", errors="replace").rstrip("\r")
+    sep = _sniff_separator(head)
+    fast = (
+        b'"' not in body
+        and b"\n\n" not in body
+        and b"\n\r\n" not in body
+        and b"\r\r" not in body
+        and head.strip() != ""
+        and header_score([h.strip() for h in head.split(sep)]) > 0
+        and (b"\r" not in body or b"\r\n" in body)
+    )
+    table = None
+    if fast:
+        table = _read_csv_arrow(body, head, sep, path=path, file=file, digest=digest)
+    if table is None:
+        if text is None:
+            text = body.decode("utf-8")
+        table = _read_csv_python(text, sep, path=path, file=file, digest=digest, score=header_score)
+    table.encoding = encoding
+    table.separator = sep
+    skip_blank_and_total(table)
+    return table
+
+
+def _read_csv_arrow(
+    body: bytes, head: str, sep: str, *, path: Path, file: str, digest: str
+) -> RawTable | None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = [h.strip() for h in head.split(sep)]
+    names = [f"c{i}" for i in range(len(header))]
+    dt = pa.dictionary(pa.int32(), pa.string())
+    try:
+        tbl = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, dt),
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None  # ragged rows etc.: the Python reader reports them per line
+    tbl = tbl.unify_dictionaries()
+    cols = []
+    for name in names:
+        ch = tbl.column(name)
+        values = ch.chunks[0].dictionary.to_pylist() if ch.num_chunks else []
+        if ch.num_chunks:
+            parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in ch.chunks]
+            codes = np.concatenate(parts).astype(np.int32, copy=False)
+        else:
+            codes = np.empty(0, dtype=np.int32)
+        cols.append(_clean(Col(codes, values)))
+    n = tbl.num_rows
+    return RawTable(
+        path=path,
+        file=file,
+        sheet=None,
+        format="csv",
+        sha256=digest,
+        header=header,
+        cols=cols,
+        lines=np.arange(2, n + 2, dtype=np.int64),
+        n_read=n,
+    )
+
+
+def _read_csv_python(
+    text: str,
+    sep: str,
+    *,
+    path: Path,
+    file: str,
+    digest: str,
+    score: Callable[[list[str]], float],
+) -> RawTable:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    records: list[list[str]] = []
+    starts: list[int] = []
+    prev = 0
+    try:
+        for rec in reader:
+            starts.append(prev + 1)
+            prev = reader.line_num
+            records.append(rec)
+    except csv.Error:
+        raise IngestError(f"{file}: line {prev + 1}: malformed CSV (unbalanced quotes)") from None
+    # header: first record (within the first 10) that names known columns; else the first
+    # non-blank record
+    hdr = None
+    for i, rec in enumerate(records[:10]):
+        if any(x.strip() for x in rec) and score([x.strip() for x in rec]) > 0:
+            hdr = i
+            break
+    if hdr is None:
+        hdr = next((i for i, r in enumerate(records) if any(x.strip() for x in r)), None)
+    if hdr is None:
+        raise IngestError(f"{file}: the file is empty")
+    header = [h.strip() for h in records[hdr]]
+    ncol = len(header)
+    skipped = {"title": 0, "blank": 0, "total": 0}
+    for rec in records[:hdr]:
+        skipped["blank" if not any(x.strip() for x in rec) else "title"] += 1
+    data = records[hdr + 1 :]
+    lines = np.array(starts[hdr + 1 :], dtype=np.int64)
+    problems = []
+    columns: list[list[str | None]] = [[] for _ in range(ncol)]
+    for r, rec in enumerate(data):
+        if len(rec) > ncol and any(x.strip() for x in rec[ncol:]):
+            problems.append(
+                (
+                    r,
+                    -1,
+                    "wrong_field_count",
+                    f"row has {len(rec)} fields but the header has {ncol}",
+                )
+            )
+        for j in range(ncol):
+            v = rec[j] if j < len(rec) else None
+            columns[j].append(v if v is not None and v.strip() else None)
+    cols = [_clean(_factorize(c)) for c in columns]
+    if not data:
+        cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(ncol)]
+    return RawTable(
+        path=path,
+        file=file,
+        sheet=None,
+        format="csv",
+        sha256=digest,
+        header=header,
+        cols=cols,
+        lines=lines,
+        n_read=len(data) + hdr,
+        skipped=skipped,
+        problems=problems,
+    )
+
+
+# -- Excel ----------------------------------------------------------------------------------
+
+
+def cell_text(v: object) -> str | None:
+    """An Excel cell value as text: ISO for dates, ``HH:MM`` for times, plain numbers."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        s = v.strip()
+        return s or None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, _dt.datetime):
+        if v.time() == _dt.time(0, 0):
+            return v.date().isoformat()
+        if v.date() == _dt.date(1899, 12, 30) or v.date() == _dt.date(1900, 1, 1):
+            return v.strftime("%H:%M")
+        return v.isoformat()
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, _dt.time):
+        return v.strftime("%H:%M")
+    if isinstance(v, _dt.timedelta):
+        secs = int(v.total_seconds())
+        return f"{secs // 3600:02d}:{secs % 3600 // 60:02d}"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if v != v:  # NaN
+            return None
+        if v.is_integer():
+            return str(int(v))
+        return repr(v)
+    return str(v).strip() or None
+
+
+def read_xlsx(
+    path: Path,
+    *,
+    file: str,
+    header_score: Callable[[list[str]], float],
+    date_of: Callable[[str], int | None],
+) -> list[RawTable]:
+    """Read every non-empty sheet of a workbook (see module docstring)."""
+    import warnings
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    data = path.read_bytes()
+    digest = sha256_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError) as exc:
+        raise IngestError(f"{file}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    except Exception as exc:  # openpyxl raises many kinds on corrupt files
+        raise IngestError(f"{file}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    out = []
+    for ws in wb.worksheets:
+        grid = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
+        for rng in ws.merged_cells.ranges:
+            top = ws.cell(rng.min_row, rng.min_col).value
+            for r in range(rng.min_row, rng.max_row + 1):
+                for c in range(rng.min_col, rng.max_col + 1):
+                    if r - 1 < len(grid) and c - 1 < len(grid[r - 1]):
+                        grid[r - 1][c - 1] = top
+        texts = [[cell_text(v) for v in row] for row in grid]
+        while texts and not any(texts[-1]):
+            texts.pop()
+        if not texts:
+            continue
+        width = max(max((j + 1 for j, v in enumerate(r) if v), default=0) for r in texts)
+        texts = [(r + [None] * width)[:width] for r in texts]
+        raw_grid = [(list(r) + [None] * width)[:width] for r in grid[: len(texts)]]
+        hdr, best = 0, -1.0
+        for i, row in enumerate(texts[:15]):
+            s = header_score([v or "" for v in row])
+            if s > best:
+                hdr, best = i, s
+        if best <= 0:
+            hdr = next(i for i, r in enumerate(texts) if any(r))
+        header_cells = raw_grid[hdr]
+        header = []
+        hdates: list[int | None] = []
+        for v, t in zip(header_cells, texts[hdr], strict=True):
+            d = None
+            if isinstance(v, _dt.datetime | _dt.date):
+                d = date_of(cell_text(v) or "")
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                d = date_of(t or "")
+            elif t:
+                d = date_of(t)
+            hdates.append(d)
+            if d is not None:
+                header.append((_dt.date(1970, 1, 1) + _dt.timedelta(days=d)).strftime("%d-%m-%Y"))
+            else:
+                header.append(t or "")
+        skipped = {"title": 0, "blank": 0, "total": 0}
+        for row in texts[:hdr]:
+            skipped["title" if any(row) else "blank"] += 1
+        body = texts[hdr + 1 :]
+        cols = [_clean(_factorize([r[j] for r in body])) for j in range(width)]
+        if not body:
+            cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(width)]
+        t = RawTable(
+            path=path,
+            file=file,
+            sheet=ws.title,
+            format="xlsx",
+            sha256=digest,
+            header=header,
+            cols=cols,
+            lines=np.arange(hdr + 2, hdr + 2 + len(body), dtype=np.int64),
+            n_read=len(body) + hdr,
+            skipped=skipped,
+            header_dates=hdates,
+            letters=[get_column_letter(j + 1) for j in range(width)],
+        )
+        skip_blank_and_total(t)
+        out.append(t)
+    return out
+
+
+# -- Parquet --------------------------------------------------------------------------------
+
+
+def read_parquet(path: Path, *, file: str) -> RawTable:
+    """Read a canonical Parquet table; typed columns become text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    data = path.read_bytes()
+    try:
+        tbl = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"{file}: not a readable Parquet file ({type(exc).__name__})") from None
+    cols = []
+    for name in tbl.column_names:
+        ch = tbl.column(name).combine_chunks() if tbl.num_rows else tbl.column(name)
+        typ = ch.type
+        if pa.types.is_dictionary(typ):
+            ch = ch.cast(typ.value_type)
+            typ = ch.type
+        if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+            ch = pc.strftime(ch.cast(pa.timestamp("s")), format="%Y-%m-%d")
+        elif pa.types.is_floating(typ):
+            ch = pc.if_else(pc.is_nan(ch), pa.scalar(None, typ), ch)
+            vals = ch.to_pylist()
+            ch = pa.array([None if v is None else cell_text(v) for v in vals], pa.string())
+        elif pa.types.is_boolean(typ):
+            ch = pc.if_else(ch, "true", "false")
+        elif not pa.types.is_string(typ) and not pa.types.is_large_string(typ):
+            ch = ch.cast(pa.string())
+        enc = pc.dictionary_encode(ch)
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        cols.append(_clean(Col(codes, enc.dictionary.to_pylist())))
+    n = tbl.num_rows
+    t = RawTable(
+        path=path,
+        file=file,
+        sheet=None,
+        format="parquet",
+        sha256=sha256_bytes(data),
+        header=list(tbl.column_names),
+        cols=cols,
+        lines=np.arange(1, n + 1, dtype=np.int64),
+        n_read=n,
+    )
+    skip_blank_and_total(t)
+    return t

@@ -1,0 +1,185 @@
+"""``IngestReport``: what happened to every row of every delivered file.
+
+``files`` has one row per file (per sheet for workbooks); per file
+``rows_read == accepted + skipped + quarantined + duplicates``. ``problems`` has one row per
+problem: ``file, sheet, row`` (CSV line / Excel row as the user sees it), ``cell`` (Excel
+cell reference), ``column`` (the header as delivered), ``rule``, ``severity`` (``error``:
+the row is quarantined; ``warning``: the row is kept, e.g. redacted free text, an ignored
+column) and ``message``. Neither table ever holds a delivered value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import pandas as pd
+
+FILE_COLUMNS = [
+    "file",
+    "sheet",
+    "table",
+    "layout",
+    "format",
+    "sha256",
+    "encoding",
+    "separator",
+    "decimal",
+    "date_formats",
+    "rows_read",
+    "accepted",
+    "skipped",
+    "quarantined",
+    "duplicates",
+    "skipped_title",
+    "skipped_blank",
+    "skipped_total",
+    "redacted",
+]
+PROBLEM_COLUMNS = ["file", "sheet", "row", "cell", "column", "rule", "severity", "message"]
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Per-file counts and per-problem rows of one ingestion (see module docstring).
+
+    Attributes
+    ----------
+    files : DataFrame
+        Columns ``file, sheet, table, layout, format, sha256, encoding, separator, decimal,
+        date_formats, rows_read, accepted, skipped, quarantined, duplicates,
+        skipped_title, skipped_blank, skipped_total, redacted``.
+    problems : DataFrame
+        Columns ``file, sheet, row, cell, column, rule, severity, message``.
+    quarantined_rows : Mapping[str, DataFrame]
+        Per file (``name`` or ``name[sheet]``) the quarantined rows as delivered, with
+        ``row`` and ``reasons`` first and CPR/free-text columns masked.
+    """
+
+    files: pd.DataFrame = field(default_factory=lambda: _empty(FILE_COLUMNS))
+    problems: pd.DataFrame = field(default_factory=lambda: _empty(PROBLEM_COLUMNS))
+    quarantined_rows: Mapping[str, pd.DataFrame] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    folder: str = ""
+
+    @property
+    def n_quarantined(self) -> int:
+        return int(self.files["quarantined"].sum()) if len(self.files) else 0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined."""
+        return 1 if self.n_quarantined else 0
+
+    def summary(self) -> pd.DataFrame:
+        """Problem counts per ``file, sheet, rule, severity``."""
+        p = self.problems
+        if not len(p):
+            return pd.DataFrame(columns=["file", "sheet", "rule", "severity", "n"])
+        return (
+            p.assign(sheet=p["sheet"].fillna(""))
+            .groupby(["file", "sheet", "rule", "severity"], sort=True)
+            .size()
+            .rename("n")
+            .reset_index()
+        )
+
+    def to_dict(self) -> dict:
+        def rec(df: pd.DataFrame) -> list[dict]:
+            out = df.astype(object).where(df.notna(), None)
+            return [
+                {
+                    k: (int(v) if hasattr(v, "item") and not isinstance(v, str) else v)
+                    for k, v in r.items()
+                }
+                for r in out.to_dict(orient="records")
+            ]
+
+        return {
+            "folder": self.folder,
+            "exit_code": self.exit_code,
+            "files": rec(self.files),
+            "problems": rec(self.problems),
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_text(self, *, max_problems: int = 50) -> str:
+        f = self.files
+        lines = [f"Ingest report for {self.folder}" if self.folder else "Ingest report"]
+        if len(f):
+            cols = [
+                "file",
+                "sheet",
+                "table",
+                "encoding",
+                "rows_read",
+                "accepted",
+                "skipped",
+                "quarantined",
+                "duplicates",
+                "redacted",
+            ]
+            view = f[cols].astype(object).where(f[cols].notna(), "")
+            lines.append(view.to_string(index=False))
+            tot = f[["rows_read", "accepted", "skipped", "quarantined", "duplicates"]].sum()
+            lines.append(
+                f"total: {int(tot.rows_read)} rows read, {int(tot.accepted)} accepted, "
+                f"{int(tot.skipped)} skipped, {int(tot.quarantined)} quarantined, "
+                f"{int(tot.duplicates)} duplicates dropped"
+            )
+        p = self.problems
+        if len(p):
+            lines.append("")
+            lines.append(f"{len(p)} problem(s):")
+            show = p.head(max_problems).astype(object)
+            show = show.where(show.notna(), "")
+            for r in show.itertuples(index=False):
+                where = r.file + (f"[{r.sheet}]" if r.sheet else "")
+                if r.row != "":
+                    where += f" row {r.row}"
+                if r.cell:
+                    where += f" ({r.cell})"
+                col = f" column '{r.column}'" if r.column else ""
+                lines.append(f"  {r.severity}: {where}{col}: {r.rule}: {r.message}")
+            if len(p) > max_problems:
+                lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
+        else:
+            lines.append("no problems")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return (
+            "<div><b>IngestReport</b>"
+            + self.files.to_html(index=False, border=0)
+            + self.summary().to_html(index=False, border=0)
+            + "</div>"
+        )
+
+    def write_quarantine(self, folder: str | Path) -> list[Path]:
+        """Write each file's quarantined rows (masked) as ``<file>[__<sheet>].csv``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name, df in self.quarantined_rows.items():
+            safe = name.replace("[", "__").replace("]", "").replace("/", "_")
+            stem = safe.rsplit(".", 1)[0] if "." in safe.split("__")[0] else safe
+            if "__" in safe:
+                base, sheet = safe.split("__", 1)
+                stem = base.rsplit(".", 1)[0] + "__" + sheet
+            p = folder / f"{stem}.quarantine.csv"
+            df.to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
+            out.append(p)
+        return out
