@@ -263,6 +263,8 @@ _PANDERA_RULES = {
     "not_nullable": ("not_null", "value is missing"),
     "multiple_fields_uniqueness": ("unique_key", "key is not unique"),
     "allowed_codes": ("allowed_codes", "code is not one of the allowed codes"),
+    # pandera reports Check.isin by its expression ("isin([...])"), not by the given name
+    "isin": ("allowed_codes", "code is not one of the allowed codes"),
     "column_in_dataframe": ("required_column", "required column is missing"),
 }
 
