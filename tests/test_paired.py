@@ -165,11 +165,12 @@ def _scipy_one(pre: np.ndarray, post: np.ndarray, confidence: float) -> dict[str
     r = (ranks[nz > 0].sum() - ranks[nz < 0].sum()) / s
     se = np.sqrt((2 * m**3 + 3 * m**2 + m) / 6) / s
     z = stats.norm.ppf(1 - a / 2)
-    out.update(
-        rank_biserial=r,
-        rb_ci_low=np.tanh(np.arctanh(r) - z * se),
-        rb_ci_high=np.tanh(np.arctanh(r) + z * se),
-    )
+    with np.errstate(divide="ignore"):  # r = ±1 -> atanh = ±inf -> interval [±1, ±1]
+        out.update(
+            rank_biserial=r,
+            rb_ci_low=np.tanh(np.arctanh(r) - z * se),
+            rb_ci_high=np.tanh(np.arctanh(r) + z * se),
+        )
     return out
 
 
