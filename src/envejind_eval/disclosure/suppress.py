@@ -40,12 +40,19 @@ def _width(lo: float, hi: float) -> float:
     return hi - lo if math.isfinite(hi) and math.isfinite(lo) else math.inf
 
 
-def _choose(system: System, t: Target, candidates: Sequence[int]) -> int:
-    """Pick one cell to suppress so that target ``t`` (currently failing) improves."""
+def _choose(
+    system: System,
+    t: Target,
+    candidates: Sequence[int],
+    current: tuple[float, float, list[int]],
+) -> int:
+    """Pick one cell to suppress so that target ``t`` (currently failing) improves.
+
+    ``current`` is ``(low, high, binding cells)`` of ``t`` in the current system.
+    """
     cand = set(candidates)
-    bind = [i for i in system.binding(t.coef) if i in cand]
-    ordered = sorted(bind, key=lambda i: _cost(system, i))
-    lo0, hi0 = system.bounds(t.coef)
+    lo0, hi0, binding = current
+    ordered = sorted((i for i in binding if i in cand), key=lambda i: _cost(system, i))
     best, best_gain = None, 0.0
     for i in ordered[:MAX_TRIALS]:
         lo, hi = system.bounds(t.coef, drop=[i])
@@ -109,7 +116,7 @@ def secondary(
                 if system.quick_check(t):
                     done.add(sig)
                     break
-                lo, hi = system.bounds(t.coef, _m=mats)
+                lo, hi, binding = system.solve(t.coef, _m=mats)
                 if system.problem(t, lo, hi) is None:
                     done.add(sig)
                     break
@@ -120,7 +127,7 @@ def secondary(
                         "earlier published tables already disclose it; publish fewer tables "
                         "or coarser groupings"
                     )
-                pick = _choose(system, t, free)
+                pick = _choose(system, t, free, (lo, hi, binding))
                 system.cells[pick].state = "suppressed"
                 system.cells[pick].reason = "secondary"
                 added.append(pick)

@@ -41,6 +41,8 @@ from envejind_eval.errors import DisclosureError
 #: Category standing for "every other value" of a dimension a table fixes (``where=``).
 OTHER = "__other__"
 CURRENT = "__current__"
+#: Systems with at most this many unknowns are passed to linprog as dense arrays.
+DENSE_LIMIT = 400
 
 Key = tuple[tuple[str, str], ...]
 State = Literal["published", "small", "suppressed"]
@@ -220,36 +222,22 @@ class System:
             if ub_rows
             else None
         )
+        if self.n_vars <= DENSE_LIMIT:  # scipy's input checks are cheaper on dense arrays
+            a_eq = a_eq.toarray() if a_eq is not None else None
+            a_ub = a_ub.toarray() if a_ub is not None else None
         if not dropped:
             self._eq_cells = eq_cells
         return a_eq, (np.array(eq_b) if eq_b else None), a_ub, (np.array(ub_b) if ub_b else None)
 
-    def binding(self, coef: np.ndarray) -> list[int]:
-        """Cells whose published value bounds ``coef @ x`` at its minimum or maximum
-        (non-zero dual value): only dropping one of these can widen the range."""
-        a_eq, b_eq, a_ub, b_ub = self._matrices()
-        if a_eq is None:
-            return []
-        found: set[int] = set()
-        for sign in (1.0, -1.0):
-            res = linprog(
-                sign * coef,
-                A_ub=a_ub,
-                b_ub=b_ub,
-                A_eq=a_eq,
-                b_eq=b_eq,
-                bounds=(0, None),
-                method="highs",
-            )
-            if res.status != 0:
-                continue
-            marg = np.asarray(res.eqlin.marginals)
-            found.update(self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9))
-        return sorted(found)
-
     def bounds(
         self, coef: np.ndarray, *, drop: Iterable[int] = (), _m: tuple | None = None
     ) -> tuple[float, float]:
+        lo, hi, _ = self.solve(coef, drop=drop, _m=_m)
+        return lo, hi
+
+    def solve(
+        self, coef: np.ndarray, *, drop: Iterable[int] = (), _m: tuple | None = None
+    ) -> tuple[float, float, list[int]]:
         """Feasible ``(low, high)`` of ``coef @ x`` given every published number.
 
         Integer data: the bounds are rounded inwards (``ceil``/``floor``) because a reader
@@ -259,6 +247,7 @@ class System:
         drop = list(drop)
         a_eq, b_eq, a_ub, b_ub = _m if _m is not None else self._matrices(drop)
         out = []
+        binding: set[int] = set()
         for sign in (1.0, -1.0):
             res = linprog(
                 sign * coef,
@@ -284,14 +273,19 @@ class System:
                 out.append(sign * res.fun)
                 if not drop:
                     self._pool.append(np.asarray(res.x, dtype=float))
+                    if a_eq is not None and res.eqlin is not None:
+                        marg = np.asarray(res.eqlin.marginals)
+                        binding.update(
+                            self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9)
+                        )
         lo, hi = out
         if math.isfinite(lo):
             lo = math.ceil(lo - 1e-6)
         if math.isfinite(hi):
             hi = math.floor(hi + 1e-6)
-        return lo, hi
+        return lo, hi, sorted(binding)
 
-    def seed_pool(self, k: int = 4, *, seed: int = 0) -> None:
+    def seed_pool(self, k: int = 3, *, seed: int = 0) -> None:
         """Add ``2 k`` vertices (min and max of random objectives) to the solution pool."""
         rng = np.random.default_rng(seed)
         mats = self._matrices()
