@@ -248,8 +248,11 @@ class Dataset:
         out = grid.merge(measured, how="left", on=["municipality", "cohort_id", "status", "timepoint"])
         out["n_measured"] = out["n_measured"].fillna(0).astype(int)
         out["timepoint"] = pd.Categorical(out["timepoint"], categories=list(TIMEPOINTS), ordered=True)
-        return out.sort_values(["municipality", "cohort_id", "status", "timepoint"]).reset_index(
-            drop=True
+        cols = ["municipality", "cohort_id", "status", "timepoint", "n_participants", "n_measured"]
+        return (
+            out.sort_values(["municipality", "cohort_id", "status", "timepoint"])
+            .reset_index(drop=True)
+            .loc[:, cols]
         )
 
     def __repr__(self) -> str:
