@@ -166,3 +166,16 @@ def test_options_validated_and_inputs_untouched(ds):
     compare_municipalities(ds, "ungestjernen")
     for n, t in ds.tables.items():
         pd.testing.assert_frame_equal(t, before[n])
+
+
+def test_every_rater_by_default_on_the_sample():
+    import envejind_eval as ee
+
+    sample = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    out = compare_municipalities(sample, "lfl", level="total")
+    k = len(sample.municipalities)
+    assert out["rater"].tolist() == ["self"] * (k + 1) + ["mentor"] * (k + 1)
+    pooled = out.loc[out["row_type"] == "pooled"]
+    assert (pooled["n"] + pooled["n_excluded"] == len(sample.participants)).all()
+    one = compare_municipalities(sample, "lfl", rater="mentor")
+    assert (one["rater"] == "mentor").all()

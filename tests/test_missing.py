@@ -254,3 +254,14 @@ def test_attrition_fisher_and_small_groups():
         attrition(ds, dropouts=["completed"])
     with pytest.raises(ValueError, match="Expecting one of"):
         attrition(ds, "ungestjernen", level="scale")  # type: ignore[arg-type]
+
+
+def test_every_rater_by_default_on_the_sample():
+    import envejind_eval as ee
+
+    sample = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    out = pre_post_imputed(sample, "lfl", level="total", m=2, n_iter=1)
+    assert out["rater"].tolist() == ["self", "mentor"]
+    assert (out["n_complete"] + out["n_excluded_cc"] == len(sample.participants)).all()
+    att = attrition(sample, "lfl", level="total")
+    assert att.loc[att["variable"] == "score", "rater"].tolist() == ["self", "mentor"]

@@ -192,3 +192,16 @@ def test_marginal_homogeneity_degenerate_and_counts():
         marginal_homogeneity(ds, "ungestjernen", "crime_risk")  # a domain, not an item
     with pytest.raises(ValueError, match="different"):
         marginal_homogeneity(ds, "ungestjernen", "star_crime", post="baseline")
+
+
+def test_several_raters_on_the_sample():
+    import envejind_eval as ee
+
+    sample = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    with pytest.raises(ValueError, match="several raters"):
+        mixed_model(sample, "lfl")
+    res = mixed_model(sample, "lfl", rater="mentor", level="domain", unit="daily_rhythm")
+    assert res.rater == "mentor" and res.n_teams == sample.cohorts.shape[0]
+    mh = marginal_homogeneity(sample, "lfl", "lfl01")
+    assert mh["rater"].tolist() == ["self", "mentor"]
+    assert (mh["n"] + mh["n_excluded"] == len(sample.participants)).all()

@@ -56,16 +56,29 @@ def resolve_units(inst: Instrument, level: str, unit: str | None) -> list[str]:
     return [unit]
 
 
-def resolve_rater(ds: Dataset, inst: Instrument, rater: str | None) -> str:
-    """The rater to analyse: given, else the only rater in the data, else the first declared."""
+def resolve_raters(ds: Dataset, inst: Instrument, rater: str | None) -> list[str]:
+    """Raters to analyse: ``[rater]`` when given, else every declared rater with data.
+
+    Same rule as ``pre_post``: with ``rater=None`` each rater is analysed separately.
+    """
     if rater is not None:
         check_option("rater", rater, list(inst.raters))
-        return rater
+        return [rater]
     m = ds.measurements
-    present = m.loc[m["instrument"] == inst.id, "rater"].unique().tolist()
-    if len(present) == 1:
-        return str(present[0])
-    return inst.raters[0]
+    present = set(m.loc[m["instrument"] == inst.id, "rater"].unique().tolist())
+    used = [r for r in inst.raters if r in present]
+    return used or [inst.raters[0]]
+
+
+def resolve_rater(ds: Dataset, inst: Instrument, rater: str | None) -> str:
+    """The one rater to analyse: given, else the only rater with data (ValueError if several)."""
+    raters = resolve_raters(ds, inst, rater)
+    if len(raters) > 1:
+        raise ValueError(
+            f"rater: '{inst.id}' has forms from several raters; Expecting one of "
+            f"{', '.join(repr(r) for r in raters)}; got None"
+        )
+    return raters[0]
 
 
 def check_timepoints(**tps: str) -> None:

@@ -17,7 +17,7 @@ from envejind_eval.analysis._unit_scores import (
     check_timepoints,
     get_instrument,
     paired_scores,
-    resolve_rater,
+    resolve_raters,
     resolve_units,
 )
 
@@ -88,8 +88,8 @@ def compare_municipalities(
     pre, post
         Timepoints; complete pairs are used within each municipality.
     rater
-        Rater whose forms are used; default: the only rater in the data, else the
-        instrument's first declared rater.
+        Rater whose forms are used; ``None`` (default) analyses every rater with forms
+        separately (as ``pre_post``).
     effect
         ``"mean_diff"`` (post − pre on the instrument's scale), ``"dz"`` (Cohen's
         :math:`d_z`, mean difference over the SD of the differences) or ``"gz"``
@@ -103,13 +103,14 @@ def compare_municipalities(
     Returns
     -------
     DataFrame
-        Per unit, one row per municipality (``row_type="municipality"``) and one pooled row
+        Per rater and unit, one row per municipality (``row_type="municipality"``) and one pooled row
         (``row_type="pooled"``, ``municipality`` missing). Columns ``instrument, level,
         unit, rater, row_type, municipality, n`` (complete pairs), ``n_excluded``
-        (participants with a score at only one of the timepoints), ``effect, estimate,
+        (participants of the municipality without a complete pair), ``effect, estimate,
         variance`` (sampling variance), ``std_error, ci_low, ci_high`` (normal intervals),
         ``weight`` (random-effects weight in percent), and, on the pooled row, ``k``
-        (municipalities pooled), ``tau2, i2`` (percent), ``h2, q, q_df, q_p_value``
+        (municipalities pooled; ``n`` counts their pairs and ``n_excluded`` everyone else),
+        ``tau2, i2`` (percent), ``h2, q, q_df, q_p_value``
         (Cochran's Q test of homogeneity), ``z_statistic, p_value`` (test of a zero
         pooled effect); ``method``; ``reason`` says why an estimate is missing (fewer than
         2 pairs, zero variance, fewer than 2 municipalities).
@@ -158,62 +159,63 @@ def compare_municipalities(
         raise ValueError("pre and post must be different timepoints")
     inst = get_instrument(ds, instrument)
     units = resolve_units(inst, level, unit)
-    rater = resolve_rater(ds, inst, rater)
-    w = paired_scores(ds, inst, level=level, units=units, rater=rater, pre=pre, post=post)
+    raters = resolve_raters(ds, inst, rater)
     q = stats.norm.ppf(0.5 + confidence / 2)
-    base = {"instrument": instrument, "level": level, "rater": rater, "effect": effect}
     rows: list[dict[str, object]] = []
-    for u in units:
-        wu = w.loc[w["unit"] == u]
-        part: list[dict[str, object]] = []
-        for muni, g in wu.groupby("municipality", sort=True):
-            both = g["pre"].notna() & g["post"].notna()
-            one = g["pre"].notna() ^ g["post"].notna()
-            d = (g.loc[both, "post"] - g.loc[both, "pre"]).to_numpy(dtype=float)
-            y, v, reason = _effect(d, effect)
-            se = np.sqrt(v)
-            part.append(
-                {
-                    **base,
-                    "unit": u,
-                    "row_type": "municipality",
-                    "municipality": muni,
-                    "n": int(both.sum()),
-                    "n_excluded": int(one.sum()),
-                    "estimate": y,
-                    "variance": v,
-                    "std_error": se,
-                    "ci_low": y - q * se,
-                    "ci_high": y + q * se,
-                    "method": method,
-                    "reason": reason,
-                }
-            )
-        ok = [r for r in part if cast(float, r["variance"]) > 0]  # NaN compares False
-        pooled: dict[str, object] = {
-            **base,
-            "unit": u,
-            "row_type": "pooled",
-            "municipality": pd.NA,
-            "n": int(sum(int(r["n"]) for r in ok)),  # type: ignore[call-overload]
-            "n_excluded": int(sum(int(r["n_excluded"]) for r in part)),  # type: ignore[call-overload]
-            "k": len(ok),
-            "method": method,
-            "reason": "",
-        }
-        if len(ok) >= 2:
-            yi = np.array([r["estimate"] for r in ok], dtype=float)
-            vi = np.array([r["variance"] for r in ok], dtype=float)
-            res = pool_effects(yi, vi, method=method, confidence=confidence)
-            wts = 1 / (vi + res["tau2"])
-            for r, wt in zip(ok, 100 * wts / wts.sum(), strict=True):
-                r["weight"] = float(wt)
-            pooled.update(res)
-            pooled["weight"] = 100.0
-        else:
-            pooled["reason"] = "fewer than 2 municipalities with an effect"
-        rows.extend(part)
-        rows.append(pooled)
+    for rt in raters:
+        w = paired_scores(ds, inst, level=level, units=units, rater=rt, pre=pre, post=post)
+        base = {"instrument": instrument, "level": level, "rater": rt, "effect": effect}
+        for u in units:
+            wu = w.loc[w["unit"] == u]
+            part: list[dict[str, object]] = []
+            for muni, g in wu.groupby("municipality", sort=True):
+                both = g["pre"].notna() & g["post"].notna()
+                d = (g.loc[both, "post"] - g.loc[both, "pre"]).to_numpy(dtype=float)
+                y, v, reason = _effect(d, effect)
+                se = np.sqrt(v)
+                part.append(
+                    {
+                        **base,
+                        "unit": u,
+                        "row_type": "municipality",
+                        "municipality": muni,
+                        "n": int(both.sum()),
+                        "n_excluded": int((~both).sum()),
+                        "estimate": y,
+                        "variance": v,
+                        "std_error": se,
+                        "ci_low": y - q * se,
+                        "ci_high": y + q * se,
+                        "method": method,
+                        "reason": reason,
+                    }
+                )
+            ok = [r for r in part if cast(float, r["variance"]) > 0]  # NaN compares False
+            pooled: dict[str, object] = {
+                **base,
+                "unit": u,
+                "row_type": "pooled",
+                "municipality": pd.NA,
+                "n": int(sum(int(r["n"]) for r in ok)),  # type: ignore[call-overload]
+                "n_excluded": int(sum(int(r["n"]) + int(r["n_excluded"]) for r in part))  # type: ignore[call-overload]
+                - int(sum(int(r["n"]) for r in ok)),  # type: ignore[call-overload]
+                "k": len(ok),
+                "method": method,
+                "reason": "",
+            }
+            if len(ok) >= 2:
+                yi = np.array([r["estimate"] for r in ok], dtype=float)
+                vi = np.array([r["variance"] for r in ok], dtype=float)
+                res = pool_effects(yi, vi, method=method, confidence=confidence)
+                wts = 1 / (vi + res["tau2"])
+                for r, wt in zip(ok, 100 * wts / wts.sum(), strict=True):
+                    r["weight"] = float(wt)
+                pooled.update(res)
+                pooled["weight"] = 100.0
+            else:
+                pooled["reason"] = "fewer than 2 municipalities with an effect"
+            rows.extend(part)
+            rows.append(pooled)
     out = pd.DataFrame(rows)
     out = out.reindex(columns=COLUMNS)
     for c in COLUMNS:

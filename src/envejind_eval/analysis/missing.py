@@ -20,7 +20,7 @@ from envejind_eval.analysis._unit_scores import (
     check_timepoints,
     get_instrument,
     paired_scores,
-    resolve_rater,
+    resolve_raters,
     resolve_units,
     units_for,
 )
@@ -36,6 +36,7 @@ ATTRITION_COLUMNS = [
     "category",
     "instrument",
     "unit",
+    "rater",
     "statistic_kind",
     "n_completers",
     "n_dropouts",
@@ -119,8 +120,8 @@ def attrition(
     timepoint
         Timepoint of the scores (default ``"baseline"``).
     rater
-        Rater whose forms are used; default: the only rater in the data, else the
-        instrument's first declared rater.
+        Rater whose forms are used; ``None`` (default) analyses every rater with forms
+        separately (as ``pre_post``).
     dropouts
         Statuses counted as dropouts (default ``dropped_out`` and ``excluded``).
 
@@ -129,8 +130,8 @@ def attrition(
     DataFrame
         One row per numeric variable and per category of a categorical one. Columns
         ``variable`` (``age_at_start``, ``sex``, ``referred_by``, ``municipality``,
-        ``score``), ``category`` (missing for numeric rows), ``instrument``, ``unit`` (for
-        scores), ``statistic_kind`` (``"mean"`` or ``"share"``), ``n_completers``,
+        ``score``), ``category`` (missing for numeric rows), ``instrument``, ``unit``,
+        ``rater`` (for scores), ``statistic_kind`` (``"mean"`` or ``"share"``), ``n_completers``,
         ``n_dropouts`` (participants with a value), ``count_completers``,
         ``count_dropouts`` (participants in the category; share rows), ``value_completers``,
         ``value_dropouts`` (mean or share), ``sd_completers``, ``sd_dropouts`` (mean rows),
@@ -188,20 +189,20 @@ def attrition(
 
     if instrument is not None:
         inst = get_instrument(ds, instrument)
-        rater = resolve_rater(ds, inst, rater)
         units = units_for(inst, level)
         other = "end" if timepoint != "end" else "baseline"
-        w = paired_scores(
-            ds, inst, level=level, units=units, rater=rater, pre=timepoint, post=other
-        )
         gmap = pd.Series(group.to_numpy(), index=p["participant_id"].to_numpy())
-        w = w.loc[w["participant_id"].isin(gmap.index)]
-        for u in units:
-            wu = w.loc[w["unit"] == u]
-            g = pd.Series(gmap.loc[wu["participant_id"]].to_numpy(), index=wu.index)
-            row = _compare_numeric(wu["pre"], g, variable="score")
-            row.update(instrument=instrument, unit=u)
-            rows.append(row)
+        for rt in resolve_raters(ds, inst, rater):
+            w = paired_scores(
+                ds, inst, level=level, units=units, rater=rt, pre=timepoint, post=other
+            )
+            w = w.loc[w["participant_id"].isin(gmap.index)]
+            for u in units:
+                wu = w.loc[w["unit"] == u]
+                g = pd.Series(gmap.loc[wu["participant_id"]].to_numpy(), index=wu.index)
+                row = _compare_numeric(wu["pre"], g, variable="score")
+                row.update(instrument=instrument, unit=u, rater=rt)
+                rows.append(row)
 
     out = pd.DataFrame(rows).reindex(columns=ATTRITION_COLUMNS)
     out["n_not_compared"] = n_not
@@ -209,9 +210,9 @@ def attrition(
         out[c] = out[c].astype(int)
     for c in ("count_completers", "count_dropouts"):
         out[c] = out[c].astype("Int64")
-    for c in ATTRITION_COLUMNS[9:18]:
+    for c in ATTRITION_COLUMNS[10:19]:
         out[c] = out[c].astype(float)
-    for c in ("category", "instrument", "unit"):
+    for c in ("category", "instrument", "unit", "rater"):
         out[c] = out[c].astype("str").where(out[c].notna(), None)
     out["note"] = out["note"].fillna("")
     return out
@@ -367,8 +368,8 @@ def pre_post_imputed(
     unit
         One unit of ``level``; ``None`` (default) analyses every unit.
     rater
-        Rater whose forms are used; default: the only rater in the data, else the
-        instrument's first declared rater.
+        Rater whose forms are used; ``None`` (default) analyses every rater with forms
+        separately (as ``pre_post``).
     m
         Number of imputations (at least 2; 20 or more is advisable when much is missing).
     n_iter
@@ -384,9 +385,9 @@ def pre_post_imputed(
     Returns
     -------
     DataFrame
-        One row per unit. Columns ``instrument, level, unit, rater, pre, post``;
-        complete cases: ``n_complete, n_excluded_cc`` (population members with only one
-        score), ``mean_diff_cc, ci_low_cc, ci_high_cc`` (paired t interval, as
+        One row per rater × unit. Columns ``instrument, level, unit, rater, pre, post``;
+        complete cases: ``n_complete, n_excluded_cc`` (population members without a complete
+        pair), ``mean_diff_cc, ci_low_cc, ci_high_cc`` (paired t interval, as
         :func:`envejind_eval.analysis.paired.paired_summary`); intention to treat:
         ``n_itt`` (population members with at least one score), ``n_imputed_pre``,
         ``n_imputed_post``, ``n_no_data`` (population members with neither score; not
@@ -444,74 +445,74 @@ def pre_post_imputed(
         check_option("population", s, STATUSES)
     inst = get_instrument(ds, instrument)
     units = resolve_units(inst, level, unit)
-    rater = resolve_rater(ds, inst, rater)
-    w = paired_scores(
-        ds,
-        inst,
-        level=level,
-        units=units,
-        rater=rater,
-        pre=pre,
-        post=post,
-        population=list(population),
-    )
-    cc = paired_summary(
-        w[["unit", "pre", "post"]],
-        by=["unit"],
-        n_boot=0,
-        confidence=confidence,
-        higher_is_better=inst.higher_is_better,
-    ).set_index("unit")
     rng = np.random.default_rng(seed)
     rows = []
-    for u in units:
-        wu = w.loc[w["unit"] == u]
-        anyv = wu["pre"].notna() | wu["post"].notna()
-        itt = wu.loc[anyv]
-        row: dict[str, object] = {
-            "instrument": instrument,
-            "level": level,
-            "unit": u,
-            "rater": rater,
-            "pre": pre,
-            "post": post,
-            "n_complete": int(cc.loc[u, "n"]) if u in cc.index else 0,  # type: ignore[arg-type]
-            "n_excluded_cc": int((wu["pre"].notna() ^ wu["post"].notna()).sum()),
-            "mean_diff_cc": cc.loc[u, "mean_diff"] if u in cc.index else np.nan,
-            "ci_low_cc": cc.loc[u, "ci_low"] if u in cc.index else np.nan,
-            "ci_high_cc": cc.loc[u, "ci_high"] if u in cc.index else np.nan,
-            "n_itt": len(itt),
-            "n_imputed_pre": int(itt["pre"].isna().sum()),
-            "n_imputed_post": int(itt["post"].isna().sum()),
-            "n_no_data": int((~anyv).sum()),
-            "m": m,
-            "method": "mice_norm_rubin",
-            "note": "",
-        }
-        y = itt[["pre", "post"]].to_numpy(dtype=float)
-        muni = itt["municipality"].to_numpy(dtype=object)
-        est, note = _mi_mean_diff(y, muni, m=m, n_iter=n_iter, rng=rng)
-        if est is None:
-            row["note"] = note
-        else:
-            q_j, u_j = est
-            pooled = rubin_pool(q_j, u_j, df_complete=len(itt) - 1)
-            se = np.sqrt(pooled["t"])
-            tq = stats.t.ppf(0.5 + confidence / 2, pooled["df"])
-            row.update(
-                mean_diff_mi=pooled["qbar"],
-                std_error_mi=se,
-                ci_low_mi=pooled["qbar"] - tq * se,
-                ci_high_mi=pooled["qbar"] + tq * se,
-                df_mi=pooled["df"],
-                within_var=pooled["ubar"],
-                between_var=pooled["b"],
-                total_var=pooled["t"],
-                riv=pooled["riv"],
-                fmi=pooled["fmi"],
-                note=note,
-            )
-        rows.append(row)
+    for rt in resolve_raters(ds, inst, rater):
+        w = paired_scores(
+            ds,
+            inst,
+            level=level,
+            units=units,
+            rater=rt,
+            pre=pre,
+            post=post,
+            population=list(population),
+        )
+        cc = paired_summary(
+            w[["unit", "pre", "post"]],
+            by=["unit"],
+            n_boot=0,
+            confidence=confidence,
+            higher_is_better=inst.higher_is_better,
+        ).set_index("unit")
+        for u in units:
+            wu = w.loc[w["unit"] == u]
+            anyv = wu["pre"].notna() | wu["post"].notna()
+            itt = wu.loc[anyv]
+            row: dict[str, object] = {
+                "instrument": instrument,
+                "level": level,
+                "unit": u,
+                "rater": rt,
+                "pre": pre,
+                "post": post,
+                "n_complete": int(cc.loc[u, "n"]) if u in cc.index else 0,  # type: ignore[arg-type]
+                "n_excluded_cc": int((wu["pre"].isna() | wu["post"].isna()).sum()),
+                "mean_diff_cc": cc.loc[u, "mean_diff"] if u in cc.index else np.nan,
+                "ci_low_cc": cc.loc[u, "ci_low"] if u in cc.index else np.nan,
+                "ci_high_cc": cc.loc[u, "ci_high"] if u in cc.index else np.nan,
+                "n_itt": len(itt),
+                "n_imputed_pre": int(itt["pre"].isna().sum()),
+                "n_imputed_post": int(itt["post"].isna().sum()),
+                "n_no_data": int((~anyv).sum()),
+                "m": m,
+                "method": "mice_norm_rubin",
+                "note": "",
+            }
+            y = itt[["pre", "post"]].to_numpy(dtype=float)
+            muni = itt["municipality"].to_numpy(dtype=object)
+            est, note = _mi_mean_diff(y, muni, m=m, n_iter=n_iter, rng=rng)
+            if est is None:
+                row["note"] = note
+            else:
+                q_j, u_j = est
+                pooled = rubin_pool(q_j, u_j, df_complete=len(itt) - 1)
+                se = np.sqrt(pooled["t"])
+                tq = stats.t.ppf(0.5 + confidence / 2, pooled["df"])
+                row.update(
+                    mean_diff_mi=pooled["qbar"],
+                    std_error_mi=se,
+                    ci_low_mi=pooled["qbar"] - tq * se,
+                    ci_high_mi=pooled["qbar"] + tq * se,
+                    df_mi=pooled["df"],
+                    within_var=pooled["ubar"],
+                    between_var=pooled["b"],
+                    total_var=pooled["t"],
+                    riv=pooled["riv"],
+                    fmi=pooled["fmi"],
+                    note=note,
+                )
+            rows.append(row)
     out = pd.DataFrame(rows).reindex(columns=IMPUTED_COLUMNS)
     for c in IMPUTED_COLUMNS:
         if c.startswith("n_") or c == "m":

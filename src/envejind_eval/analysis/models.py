@@ -26,6 +26,7 @@ from envejind_eval.analysis._unit_scores import (
     long_scores,
     paired_scores,
     resolve_rater,
+    resolve_raters,
     resolve_units,
 )
 from envejind_eval.errors import InsufficientDataError
@@ -158,8 +159,8 @@ def mixed_model(
     timepoints
         Timepoints to model, in order; the first is the reference level.
     rater
-        Rater whose forms are used; default: the only rater in the data, else the
-        instrument's first declared rater.
+        Rater whose forms are used; may be omitted when the instrument has forms from one
+        rater only (else ``ValueError``).
     formula
         Fixed-effects formula in patsy syntax over the columns ``score, timepoint,
         municipality, cohort_id, participant_id, sex, birth_year, referred_by``.
@@ -383,15 +384,16 @@ def marginal_homogeneity(
     pre, post
         Timepoints.
     rater
-        Rater whose forms are used (default as in :func:`mixed_model`).
+        Rater whose forms are used; ``None`` (default) tests every rater with forms
+        separately (one row each).
     method
         ``"stuart_maxwell"`` (default) or ``"bhapkar"``.
 
     Returns
     -------
     DataFrame
-        One row; columns ``instrument, item, rater, pre, post, n`` (pairs),
-        ``n_excluded`` (participants with the item at only one timepoint), ``n_categories``
+        One row per rater; columns ``instrument, item, rater, pre, post, n`` (pairs),
+        ``n_excluded`` (participants without an answer at both timepoints), ``n_categories``
         (answer categories observed), ``statistic``, ``df``, ``p_value`` (chi-squared
         reference), ``method``, ``reason`` (why the statistic is NaN, else empty).
 
@@ -411,8 +413,8 @@ def marginal_homogeneity(
     >>> import envejind_eval as ee
     >>> ds = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
     >>> mh = ee.analysis.marginal_homogeneity(ds, "lfl", "lfl01")
-    >>> mh[["n", "df", "method"]].columns.tolist()
-    ['n', 'df', 'method']
+    >>> mh["rater"].tolist()  # LFL is filled in by the young person and by the mentor
+    ['self', 'mentor']
     """
     check_option("method", method, ("stuart_maxwell", "bhapkar"))
     check_timepoints(pre=pre, post=post)
@@ -420,28 +422,30 @@ def marginal_homogeneity(
         raise ValueError("pre and post must be different timepoints")
     inst = get_instrument(ds, instrument)
     (item,) = resolve_units(inst, "item", item)
-    rater = resolve_rater(ds, inst, rater)
-    w = paired_scores(ds, inst, level="item", units=[item], rater=rater, pre=pre, post=post)
-    has_any = w["pre"].notna() | w["post"].notna()
-    both = w["pre"].notna() & w["post"].notna()
-    x, y = w.loc[both, "pre"].to_numpy(), w.loc[both, "post"].to_numpy()
-    stat, df, p, k, reason = _mh_test(x, y, method)
-    row = {
-        "instrument": instrument,
-        "item": item,
-        "rater": rater,
-        "pre": pre,
-        "post": post,
-        "n": int(both.sum()),
-        "n_excluded": int((has_any & ~both).sum()),
-        "n_categories": k,
-        "statistic": stat,
-        "df": df,
-        "p_value": p,
-        "method": method,
-        "reason": reason,
-    }
-    return pd.DataFrame([row], columns=MH_COLUMNS)
+    rows = []
+    for rt in resolve_raters(ds, inst, rater):
+        w = paired_scores(ds, inst, level="item", units=[item], rater=rt, pre=pre, post=post)
+        both = w["pre"].notna() & w["post"].notna()
+        x, y = w.loc[both, "pre"].to_numpy(), w.loc[both, "post"].to_numpy()
+        stat, df, p, k, reason = _mh_test(x, y, method)
+        rows.append(
+            {
+                "instrument": instrument,
+                "item": item,
+                "rater": rt,
+                "pre": pre,
+                "post": post,
+                "n": int(both.sum()),
+                "n_excluded": int((~both).sum()),
+                "n_categories": k,
+                "statistic": stat,
+                "df": df,
+                "p_value": p,
+                "method": method,
+                "reason": reason,
+            }
+        )
+    return pd.DataFrame(rows, columns=MH_COLUMNS)
 
 
 def _mh_table(x: np.ndarray, y: np.ndarray) -> np.ndarray:
