@@ -114,14 +114,12 @@ class Parsed:
 
     def codes(self) -> np.ndarray:
         """Per-row code of the parsed value (equal values -> equal codes; empty -> -1)."""
-        keys = [
-            ("v", v) if not (isinstance(v, float) and v != v) else ("nan",)
-            for v in self.values[:-1]
-        ]
-        u, _ = (
-            pd.factorize(pd.Series(keys, dtype=object)) if keys else (np.empty(0, np.int64), None)
-        )
-        u = np.append(np.asarray(u, dtype=np.int64), -1)
+        seen: dict[Any, int] = {}
+        u = np.empty(len(self.values), dtype=np.int64)
+        for i, v in enumerate(self.values[:-1]):
+            k = v if v == v else "\x00nan"  # NaN != NaN
+            u[i] = seen.setdefault(k, len(seen))
+        u[-1] = -1
         return u[self.idx]
 
 

@@ -483,21 +483,26 @@ def header_field(
     return None
 
 
+_NAMES: set[str] = set()
+_ID_NAMES: set[str] = set()
+
+
 def header_score(cells: list[str]) -> float:
     """How much a row looks like a header: recognised names (+ dates count a little)."""
     from envejind_eval.ingest.dates import parse_date
 
-    names = {a for v in FIELD_ALIASES.values() for a in v} | set(INDICATOR_ALIASES)
+    if not _NAMES:
+        _NAMES.update({a for v in FIELD_ALIASES.values() for a in v} | set(INDICATOR_ALIASES))
+        _ID_NAMES.update(FIELD_ALIASES["cpr"] + FIELD_ALIASES["participant_id"])
     s = 0.0
     has_id = False
     for c in cells:
         if not c:
             continue
         n = norm(c)
-        if n in names:
+        if n in _NAMES:
             s += 1
-            if n in FIELD_ALIASES["cpr"] or n in FIELD_ALIASES["participant_id"]:
-                has_id = True
+            has_id = has_id or n in _ID_NAMES
         elif parse_date(c)[0] is not None:
             s += 0.01
     return s + (1 if has_id else 0) if s >= 1 else 0.0

@@ -89,8 +89,11 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def _factorize(texts: list[str | None] | np.ndarray) -> Col:
-    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
-    return Col(codes.astype(np.int32), [str(u) for u in uniques])
+    seen: dict[str, int] = {}
+    codes = np.empty(len(texts), dtype=np.int32)
+    for i, t in enumerate(texts):
+        codes[i] = -1 if t is None else seen.setdefault(t, len(seen))
+    return Col(codes, list(seen))
 
 
 def _clean(col: Col) -> Col:
