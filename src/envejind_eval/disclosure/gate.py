@@ -256,6 +256,8 @@ class Release:
                     f"table {name!r} shows individuals (column {bad[0]!r}); "
                     "individual-level tables cannot be published"
                 )
+        if self._gate.publication:
+            _refuse_identifiers(name, data, by, {**self.scope, **dict(where or {})})
         key = (self.name, name)
         if key in self._gate._registered:
             raise ValueError(f"table {name!r} is already registered in release {self.name!r}")
@@ -464,6 +466,34 @@ class Gate:
 
 
 # -- table -> cells ---------------------------------------------------------------------
+
+
+def _refuse_identifiers(
+    name: str, data: pd.DataFrame, by: Sequence[str], fixed: Mapping[str, object]
+) -> None:
+    """Labels, text columns, column names and fixed values must not look like CPR numbers."""
+    from envejind_eval.disclosure.scan import is_cpr_like
+
+    for c in data.columns:
+        if is_cpr_like(str(c)):
+            raise DisclosureError(
+                f"table {name!r}: a column name looks like a CPR number (rule: no identifiers)"
+            )
+    text_cols = [c for c in data.columns if c in by or not pd.api.types.is_numeric_dtype(data[c])]
+    for c in text_cols:
+        col = data[c]
+        for r, v in zip(col.index, col.astype(str), strict=True):
+            if is_cpr_like(v):
+                raise DisclosureError(
+                    f"table {name!r}, column {c!r}, row {r!r}: a label looks like a CPR "
+                    "number (rule: no identifiers in published tables)"
+                )
+    for k, v in fixed.items():
+        if is_cpr_like(str(k)) or is_cpr_like(str(v)):
+            raise DisclosureError(
+                f"table {name!r}: a scope/where value looks like a CPR number (rule: no "
+                "identifiers)"
+            )
 
 
 def _is_total(v: object, label: str) -> bool:
