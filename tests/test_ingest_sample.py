@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _ingest_support import KEY, assert_same_tables
 
 import envejind_eval as ee
+from _ingest_support import KEY, assert_same_tables
 
 
 @pytest.fixture(scope="module")
