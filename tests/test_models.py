@@ -15,10 +15,12 @@ from envejind_eval.analysis import marginal_homogeneity, mixed_model
 from envejind_eval.analysis.models import MixedModelResult
 from envejind_eval.errors import InsufficientDataError
 
+# fit name in the reference CSV -> (timepoints, reml, municipalities, formula)
 FITS = {
-    "three_timepoints": (("baseline", "midway", "end"), True),
-    "two_timepoints": (("baseline", "end"), True),
-    "three_timepoints_ml": (("baseline", "midway", "end"), False),
+    "three_timepoints": (("baseline", "midway", "end"), True, None, None),
+    "two_timepoints": (("baseline", "end"), True, None, None),
+    "three_timepoints_ml": (("baseline", "midway", "end"), False, None, None),
+    "aalborg_singular": (("baseline", "end"), True, "Aalborg", "score ~ C(timepoint)"),
 }
 
 
@@ -29,10 +31,12 @@ def ds():
 
 @pytest.mark.parametrize("fit", list(FITS))
 def test_fixed_effects_match_lmer(ds, fit):
-    tps, reml = FITS[fit]
+    tps, reml, muni, formula = FITS[fit]
     ref = pd.read_csv(REF / "models_lmer_fixed.csv")
     ref = ref.loc[ref["fit"] == fit].reset_index(drop=True)
-    res = mixed_model(ds, "ungestjernen", timepoints=tps, reml=reml)
+    data = ds if muni is None else ds.filter(municipality=muni)
+    kw = {} if formula is None else {"formula": formula}
+    res = mixed_model(data, "ungestjernen", timepoints=tps, reml=reml, **kw)
     tidy = res.tidy()
     assert tidy["term"].tolist() == ref["term"].tolist()  # same contrasts, same reference levels
     np.testing.assert_allclose(tidy["estimate"], ref["estimate"], rtol=1e-4, atol=1e-8)
@@ -46,7 +50,10 @@ def test_fixed_effects_match_lmer(ds, fit):
         rel=1e-6,
     )
     assert res.converged
-    if reml:  # the ML team variance is small: statsmodels flags a possible boundary
+    if fit == "aalborg_singular":  # lme4: "boundary (singular) fit"
+        assert any(w.startswith("singular fit: the cohort_id variance") for w in res.warnings)
+        assert any("fewer than 5 levels (2)" in w for w in res.warnings)
+    elif reml:  # the ML team variance is small: statsmodels flags a possible boundary
         assert res.warnings == ()
 
 
@@ -97,6 +104,13 @@ def test_few_teams_warns_in_result(ds):
     assert any("cohort_id has fewer than 5 levels" in w for w in res.warnings)
     with pytest.raises(InsufficientDataError):
         mixed_model(ds.filter(cohort="AAL-1"), "ungestjernen")
+
+
+def test_non_estimable_terms_raise(ds):
+    long = models_input()
+    long = long.loc[~((long["municipality"] == "Odense") & (long["timepoint"] == "end"))]
+    with pytest.raises(InsufficientDataError, match=r"C\(timepoint\)\[T.end\]:C\(municipality"):
+        mixed_model(dataset_from_scores(long), "ungestjernen")
 
 
 def test_options_validated(ds):

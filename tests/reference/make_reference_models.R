@@ -47,16 +47,22 @@ patsy_term <- function(term) {
 fits <- list(
   three_timepoints = list(tps = c("baseline", "midway", "end"), reml = TRUE),
   two_timepoints = list(tps = c("baseline", "end"), reml = TRUE),
-  three_timepoints_ml = list(tps = c("baseline", "midway", "end"), reml = FALSE)
+  three_timepoints_ml = list(tps = c("baseline", "midway", "end"), reml = FALSE),
+  # two teams in one municipality: the team variance is at the boundary (singular fit)
+  aalborg_singular = list(tps = c("baseline", "end"), reml = TRUE, munis = "Aalborg",
+                          formula = score ~ timepoint + (1 | cohort_id/participant_id))
 )
 fixed <- list()
 vcs <- list()
 for (name in names(fits)) {
   f <- fits[[name]]
   dd <- d[d$timepoint %in% f$tps, ]
+  if (!is.null(f$munis)) dd <- dd[dd$municipality %in% f$munis, ]
   dd$timepoint <- factor(dd$timepoint, levels = f$tps)
   dd$municipality <- factor(dd$municipality, levels = munis)
-  m <- lmer(score ~ timepoint * municipality + (1 | cohort_id/participant_id), data = dd,
+  if (is.null(f$formula))
+    f$formula <- score ~ timepoint * municipality + (1 | cohort_id/participant_id)
+  m <- lmer(f$formula, data = dd,
             REML = f$reml,
             control = lmerControl(optimizer = "bobyqa",
                                   optCtrl = list(rhobeg = 2e-4, rhoend = 2e-10, maxfun = 1e5)))

@@ -278,11 +278,16 @@ def mixed_model(
         re_formula="1",
         vc_formula={"participant": "0 + C(participant_id)"},
     )
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        # BFGS with a tight gradient tolerance reaches lme4's optimum to ~1e-8; fall back on
-        # L-BFGS and Nelder-Mead when it fails.
-        fit = model.fit(reml=reml, method=["bfgs", "lbfgs", "nm"], gtol=1e-10)
+    aliased = _aliased_columns(model.exog, model.exog_names)
+    if aliased:
+        raise InsufficientDataError(
+            "mixed_model: fixed-effect term(s) not estimable from these data (empty or "
+            f"collinear cells): {', '.join(aliased)}; lme4 would drop them silently -- "
+            "restrict the data or simplify the formula"
+        )
+    fit, caught, used = _fit(model, reml)
+    if used != "bfgs":
+        notes.append(f"BFGS did not converge; refitted with {used}")
     for w in caught:
         msg = str(w.message).splitlines()[0]
         if msg and msg not in notes:
@@ -339,6 +344,44 @@ def mixed_model(
         warnings=tuple(notes),
         fit=fit,
     )
+
+
+def _aliased_columns(x: np.ndarray, names: Sequence[str]) -> list[str]:
+    """Columns of ``x`` that are linear combinations of earlier columns."""
+    out, kept = [], np.empty((x.shape[0], 0))
+    for j, name in enumerate(names):
+        trial = np.column_stack([kept, x[:, j]])
+        if np.linalg.matrix_rank(trial) > kept.shape[1]:
+            kept = trial
+        else:
+            out.append(str(name))
+    return out
+
+
+def _fit(model: Any, reml: bool) -> tuple[Any, list[Any], str]:
+    """Fit with BFGS at a tight gradient tolerance (reaches lme4's optimum to ~1e-8), then
+    L-BFGS, then Nelder-Mead when an optimiser fails; returns fit, warnings, method used."""
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        ("bfgs", {"gtol": 1e-10}),
+        ("lbfgs", {}),
+        ("nm", {"maxiter": 10000}),
+    ]
+    last: tuple[Any, list[Any], str] | None = None
+    error: Exception | None = None
+    for method, kw in attempts:
+        with _warnings.catch_warnings(record=True) as caught:
+            _warnings.simplefilter("always")
+            try:
+                fit = model.fit(reml=reml, method=method, **kw)
+            except (np.linalg.LinAlgError, ValueError) as e:
+                error = e
+                continue
+        last = (fit, list(caught), method)
+        if fit.converged:
+            return last
+    if last is None:
+        raise InsufficientDataError(f"mixed_model: the model cannot be fitted ({error})")
+    return last
 
 
 def _gls_cov(model: Any, scale: float, v_team: float, v_part: float) -> np.ndarray:
