@@ -10,7 +10,7 @@ import pytest
 
 from _attendance_data import crafted_dataset, crafted_tables
 from envejind_eval.analysis import retention
-from envejind_eval.analysis.retention import kaplan_meier, survival_times
+from envejind_eval.analysis.survival import kaplan_meier, survival_times
 from envejind_eval.dataset import Dataset
 
 REF = Path(__file__).parent / "reference"
@@ -77,7 +77,7 @@ def test_kaplan_meier_matches_r(ref_input, dataset, conf_type, conf_level):
 def test_logrank_matches_r(ref_input, dataset):
     from statsmodels.duration.survfunc import survdiff
 
-    from envejind_eval.analysis.retention import _observed_expected
+    from envejind_eval.analysis.survival import _observed_expected
 
     ref = pd.read_csv(REF / "retention_logrank.csv").set_index("dataset").loc[dataset]
     sub = ref_input.loc[ref_input["dataset"] == dataset]
@@ -176,6 +176,15 @@ def test_unplaceable_event_is_counted():
     p.loc[p["participant_id"] == "P2", "planned_end_date"] = pd.Timestamp("2024-02-22")
     r = retention(Dataset.from_tables(tables))
     assert r.groups.loc[0, "n_excluded"] == 1 and r.groups.loc[0, "n"] == 4
+
+
+def test_public_name_is_the_function():
+    import envejind_eval as ee
+    import envejind_eval.analysis as an
+    import envejind_eval.analysis.survival as surv
+
+    assert an.retention is surv.retention and callable(ee.retention)
+    assert ee.retention.__name__ == "retention"
 
 
 def test_options_and_purity():

@@ -1,4 +1,4 @@
-# R reference values for envejind_eval.analysis.retention (Kaplan-Meier, log-rank) and
+# R reference values for envejind_eval.analysis.survival (retention(): Kaplan-Meier, log-rank) and
 # envejind_eval.analysis.outcomes (McNemar, exact binomial intervals).
 #
 # Run from the repository root:   Rscript tests/reference/make_reference_retention.R

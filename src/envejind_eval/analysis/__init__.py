@@ -26,7 +26,7 @@ _LAZY: dict[str, str] = {
     "activity_dose": "attendance",
     "fidelity": "attendance",
     # retention and status outcomes
-    "retention": "retention",
+    "retention": "survival",  # not "retention": the submodule would shadow the function
     "status_outcomes": "outcomes",
     "dose_response": "outcomes",
 }

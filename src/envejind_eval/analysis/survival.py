@@ -1,5 +1,8 @@
 """Retention: time from start to dropout, Kaplan–Meier curves, log-rank test, dropout weeks.
 
+(The module is ``survival``, not ``retention``: a submodule named like the public function
+``envejind_eval.analysis.retention`` would replace it on the package once imported.)
+
 Time origin is the participant's own ``start_date``. A participant with status
 ``dropped_out`` (and, by default, ``excluded``) has an event at ``exit_date``; completers are
 censored at ``exit_date`` (or ``planned_end_date``); ongoing participants are censored at
