@@ -118,10 +118,10 @@ def test_rhythm_group_trend(rhythm):
 
 
 def test_rhythm_on_time_clock(ds):
-    r = daily_rhythm(ds, on_time="09:00", n_boot=0)
+    r = daily_rhythm(ds, on_time="09:00", n_boot=0, mixed_model=False)
     wk = r.weekly.set_index("course_week")
     assert wk.loc[1, "on_time_share"] == pytest.approx(14 / 18)
-    r2 = daily_rhythm(ds, on_time="08:10", n_boot=0)  # 08:15 arrivals now late
+    r2 = daily_rhythm(ds, on_time="08:10", n_boot=0, mixed_model=False)  # 08:15 arrivals now late
     assert r2.weekly.set_index("course_week").loc[5, "on_time_share"] == pytest.approx(10 / 14)
     with pytest.raises(ValueError, match="HH:MM"):
         daily_rhythm(ds, on_time="soon", n_boot=0)
@@ -201,6 +201,38 @@ def test_inputs_not_mutated():
 
 
 def test_deterministic(ds):
-    a = daily_rhythm(ds, n_boot=100, seed=3).paired
-    b = daily_rhythm(ds, n_boot=100, seed=3).paired
-    pd.testing.assert_frame_equal(a, b)
+    a = daily_rhythm(ds, n_boot=100, seed=3, mixed_model=False)
+    b = daily_rhythm(ds, n_boot=100, seed=3, mixed_model=False)
+    pd.testing.assert_frame_equal(a.paired, b.paired)
+    assert a.group_trend.empty and list(a.group_trend.columns)[:3] == [
+        "measure",
+        "term",
+        "estimate",
+    ]
+
+
+# -- synthetic sample: the built-in punctuality improvement is recovered ---------------------
+
+
+@pytest.mark.slow
+def test_synthetic_punctuality_recovered():
+    from envejind_eval.synth import synthesize
+
+    ds, truth = synthesize(seed=2018, scale="sample")
+    r = daily_rhythm(ds, n_boot=0)
+    true = truth.punctuality_trend.iloc[0]
+    g = r.group_trend.set_index(["measure", "term"])
+    on = g.loc[("on_time_share", "week")]
+    arr = g.loc[("arrival_minutes", "week")]
+    # sign and rough size (within 35 % of the generator's slope), interval excludes zero
+    assert on["estimate"] > 0 and on["ci_low"] > 0
+    assert on["estimate"] == pytest.approx(true["on_time_change_per_week"], rel=0.35)
+    assert arr["estimate"] < 0 and arr["ci_high"] < 0
+    assert arr["estimate"] == pytest.approx(true["arrival_minutes_per_week"], rel=0.35)
+    # the paired first-four vs last-four comparison points the same way
+    p = r.paired.set_index("measure")
+    assert p.loc["on_time_share", "mean_diff"] > 0 and p.loc["on_time_share", "t_p_value"] < 0.05
+    assert p.loc["arrival_minutes", "mean_diff"] < 0
+    # truth: weekly mean arrival falls by 1 min/week -> about 13 weeks between the windows
+    weeks_apart = truth.params.n_weeks - 4
+    assert p.loc["arrival_minutes", "mean_diff"] == pytest.approx(-weeks_apart, rel=0.5)

@@ -261,8 +261,8 @@ class DailyRhythm:
         return self.paired
 
 
-def _attended_days(ds: Dataset, on_time: str | None) -> pd.DataFrame:
-    d = _scheduled_days(ds)
+def _attended_days(sched: pd.DataFrame, on_time: str | None) -> pd.DataFrame:
+    d = sched
     d = d.loc[d["status"].isin(["present", "late"])].copy()
     if on_time is None:
         d["on_time"] = (d["status"] == "present").astype(float)
@@ -299,19 +299,22 @@ def _ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(ym - slope * xm)
 
 
-def _mixed_trend(wk: pd.DataFrame, measure: str, confidence: float) -> pd.DataFrame:
+GROUP_TREND_COLUMNS: list[str] = [
+    "measure", "term", "estimate", "se", "ci_low", "ci_high", "p_value", "n",
+    "n_participants", "n_excluded", "converged", "method",
+]  # fmt: skip
+
+
+def _mixed_trend(wk: pd.DataFrame, measure: str, confidence: float, n_all: int) -> pd.DataFrame:
     import statsmodels.formula.api as smf
     from scipy import stats
 
-    cols = [
-        "measure", "term", "estimate", "se", "ci_low", "ci_high", "p_value", "n",
-        "n_participants", "n_excluded", "converged", "method",
-    ]  # fmt: skip
+    cols = GROUP_TREND_COLUMNS
     data = wk[["participant_id", "course_week", measure]].dropna()
     data = data.rename(columns={measure: "y", "course_week": "week"})
     n_weeks = data.groupby("participant_id")["week"].nunique()
     keep = n_weeks.index[n_weeks >= 2]
-    n_excl = int(wk["participant_id"].nunique() - len(keep))
+    n_excl = int(n_all - len(keep))
     data = data.loc[data["participant_id"].isin(keep)].reset_index(drop=True)
     method = "MixedLM (REML): value ~ week + (1 + week | participant)"
     empty = {
@@ -359,6 +362,7 @@ def daily_rhythm(
     confidence: float = 0.95,
     n_boot: int = 2000,
     seed: int = 0,
+    mixed_model: bool = True,
 ) -> DailyRhythm:
     """Daily rhythm: on-time share and arrival time by course week, trends and a paired test.
 
@@ -377,6 +381,9 @@ def daily_rhythm(
     confidence, n_boot, seed
         Passed to :func:`~envejind_eval.analysis.paired.paired_summary` (and ``confidence``
         to the mixed-model intervals).
+    mixed_model
+        Fit the group-trend mixed model (the slow part); ``False`` leaves ``group_trend``
+        empty.
 
     Returns
     -------
@@ -407,7 +414,8 @@ def daily_rhythm(
             raise ValueError(f"Expecting a positive integer for {name}; got {v!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"Expecting confidence in (0, 1); got {confidence!r}")
-    d = _attended_days(ds, on_time)
+    sched = _scheduled_days(ds)
+    d = _attended_days(sched, on_time)
     if not len(d):
         raise InsufficientDataError("daily_rhythm: no attended days in the attendance table")
 
@@ -450,16 +458,22 @@ def daily_rhythm(
             "n_weeks", "n_days",
         ],
     )  # fmt: skip
-    group_trend = pd.concat([_mixed_trend(wk, m, confidence) for m in MEASURES], ignore_index=True)
+    n_all = int(sched["participant_id"].nunique())
+    if mixed_model:
+        group_trend = pd.concat(
+            [_mixed_trend(wk, m, confidence, n_all) for m in MEASURES], ignore_index=True
+        )
+    else:
+        group_trend = pd.DataFrame(columns=GROUP_TREND_COLUMNS)
     paired = _paired_windows(
-        d, ds, first_weeks, last_weeks, confidence=confidence, n_boot=n_boot, seed=seed
+        d, sched, first_weeks, last_weeks, confidence=confidence, n_boot=n_boot, seed=seed
     )
     return DailyRhythm(weekly, participant_trends, group_trend, paired)
 
 
 def _paired_windows(
     d: pd.DataFrame,
-    ds: Dataset,
+    sched: pd.DataFrame,
     first_weeks: int,
     last_weeks: int,
     *,
@@ -470,7 +484,6 @@ def _paired_windows(
     from envejind_eval.analysis.paired import paired_summary
 
     # the team's last course week, from its whole timetable (not just attended days)
-    sched = _scheduled_days(ds)
     last = sched.groupby("cohort_id")["course_week"].max()
     lo_post = np.maximum(d["cohort_id"].map(last) - last_weeks + 1, first_weeks + 1)
     window = np.where(
