@@ -152,6 +152,8 @@ class SynthParams:
     #: target number of participants (national: teams are spread over municipalities)
     n_participants: int | None = None
     team_size: tuple[int, int] = (5, 8)
+    #: share of teams meeting four (not five) weekdays a week
+    p_four_day_week: float = 0.5
     first_start: str = "2016-10-03"
     last_start: str = "2017-09-25"
     n_weeks: int = 17
@@ -306,6 +308,7 @@ def _params(scale: str, overrides: dict[str, Any]) -> SynthParams:
             n_participants=20_000,
             first_start="2016-10-03",
             last_start="2019-12-30",
+            p_four_day_week=0.2,
         )
     p = replace(base, **overrides)
     lo, hi = p.team_size
@@ -372,7 +375,7 @@ def _generate(
     # programme weekdays: Mon-Fri, or four of them
     pattern = np.ones((n_teams, 7), dtype=bool)
     pattern[:, 5:] = False
-    four = rng.random(n_teams) < 0.5
+    four = rng.random(n_teams) < p.p_four_day_week
     drop_day = rng.integers(0, 5, n_teams)
     pattern[np.flatnonzero(four), drop_day[four]] = False
     days_per_week = pattern.sum(axis=1)
