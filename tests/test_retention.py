@@ -199,3 +199,18 @@ def test_options_and_purity():
         retention(ds, conf_type="logit")
     with pytest.raises(ValueError, match="Expecting one of"):
         retention(ds, unit="months")
+
+
+@pytest.mark.slow
+def test_synthetic_retention_near_truth():
+    from envejind_eval.synth import synthesize
+
+    ds, truth = synthesize(seed=2018, scale="sample")
+    r = retention(ds, by="none", unit="weeks")
+    weeks = int(truth.dropout_hazard["week"].max())
+    true_end = float(truth.dropout_hazard["survival"].iloc[-1])
+    km = r.survival.loc[r.survival["time"] <= weeks]
+    est = float(km["survival"].iloc[-1])
+    assert est == pytest.approx(true_end, abs=0.15)
+    assert r.groups.loc[0, "n"] == len(ds.participants)
+    assert r.dropout_weeks["n_dropout"].sum() == r.groups.loc[0, "n_events"]
