@@ -236,3 +236,32 @@ def test_synthetic_punctuality_recovered():
     # truth: weekly mean arrival falls by 1 min/week -> about 13 weeks between the windows
     weeks_apart = truth.params.n_weeks - 4
     assert p.loc["arrival_minutes", "mean_diff"] == pytest.approx(-weeks_apart, rel=0.5)
+
+
+def test_not_delivered_is_unknown_not_zero():
+    tables = crafted_tables()
+    ds = Dataset.from_tables({k: v for k, v in tables.items() if k != "activities"})
+    d = activity_dose(ds)
+    assert (d["art_sessions"] == 0).all() and d["art_hours"].isna().all()
+    assert d["mi_per_week"].isna().all()
+    empty = Dataset.from_tables({"participants": tables["participants"]})
+    assert attendance_summary(empty, by="team").empty
+    from envejind_eval.errors import InsufficientDataError
+
+    with pytest.raises(InsufficientDataError):
+        daily_rhythm(empty)
+
+
+def test_single_week_participant_has_no_slope():
+    tables = crafted_tables()
+    a = tables["attendance"]
+    # P2 keeps only week-1 registrations (later days become unregistered)
+    tables["attendance"] = a.loc[~((a["participant_id"] == "P2") & (a["date"] >= "2024-01-08"))]
+    act = tables["activities"]
+    tables["activities"] = act.loc[
+        ~((act["participant_id"] == "P2") & (act["date"] >= "2024-01-08"))
+    ]
+    r = daily_rhythm(Dataset.from_tables(tables), n_boot=0, mixed_model=False)
+    t = r.participant_trends.set_index(["participant_id", "measure"])
+    assert np.isnan(t.loc[("P2", "on_time_share"), "slope"])
+    assert t.loc[("P2", "on_time_share"), "n_weeks"] == 1

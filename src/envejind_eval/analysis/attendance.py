@@ -183,19 +183,14 @@ def attendance_summary(ds: Dataset, *, by: By | Sequence[By] = "participant") ->
     """
     keys = _group_keys(by)
     d = _scheduled_days(ds)
-    counts = (
-        pd.crosstab([d[k] for k in keys], d["status"], dropna=False) if len(d) else pd.DataFrame()
-    )
     cols = ["present", "late", "excused", "unexcused", "unregistered"]
+    g = d.groupby(keys, sort=True)
+    counts = d.groupby([*keys, "status"]).size().unstack("status", fill_value=0)
     counts = counts.reindex(columns=cols, fill_value=0)
     counts.columns = [f"n_{c}" for c in cols]
-    out = counts.reset_index() if len(counts) else pd.DataFrame(columns=keys + list(counts.columns))
-    if len(d):
-        npart = d.groupby(keys)["participant_id"].nunique().rename("n_participants").reset_index()
-        out = npart.merge(out, on=keys, how="left")
-    else:
-        out["n_participants"] = pd.Series(dtype="int64")
-    for c in counts.columns:
+    out = g["participant_id"].nunique().rename("n_participants").to_frame().join(counts)
+    out = out.reset_index()
+    for c in ["n_participants", *counts.columns]:
         out[c] = out[c].fillna(0).astype("int64")
     out["n"] = out[[f"n_{c}" for c in cols]].sum(axis=1).astype("int64")
     out["n_attended"] = (out["n_present"] + out["n_late"]).astype("int64")
@@ -289,14 +284,53 @@ def _weekly_values(d: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    ok = np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if len(np.unique(x)) < 2:
-        return float("nan"), float("nan")
-    xm, ym = x.mean(), y.mean()
-    slope = float(((x - xm) * (y - ym)).sum() / ((x - xm) ** 2).sum())
-    return slope, float(ym - slope * xm)
+def _participant_trends(wk: pd.DataFrame) -> pd.DataFrame:
+    """Least-squares slope and intercept per participant and measure (vectorised)."""
+    ids = ["municipality", "cohort_id", "participant_id"]
+    parts = []
+    for m in MEASURES:
+        ok = wk[m].notna()
+        x = wk["course_week"].astype(float).where(ok)
+        y = wk[m].astype(float).where(ok)
+        g = wk[ids]
+        xm = x.groupby([g[k] for k in ids]).transform("mean")
+        ym = y.groupby([g[k] for k in ids]).transform("mean")
+        f = pd.DataFrame(
+            {
+                **{k: wk[k] for k in ids},
+                "sxx": (x - xm) ** 2,
+                "sxy": (x - xm) * (y - ym),
+                "x": x,
+                "y": y,
+                "ok": ok.astype("int64"),
+                "days": wk["n_days"].where(ok, 0),
+            }
+        )
+        agg = f.groupby(ids, sort=True).agg(
+            sxx=("sxx", "sum"),
+            sxy=("sxy", "sum"),
+            xm=("x", "mean"),
+            ym=("y", "mean"),
+            n_weeks=("ok", "sum"),
+            n_days=("days", "sum"),
+        )
+        slope = (agg["sxy"] / agg["sxx"]).where(agg["sxx"] > 0)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "measure": m,
+                    "slope": slope,
+                    "intercept": agg["ym"] - slope * agg["xm"],
+                    "n_weeks": agg["n_weeks"].astype("int64"),
+                    "n_days": agg["n_days"].astype("int64"),
+                }
+            ).reset_index()
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["measure"] = pd.Categorical(out["measure"], categories=list(MEASURES), ordered=True)
+    out = out.sort_values([*ids, "measure"], kind="stable").reset_index(drop=True)
+    out["measure"] = out["measure"].astype("str")
+    return out[[*ids, "measure", "slope", "intercept", "n_weeks", "n_days"]]
 
 
 GROUP_TREND_COLUMNS: list[str] = [
@@ -432,32 +466,7 @@ def daily_rhythm(
     ).reset_index()
 
     wk = _weekly_values(d)
-    trends = []
-    for (mun, coh, pid), sub in wk.groupby(["municipality", "cohort_id", "participant_id"]):
-        x = sub["course_week"].to_numpy(dtype=float)
-        for m in MEASURES:
-            y = sub[m].to_numpy(dtype=float)
-            slope, icpt = _ols_slope(x, y)
-            ok = np.isfinite(y)
-            trends.append(
-                {
-                    "municipality": mun,
-                    "cohort_id": coh,
-                    "participant_id": pid,
-                    "measure": m,
-                    "slope": slope,
-                    "intercept": icpt,
-                    "n_weeks": int(ok.sum()),
-                    "n_days": int(sub["n_days"].to_numpy()[ok].sum()),
-                }
-            )
-    participant_trends = pd.DataFrame(
-        trends,
-        columns=[
-            "municipality", "cohort_id", "participant_id", "measure", "slope", "intercept",
-            "n_weeks", "n_days",
-        ],
-    )  # fmt: skip
+    participant_trends = _participant_trends(wk)
     n_all = int(sched["participant_id"].nunique())
     if mixed_model:
         group_trend = pd.concat(
@@ -534,7 +543,7 @@ def _participant_dose(ds: Dataset, art_course_hours: float) -> pd.DataFrame:
     out["n_weeks"] = out["n_weeks"].fillna(0).astype("int64")
     out["art_sessions_offered"] = art.groupby("participant_id").size()
     out["art_sessions"] = g_art.size()
-    out["art_minutes_missing"] = g_art["minutes"].apply(lambda s: int(s.isna().sum()))
+    out["art_minutes_missing"] = att_art["minutes"].isna().groupby(att_art["participant_id"]).sum()
     out["art_hours"] = g_art["minutes"].sum(min_count=1) / 60.0
     mi_att = mi.loc[mi["attended"]]
     out["mi_talks"] = mi_att.groupby("participant_id").size()
@@ -545,9 +554,11 @@ def _participant_dose(ds: Dataset, art_course_hours: float) -> pd.DataFrame:
     # hours are unknown when every attended session lacks minutes
     out.loc[(out["art_sessions"] > 0) & (out["art_minutes_missing"] == out["art_sessions"]),
             "art_hours"] = np.nan  # fmt: skip
+    if not len(art):  # ART not delivered at all: hours unknown, not zero
+        out["art_hours"] = np.nan
     out["art_share_of_course"] = out["art_hours"] / art_course_hours
     nw = out["n_weeks"].astype(float)
-    out["mi_per_week"] = (out["mi_talks"] / nw).where(nw > 0)
+    out["mi_per_week"] = (out["mi_talks"] / nw).where((nw > 0) & (len(mi) > 0))
     return out.reset_index()[
         [
             "municipality", "cohort_id", "participant_id", "n_weeks", "art_sessions_offered",
@@ -593,7 +604,8 @@ def activity_dose(
         attended session has minutes), ``art_minutes_missing`` (attended sessions without
         minutes, counted as 0 in ``art_hours``), ``art_share_of_course``
         (art_hours / art_course_hours), ``mi_talks`` (attended), ``mi_per_week``
-        (mi_talks / n_weeks).
+        (mi_talks / n_weeks). When the dataset has no ART (MI) rows at all, the hours
+        (talks per week) are NaN -- not delivered is not the same as zero.
 
         Otherwise: ``municipality, [cohort_id,] measure, n, mean, median, min, max``
         where ``n`` is the number of participants with a value.
