@@ -44,8 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
-from scipy.stats import norm
+from scipy.special import expit, logit, ndtr
 
 from envejind_eval.instruments import default_registry
 from envejind_eval.schema import OUTCOME_INDICATORS
@@ -577,7 +576,7 @@ def _generate(
         exited_early, p.p_followup_exited, p.p_followup_completed
     )
 
-    meas_parts: list[pd.DataFrame] = []
+    meas_parts: list[tuple[int, list[dict[str, Any]]]] = []
     truth_means: list[dict[str, Any]] = []
     truth_mun: list[dict[str, Any]] = []
     mun_share = np.bincount(pmun, minlength=n_mun) / n
@@ -597,23 +596,10 @@ def _generate(
             tp_present=tp_present,
             tp_dates=tp_dates,
         )
-        meas_parts.append(meas)
+        meas_parts.append((len(meas_parts), meas))
         truth_means.extend(tm)
         truth_mun.extend(tmun)
-    meas_all = pd.concat(meas_parts, ignore_index=True)
-    measurements = pd.DataFrame(
-        {
-            "participant_id": pd.Categorical.from_codes(
-                meas_all["_p"].to_numpy(), categories=pd.Index(pid, dtype=str)
-            ),
-            "instrument": meas_all["instrument"].to_numpy(),
-            "timepoint": meas_all["timepoint"].to_numpy(),
-            "rater": meas_all["rater"].to_numpy(),
-            "item": meas_all["item"].to_numpy(),
-            "date": meas_all["date"].to_numpy().astype("datetime64[us]"),
-            "value": meas_all["value"].to_numpy(),
-        }
-    )
+    measurements = _measurement_frame(meas_parts, registry, pid)
 
     # ---- outcomes --------------------------------------------------------------------
     g_out = rng.standard_normal(n)
@@ -753,7 +739,7 @@ def _measure(
     g_slope: np.ndarray,
     tp_present: dict[str, np.ndarray],
     tp_dates: dict[str, np.ndarray],
-) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Any]]:
     spec = DOMAIN_PARAMS[inst.id]
     s = spec["sd"]
     lo, hi = inst.scale_min, inst.scale_max
@@ -780,7 +766,6 @@ def _measure(
     tmeans: list[dict[str, Any]] = []
     tmun: list[dict[str, Any]] = []
     codes = np.asarray(inst.missing_codes, dtype=float)
-    item_ids = np.asarray(inst.item_ids, dtype=object)
     for rater in inst.raters:
         bias, k_r = RATER_PARAMS.get(rater, (0.0, 1.0))
         for tp in ("baseline", "midway", "end", "followup"):
@@ -813,25 +798,23 @@ def _measure(
                 pick = codes[rng.integers(0, len(codes), raw.shape)]
                 raw = np.where(use_code, pick, raw)
             parts.append(
-                pd.DataFrame(
-                    {
-                        "_p": np.repeat(idx, n_items),
-                        "instrument": inst.id,
-                        "timepoint": tp,
-                        "rater": rater,
-                        "item": np.tile(item_ids, m),
-                        "date": np.repeat(tp_dates[tp][idx], n_items),
-                        "value": raw.ravel(),
-                    }
-                )
+                {
+                    "_p": np.repeat(idx, n_items),
+                    "timepoint": tp,
+                    "rater": rater,
+                    "item": np.tile(np.arange(n_items), m),
+                    "date": np.repeat(tp_dates[tp][idx], n_items),
+                    "value": raw.ravel(),
+                }
             )
             # truth: expected scored item per municipality, averaged over domain items
             sd_t = s * np.sqrt(p.var_person + (f * k_r) ** 2 * p.var_slope + var_o + var_i)
-            per_mun = np.empty((len(mun_names), len(doms)))
-            for j in range(len(mun_names)):
-                mu = base[item_dom] + s * (delta + bias + f * (eff[item_dom] + mun_dev[j]) * k_r)
-                e_item = _expected_clip(mu, sd_t, lo, hi)
-                per_mun[j] = np.bincount(item_dom, weights=e_item, minlength=len(doms)) / k_dom
+            mu = base[item_dom][None, :] + s * (
+                delta[None, :] + bias + f * (eff[item_dom][None, :] + mun_dev[:, None]) * k_r
+            )  # municipality x item
+            e_item = _expected_clip(mu, sd_t[None, :], lo, hi)
+            onehot = (item_dom[:, None] == np.arange(len(doms))[None, :]) / k_dom[None, :]
+            per_mun = e_item @ onehot  # municipality x domain
             overall = mun_share @ per_mun
             for d, dom in enumerate(doms):
                 tmeans.append(
@@ -872,20 +855,59 @@ def _measure(
         ].to_dict("records")
     else:
         tmun_out = []
-    meas = pd.concat(parts, ignore_index=True)
-    return meas, tmeans, tmun_out
+    return parts, tmeans, tmun_out
+
+
+def _measurement_frame(
+    meas_parts: list[tuple[int, list[dict[str, Any]]]],
+    registry: dict[str, Instrument],
+    pid: np.ndarray,
+) -> pd.DataFrame:
+    """Concatenate measurement blocks into one frame with categorical codes (fast)."""
+    inst_ids = ["ungestjernen", "lfl", "art_skills"]
+    tps = ["baseline", "midway", "end", "followup"]
+    raters = ["self", "mentor", "staff"]
+    items: list[str] = []
+    offsets = []
+    for iid in inst_ids:
+        offsets.append(len(items))
+        items.extend(registry[iid].item_ids)
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("p", "i", "t", "r", "it", "d", "v")}
+    for k, parts in meas_parts:
+        for b in parts:
+            n_rows = len(b["_p"])
+            cols["p"].append(b["_p"])
+            cols["i"].append(np.full(n_rows, k, dtype=np.int8))
+            cols["t"].append(np.full(n_rows, tps.index(b["timepoint"]), dtype=np.int8))
+            cols["r"].append(np.full(n_rows, raters.index(b["rater"]), dtype=np.int8))
+            cols["it"].append(b["item"] + offsets[k])
+            cols["d"].append(b["date"])
+            cols["v"].append(b["value"])
+    c = {k: np.concatenate(v) for k, v in cols.items()}
+
+    def cat(codes: np.ndarray, cats: list[str]) -> Any:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=str))
+
+    return pd.DataFrame(
+        {
+            "participant_id": cat(c["p"], list(pid)),
+            "instrument": cat(c["i"], inst_ids),
+            "timepoint": cat(c["t"], tps),
+            "rater": cat(c["r"], raters),
+            "item": cat(c["it"], items),
+            "date": c["d"].astype("datetime64[us]"),
+            "value": c["v"],
+        }
+    )
 
 
 def _expected_clip(mu: np.ndarray, sd: np.ndarray | float, a: float, b: float) -> np.ndarray:
     """E[clip(X, a, b)] for X ~ N(mu, sd^2)."""
     al = (a - mu) / sd
     be = (b - mu) / sd
-    return (
-        a * norm.cdf(al)
-        + b * norm.sf(be)
-        + mu * (norm.cdf(be) - norm.cdf(al))
-        + sd * (norm.pdf(al) - norm.pdf(be))
-    )
+    pdf_al = np.exp(-0.5 * al**2) / np.sqrt(2 * np.pi)
+    pdf_be = np.exp(-0.5 * be**2) / np.sqrt(2 * np.pi)
+    return a * ndtr(al) + b * ndtr(-be) + mu * (ndtr(be) - ndtr(al)) + sd * (pdf_al - pdf_be)
 
 
 def _punctuality_truth(p: SynthParams, *, v_sd: float) -> pd.DataFrame:
@@ -901,7 +923,7 @@ def _punctuality_truth(p: SynthParams, *, v_sd: float) -> pd.DataFrame:
     mean_arr = p.arrival_mean + p.arrival_per_week * w0
     sd = np.sqrt(p.arrival_person_sd**2 + p.arrival_day_sd**2)
     # on time when the rounded arrival is at or before the start: X < 0.5
-    p_on = norm.cdf((0.5 - mean_arr) / sd)
+    p_on = ndtr((0.5 - mean_arr) / sd)
     return pd.DataFrame(
         {
             "week": w0 + 1,
