@@ -308,3 +308,16 @@ def test_option_errors(kwargs):
     df = pd.DataFrame({"g": ["a"], "pre": [1.0], "post": [2.0]})
     with pytest.raises(ValueError, match="Expecting|distinct"):
         paired_summary(df, **{"by": ["g"], **kwargs})
+
+
+def test_bca_multinomial_path_agrees_with_scipy_bootstrap():
+    """Few distinct differences (Likert): resampled through multinomial counts."""
+    rng = np.random.default_rng(12)
+    d = rng.choice([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0], 60, p=[0.05, 0.1, 0.3, 0.3, 0.15, 0.1])
+    frame = pd.DataFrame({"pre": np.full(60, 3.0), "post": 3.0 + d})
+    ours = paired_summary(frame, n_boot=20000, seed=1).iloc[0]
+    sp = stats.bootstrap(
+        (d,), np.mean, n_resamples=20000, method="BCa", random_state=np.random.default_rng(2)
+    ).confidence_interval
+    assert abs(ours["boot_ci_low"] - sp.low) < 0.02
+    assert abs(ours["boot_ci_high"] - sp.high) < 0.02

@@ -113,6 +113,8 @@ def _ncp_root(df: np.ndarray, p: float, t: np.ndarray) -> np.ndarray:
         if not todo.any():
             break
     for _ in range(60):
+        if not np.any(hi - lo > 1e-12 * np.maximum(1.0, np.abs(lo))):
+            break
         mid = (lo + hi) / 2
         with np.errstate(invalid="ignore"):
             above = special.nctdtr(df, mid, t) > p
@@ -513,6 +515,43 @@ def _signed_rank(
     }
 
 
+def _chunks(cost: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Consecutive index ranges whose summed ``cost`` stays within ``budget`` (>= 1 item)."""
+    out, start, acc = [], 0, 0
+    for k, c in enumerate(cost):
+        if acc and acc + c > budget:
+            out.append((start, k))
+            start, acc = k, 0
+        acc += int(c)
+    if start < len(cost):
+        out.append((start, len(cost)))
+    return out
+
+
+def _boot_means_resample(
+    rng: np.random.Generator, d: np.ndarray, starts: np.ndarray, ng: np.ndarray, n_boot: int
+) -> np.ndarray:
+    """Bootstrap means (n_boot x groups) by resampling pair indices."""
+    seg_len = np.repeat(ng, ng)
+    base = np.repeat(starts, ng)
+    idx = base + (rng.random((n_boot, len(base))) * seg_len).astype(np.int64)
+    seg_starts = np.concatenate(([0], np.cumsum(ng)[:-1]))
+    return np.add.reduceat(d[idx], seg_starts, axis=1) / ng
+
+
+def _boot_means_multinomial(
+    rng: np.random.Generator, vals: np.ndarray, probs: np.ndarray, ng: np.ndarray, n_boot: int
+) -> np.ndarray:
+    """Bootstrap means (n_boot x groups) for groups with few distinct differences.
+
+    Resampling n pairs with replacement only matters through how often each distinct
+    difference is drawn: ``Multinomial(n, p)`` with ``p`` the observed shares -- the same
+    bootstrap distribution at a cost of K (distinct values) instead of n draws per resample.
+    """
+    counts = rng.multinomial(ng, probs, size=(n_boot, len(ng)))
+    return np.einsum("bgk,gk->bg", counts, vals) / ng
+
+
 def _bca(
     codes: np.ndarray,
     d: np.ndarray,
@@ -525,34 +564,39 @@ def _bca(
     n_boot: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """BCa interval of the mean for the groups flagged in ``use`` (codes sorted)."""
+    """BCa interval of the mean for the groups flagged in ``use`` (``codes`` sorted).
+
+    Groups with few distinct differences (at most a quarter of their pairs, e.g. Likert
+    items) are resampled through multinomial counts of the distinct values, the others by
+    resampling pair indices; both give the ordinary nonparametric bootstrap.
+    """
     rng = np.random.default_rng(seed)
+    n_groups = len(n)
     groups = np.flatnonzero(use)
-    starts = _segment_starts(codes, len(n))
     alpha = (1 - confidence) / 2
     z_a = st.norm.ppf([alpha, 1 - alpha])
-    lo = np.empty(len(groups))
-    hi = np.empty(len(groups))
-    # chunks of consecutive usable groups, so that n_boot x pairs stays bounded
-    sizes = n[groups]
-    bounds = [0]
-    acc = 0
-    for k, s in enumerate(sizes):
-        if acc and (acc + s) * n_boot > _BOOT_CHUNK:
-            bounds.append(k)
-            acc = 0
-        acc += int(s)
-    bounds.append(len(groups))
-    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
-        g = groups[b0:b1]
-        ng = n[g]
-        offs = starts[g]
-        seg = np.repeat(np.arange(len(g)), ng)
-        base = np.repeat(offs, ng)
-        high = np.repeat(ng, ng)
-        idx = base + rng.integers(0, high, size=(n_boot, len(seg)))
-        seg_starts = np.concatenate(([0], np.cumsum(ng)[:-1]))
-        boot = np.add.reduceat(d[idx], seg_starts, axis=1) / ng  # n_boot x groups
+    lo = np.full(len(groups), np.nan)
+    hi = np.full(len(groups), np.nan)
+    pos_of = np.full(n_groups, -1)
+    pos_of[groups] = np.arange(len(groups))
+
+    # distinct differences per group (sorted within group)
+    order = np.lexsort((d, codes))
+    cs, ds_ = codes[order], d[order]
+    new = np.ones(len(cs), dtype=bool)
+    new[1:] = (cs[1:] != cs[:-1]) | (ds_[1:] != ds_[:-1])
+    run_start = np.flatnonzero(new)
+    run_len = np.diff(np.append(run_start, len(cs)))
+    run_group = cs[run_start]
+    run_val = ds_[run_start]
+    k_distinct = np.bincount(run_group, minlength=n_groups)
+    run_first = np.searchsorted(run_group, np.arange(n_groups), side="left")
+    starts = _segment_starts(codes, n_groups)
+
+    discrete = groups[4 * k_distinct[groups] <= n[groups]]
+    general = groups[4 * k_distinct[groups] > n[groups]]
+
+    def finish(g: np.ndarray, boot: np.ndarray) -> None:
         th = theta[g]
         below = (boot < th).sum(axis=0)
         at_or_below = (boot <= th).sum(axis=0)
@@ -574,5 +618,24 @@ def _bca(
         v1 = boot[k1, cols]
         val = v0 + frac * (v1 - v0)
         val[bad] = np.nan
-        lo[b0:b1], hi[b0:b1] = val[:, 0], val[:, 1]
+        lo[pos_of[g]], hi[pos_of[g]] = val[:, 0], val[:, 1]
+
+    for b0, b1 in _chunks(n[general] * n_boot, _BOOT_CHUNK):
+        g = general[b0:b1]
+        finish(g, _boot_means_resample(rng, d, starts[g], n[g], n_boot))
+
+    if len(discrete):
+        k_max_each = k_distinct[discrete]
+        for b0, b1 in _chunks(k_max_each * n_boot * 2, _BOOT_CHUNK):
+            g = discrete[b0:b1]
+            kmax = int(k_distinct[g].max())
+            vals = np.zeros((len(g), kmax))
+            probs = np.zeros((len(g), kmax))
+            for j in range(kmax):  # at most a handful of distinct values
+                has = j < k_distinct[g]
+                r = run_first[g[has]] + j
+                vals[has, j] = run_val[r]
+                probs[has, j] = run_len[r] / n[g[has]]
+            probs /= probs.sum(axis=1, keepdims=True)
+            finish(g, _boot_means_multinomial(rng, vals, probs, n[g], n_boot))
     return lo, hi
