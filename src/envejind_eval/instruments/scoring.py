@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from envejind_eval.schema import TIMEPOINTS
+
 if TYPE_CHECKING:
     from envejind_eval.dataset import Dataset
     from envejind_eval.instruments import Instrument
@@ -54,9 +56,7 @@ def score_instrument(
     share = instrument.min_answered_share if min_answered_share is None else min_answered_share
     if not 0 < share <= 1:
         raise ValueError("min_answered_share must be in (0, 1]")
-    m = measurements.loc[
-        measurements["instrument"] == instrument.id, [*_KEYS, "item", "value"]
-    ]
+    m = measurements.loc[measurements["instrument"] == instrument.id, [*_KEYS, "item", "value"]]
     m = m.loc[m["item"].isin(instrument.item_ids)]
     v = m["value"].to_numpy(dtype=float, copy=True)
     v[np.isin(v, np.asarray(instrument.missing_codes, dtype=float))] = np.nan
@@ -91,23 +91,30 @@ def score_instrument(
             enough & (out["n_answered"] > 0), out["sum"] / out["n_answered"].clip(lower=1), np.nan
         )
     out = out.assign(instrument=instrument.id, level=level)
-    tp_order = {"baseline": 0, "midway": 1, "end": 2, "followup": 3}
-    unit_order = {
-        u: k
-        for k, u in enumerate(
-            instrument.item_ids if level == "item" else [*instrument.domain_ids, "total"]
+    # order: participant, rater, timepoint (course order), unit (definition order); integer
+    # codes + lexsort, because sorting with Python-level key mappers is slow at national scale
+    units = instrument.item_ids if level == "item" else [*instrument.domain_ids, "total"]
+    order = np.lexsort(
+        (
+            pd.Categorical(out["unit"], categories=units).codes,
+            pd.Categorical(out["timepoint"], categories=list(TIMEPOINTS)).codes,
+            pd.Categorical(out["rater"]).codes,
+            pd.Categorical(out["participant_id"]).codes,
         )
-    }
-    out = out.sort_values(
-        ["participant_id", "rater", "timepoint", "unit"],
-        key=lambda s: s.map(tp_order) if s.name == "timepoint" else (
-            s.map(unit_order) if s.name == "unit" else s
-        ),
-        kind="stable",
     )
+    out = out.iloc[order]
     return out[
-        ["participant_id", "instrument", "rater", "timepoint", "level", "unit", "score",
-         "n_items", "n_answered"]
+        [
+            "participant_id",
+            "instrument",
+            "rater",
+            "timepoint",
+            "level",
+            "unit",
+            "score",
+            "n_items",
+            "n_answered",
+        ]
     ].reset_index(drop=True)
 
 
@@ -151,7 +158,9 @@ def scores(
             raise ValueError(f"Expecting one of {', '.join(ds.instruments)}; got '{i}'")
     meas = ds.measurements
     parts = [
-        score_instrument(meas, ds.instruments[i], level=level, min_answered_share=min_answered_share)
+        score_instrument(
+            meas, ds.instruments[i], level=level, min_answered_share=min_answered_share
+        )
         for i in ids
     ]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SCORE_COLUMNS)
