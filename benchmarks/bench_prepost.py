@@ -42,8 +42,12 @@ def _baseline(pairs: pd.DataFrame) -> pd.DataFrame:
                 "municipality": mun,
                 "unit": unit,
                 "t_statistic": float(t["T"].iloc[0]),
-                "t_p_value": float(t["p_val"].iloc[0]) if "p_val" in t else float(t["p-val"].iloc[0]),
-                "wilcoxon_p_value": float(w["p_val"].iloc[0]) if "p_val" in w else float(w["p-val"].iloc[0]),
+                "t_p_value": float(t["p_val"].iloc[0])
+                if "p_val" in t
+                else float(t["p-val"].iloc[0]),
+                "wilcoxon_p_value": float(w["p_val"].iloc[0])
+                if "p_val" in w
+                else float(w["p-val"].iloc[0]),
                 "boot_ci_low": b.low,
                 "boot_ci_high": b.high,
             }
@@ -74,7 +78,9 @@ def run(quick: bool = False) -> list[Result]:
     dt = float(np.nanmax(np.abs(m["t_statistic"] - m["t_statistic_pg"])))
     dp = float(np.nanmax(np.abs(m["t_p_value"] - m["t_p_value_pg"])))
     normal = m["wilcoxon_method"] == "normal_cc"
-    dw = float(np.nanmax(np.abs(m.loc[normal, "wilcoxon_p_value"] - m.loc[normal, "wilcoxon_p_value_pg"])))
+    dw = float(
+        np.nanmax(np.abs(m.loc[normal, "wilcoxon_p_value"] - m.loc[normal, "wilcoxon_p_value_pg"]))
+    )
     width = (m["boot_ci_high_pg"] - m["boot_ci_low_pg"]).abs()
     dboot = float(np.nanmax(np.abs(m["boot_ci_low"] - m["boot_ci_low_pg"]) / width))
     speedup = t_base / t_ours

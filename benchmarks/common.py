@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -42,23 +41,31 @@ def timeit(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> float:
     return median(times)
 
 
-def run_subprocess(cmd: list[str], *, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process (via /usr/bin/time-free getrusage)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_subprocess(
+    cmd: list[str], *, env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)
+) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process and its children.
+
+    Runs it under ``/usr/bin/time``-free ``os.wait4`` so the peak RSS is this child's own,
+    not the maximum over every child the benchmark started before.
+    """
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(after, before) / 1024
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok_codes:
+        err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+        raise RuntimeError(f"{' '.join(cmd[:2])} exited with {code}: {err}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def machine() -> str:
     try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in open("/proc/cpuinfo")
-            if line.startswith("model name")
-        )
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown CPU"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{name}: {traceback.format_exc(limit=3)}")
             continue
         for r in got:
-            print(f"   {r.id}: {r.value:.3g} {r.unit} (target {r.target}) {'met' if r.met else 'NOT met'}")
+            print(
+                f"   {r.id}: {r.value:.3g} {r.unit} (target {r.target}) {'met' if r.met else 'NOT met'}"
+            )
         results.extend(got)
     lines = [
         "# Benchmark results",

@@ -1,0 +1,71 @@
+"""B4/B5: wall time and peak RSS of ``envejind-eval report`` on national data and on the
+sample (child processes; peak RSS from ``getrusage`` of the child)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from statistics import median
+
+from common import Result, run_subprocess
+from data import national_delivery
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY_ENV = {
+    "ENVEJIND_PSEUDONYM_KEY": os.environ.get("ENVEJIND_PSEUDONYM_KEY", "bench-key-" + "0" * 40)
+}
+
+
+def report_run(data: Path, repeat: int) -> tuple[float, float]:
+    """Median wall seconds and max peak RSS (MB) over ``repeat`` report runs."""
+    exe = str(Path(sys.executable).with_name("envejind-eval"))
+    walls, peaks = [], []
+    for _ in range(repeat):
+        out = Path(tempfile.mkdtemp(prefix="envejind_bench_report_"))
+        try:
+            # exit code 1 = written with warnings (suppressed cells), still a full report
+            wall, peak = run_subprocess(
+                [exe, "report", str(data), "--out", str(out / "r"), "--quiet"],
+                env=KEY_ENV,
+                ok_codes=(0, 1),
+            )
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        walls.append(wall)
+        peaks.append(peak)
+    return median(walls), max(peaks)
+
+
+def run(quick: bool = False) -> list[Result]:
+    sample_wall, sample_peak = report_run(ROOT / "data" / "sample", 1 if quick else 3)
+    nat_wall, nat_peak = report_run(national_delivery(), 1)
+    return [
+        Result(
+            "B4",
+            "`envejind-eval report` on national data (98 municipalities, ~20,000 participants)",
+            "—",
+            nat_wall,
+            "s",
+            "≤ 120 s wall, ≤ 3 GB peak RSS on 2 cores",
+            nat_wall <= 120 and nat_peak <= 3 * 1024,
+            {"peak_rss_mb": nat_peak, "runs": 1},
+        ),
+        Result(
+            "B5",
+            "`envejind-eval report` on `data/sample`",
+            "—",
+            sample_wall,
+            "s",
+            "≤ 20 s wall",
+            sample_wall <= 20,
+            {"peak_rss_mb": sample_peak, "runs": 1 if quick else 3},
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for r in run(quick=True):
+        print(r)
