@@ -308,9 +308,9 @@ def dose_response(
     if rater is None:
         rater = inst.raters[0]
     _check_option(rater, tuple(inst.raters), "rater")
-    level = "total" if unit == "total" else "domain"
+    level: Literal["total", "domain"] = "total" if unit == "total" else "domain"
     if level == "domain":
-        _check_option(unit, tuple(inst.domain_ids), "unit")
+        _check_option(unit, ("total", *inst.domain_ids), "unit")
     s = scores(ds, instrument, level=level)
     s = s.loc[
         (s["unit"] == unit) & (s["rater"] == rater) & s["timepoint"].isin(["baseline", "end"])
