@@ -333,7 +333,6 @@ def _cross_checks(
     tables: Mapping[str, pd.DataFrame], p: pd.DataFrame, instruments: Mapping[str, Instrument]
 ) -> list[pd.DataFrame]:
     out: list[pd.DataFrame] = []
-    ids = pd.Index(p["participant_id"].dropna().unique())
 
     # a cohort belongs to one municipality (in participants and in cohorts)
     n_mun = p.groupby("cohort_id")["municipality"].transform("nunique")
@@ -392,7 +391,9 @@ def _cross_checks(
         df = tables.get(name)
         if df is None or not len(df):
             continue
-        known = df["participant_id"].isin(ids)
+        # one hash lookup per row, reused for membership and both window ends
+        pos = start.index.get_indexer(df["participant_id"])
+        known = pd.Series(pos >= 0, index=df.index) & df["participant_id"].notna()
         out.append(
             _problems(
                 name,
@@ -404,8 +405,8 @@ def _cross_checks(
         )
         if "date" not in df.columns:
             continue
-        s = df["participant_id"].map(start)
-        e = df["participant_id"].map(end)
+        s = pd.Series(start.to_numpy()[pos], index=df.index).where(known)
+        e = pd.Series(end.reindex(start.index).to_numpy()[pos], index=df.index).where(known)
         d = df["date"]
         if name == "measurements":
             lo = s - grace
