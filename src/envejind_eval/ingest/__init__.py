@@ -79,7 +79,8 @@ def load(
     from envejind_eval.dataset import Dataset
 
     tables, report, reg = read_delivery(path, config=config, key=key)
-    return Dataset.from_tables(tables, instruments=reg, ingest_report=report, validate=False)
+    # the tables are complete, coerced and validated (rows failing validation are quarantined)
+    return Dataset(tables, reg, report)
 
 
 def keygen(out: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:

@@ -91,6 +91,22 @@ def combine(arrs: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def dup_mask(key: np.ndarray) -> np.ndarray:
+    """``pandas.Series(key).duplicated(keep=False)`` by sorting (radix sort for dense keys);
+    much faster than hashing on sparse int64 keys."""
+    if len(key) < 2:
+        return np.zeros(len(key), dtype=bool)
+    lo = int(key.min())
+    k = key - lo
+    if int(k.max()) < (1 << 31):
+        k = k.astype(np.int32)
+    s = np.sort(k, kind="stable")
+    same = s[1:] == s[:-1]
+    if not same.any():
+        return np.zeros(len(key), dtype=bool)
+    return np.isin(k, np.unique(s[1:][same]))
+
+
 @dataclass
 class Parsed:
     """A field parsed once per unique text; ``idx`` maps rows to uniques (last = empty)."""
@@ -244,6 +260,7 @@ class Pipeline:
         self._problems: list[tuple[np.ndarray, Any, str, str, str, Any]] = []
         self.quarantined: np.ndarray | None = None  # per grow
         self.extra_files: list[dict] = []
+        self._cpr_cache: dict[str, tuple[str | None, str | None]] = {}
 
     # -- keys & ids ---------------------------------------------------------------------------
     def key(self) -> bytes:
@@ -484,7 +501,13 @@ class Pipeline:
         if is_cpr.any():
             key = self.key()
             sub = [v for v, c in zip(vals, is_cpr, strict=True) if c]
-            pseud, rules = P.pseudonymise(sub, key)
+            todo = [v for v in sub if v not in self._cpr_cache]
+            if todo:
+                ps, rs = P.pseudonymise(todo, key)
+                self._cpr_cache.update(zip(todo, zip(ps, rs, strict=True), strict=True))
+            got = [self._cpr_cache[v] for v in sub]
+            pseud = [g[0] for g in got]
+            rules = [g[1] for g in got]
             j = np.nonzero(is_cpr)[0]
             for k, i in enumerate(j):
                 if pseud[k] is None:
@@ -680,16 +703,16 @@ class Pipeline:
             kf = self._key_fields(s)
             parts = ([s.pcode] if s.pcode is not None else []) + [s.parsed[f].codes() for f in kf]
             key = combine(parts)
-            allp = [s.parsed[f].codes() for f in sorted(s.parsed)]
-            content = combine([key, *allp]) if allp else key
             ok = ~s.bad
             idx = np.nonzero(ok)[0]
             k = key[idx]
-            dupk = pd.Series(k).duplicated(keep=False).to_numpy()
+            dupk = dup_mask(k)
             if not dupk.any():
                 continue
             sub = idx[dupk]
-            df = pd.DataFrame({"k": key[sub], "c": content[sub]})
+            allp = [s.parsed[f].codes()[sub] for f in sorted(s.parsed)]
+            content = combine([key[sub], *allp]) if allp else key[sub]
+            df = pd.DataFrame({"k": key[sub], "c": content})
             nc = df.groupby("k")["c"].transform("nunique").to_numpy()
             conflict = sub[nc > 1]
             same = sub[nc == 1]
@@ -899,6 +922,10 @@ class Pipeline:
         """A canonical frame of the kept rows, indexed by canonical row number."""
         from envejind_eval.schema import ATTENDANCE_STATUSES, TABLES, coerce_table
 
+        if not self.rows.get(table):
+            from envejind_eval.schema import empty_table
+
+            return empty_table(table)
         idx = np.nonzero(keep)[0]
         cols: dict[str, Any] = {}
         for c, spec in TABLES[table].columns.items():
@@ -919,7 +946,11 @@ class Pipeline:
                 cols[c] = np.array([x == "1" for x in v], dtype=bool)
             else:
                 cols[c] = pd.array(v, dtype="str")
-        df = pd.DataFrame(cols, index=pd.Index(idx))
+        df = pd.DataFrame(cols, index=pd.Index(idx), copy=False)
+        if table == "attendance":  # built with the canonical dtypes; skip a 2M-row re-cast
+            if "arrival_time" not in df.columns:
+                df["arrival_time"] = _str_from_codes(np.full(len(df), -1), [])
+            return df[list(TABLES[table].columns)]
         return coerce_table(table, df)
 
     def validate(self) -> dict[str, pd.DataFrame]:
@@ -950,7 +981,9 @@ class Pipeline:
             if derived:
                 probs = probs[probs["table"] != "cohorts"]
             found = [self._map_schema_problems(probs, A)]
-            found.append(self._validate_attendance(A["attendance"], frames["participants"]))
+            pk = ~self.q[A["participants"]["_grow"]]
+            pcodes = A["participants"].get("participant_id", np.empty(0, np.int64))[pk]
+            found.append(self._validate_attendance(A["attendance"], frames["participants"], pcodes))
             new = 0
             for grow, label, rule, msg, cell in found[0] + found[1]:
                 for g, lab, c in zip(
@@ -1013,7 +1046,7 @@ class Pipeline:
             out.append((np.array([g]), lab, str(r.rule), str(r.message), ref))
         return out
 
-    def _validate_attendance(self, a: dict, participants: pd.DataFrame) -> list:
+    def _validate_attendance(self, a: dict, participants: pd.DataFrame, codes: np.ndarray) -> list:
         """The schema's attendance checks, vectorised on integer codes (same rules/messages)."""
         out: list = []
         if not len(a["_grow"]):
@@ -1022,9 +1055,12 @@ class Pipeline:
         if not keep.any():
             return out
         ix = np.nonzero(keep)[0]
-        pc, day = a["participant_id"][ix], a["date"][ix]
+        if len(ix) == len(keep):
+            pc, day = a["participant_id"], a["date"]
+        else:
+            pc, day = a["participant_id"][ix], a["date"][ix]
         npid = len(self.pid_list) + 1
-        codes = np.array([self.pids[p] for p in participants["participant_id"]], dtype=np.int64)
+        codes = np.asarray(codes, dtype=np.int64)
         known = np.zeros(npid, dtype=bool)
         known[codes] = True
         start = np.full(npid, D.NAT, np.int64)
@@ -1038,8 +1074,11 @@ class Pipeline:
         k = known[pc]
         lo, hi = start[pc], end[pc]
         outside = ((lo != D.NAT) & (day < lo)) | ((hi != D.NAT) & (day > hi))
-        key = pc * (1 << 32) + (day - (day.min() if len(day) else 0))
-        dupk = pd.Series(key).duplicated(keep=False).to_numpy()
+        parts = self.rows.get("attendance", [])
+        if len(parts) == 1 and (parts[0][1] < 0).all():
+            dupk = np.zeros(len(pc), dtype=bool)  # one long file: deduplicated already
+        else:
+            dupk = dup_mask(combine([pc, day - (day.min() if len(day) else 0)]))
         checks = [
             (
                 dupk,
@@ -1078,6 +1117,8 @@ class Pipeline:
 
             df = empty_table("attendance")
         if not arr:
+            if "arrival_time" not in df.columns:
+                df = df.assign(arrival_time=_str_from_codes(np.full(len(df), -1), []))
             return df.reset_index(drop=True)
         ag = np.concatenate([x[0] for x in arr])
         apc = np.concatenate([x[1] for x in arr])
@@ -1278,6 +1319,9 @@ def run(
     att = p.attendance_frame()
     tables = {t: df.reset_index(drop=True) for t, df in frames.items()}
     tables["attendance"] = att
+    from envejind_eval.schema import TABLES
+
+    tables = {n: tables[n] for n in TABLES}
     rep = p.report()
     log.info(
         "ingested %s: %d rows read, %d quarantined",

@@ -130,7 +130,11 @@ def skip_blank_and_total(t: RawTable) -> None:
     for c in t.cols:
         blank &= c.codes < 0
     first = t.cols[0]
-    total_vals = [i for i, v in enumerate(first.values) if _norm_label(v) in TOTAL_LABELS]
+    total_vals = [
+        i
+        for i, v in enumerate(first.values)
+        if len(v) <= 12 and v[:1] in "iItTsS" and _norm_label(v) in TOTAL_LABELS
+    ]
     total = np.isin(first.codes, total_vals) if total_vals else np.zeros(t.n_rows, dtype=bool)
     total &= ~blank
     t.skipped["blank"] += int(blank.sum())
@@ -145,22 +149,22 @@ def _norm_label(v: str) -> str:
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _decode(data: bytes, name: str) -> tuple[bytes, str, str | None]:
-    """Return (utf-8 bytes without BOM, encoding label, decoded text if already decoded)."""
+def _decode(data: bytes, name: str) -> tuple[bytes, int, str, str | None]:
+    """(utf-8 bytes, offset of the text after any BOM, encoding label, text if decoded)."""
     if data.startswith(BOM):
-        return data[len(BOM) :], "utf-8-sig", None
+        return data, len(BOM), "utf-8-sig", None
     if data.isascii():
-        return data, "utf-8", None
+        return data, 0, "utf-8", None
     try:
         text = data.decode("utf-8")
-        return data, "utf-8", text
+        return data, 0, "utf-8", text
     except UnicodeDecodeError:
         pass
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         raise IngestError(f"{name}: not readable as UTF-8 or cp1252 text") from None
-    return text.encode("utf-8"), "cp1252", text
+    return text.encode("utf-8"), 0, "cp1252", text
 
 
 def _sniff_separator(first_line: str) -> str:
@@ -175,25 +179,22 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
     digest = sha256_bytes(data)
     if b"\x00" in data[:4096]:
         raise IngestError(f"{file}: binary content, not a text file")
-    body, encoding, text = _decode(data, file)
-    nl = body.find(b"\n")
-    head = (body if nl < 0 else body[:nl]).decode("utf-8", errors="replace").rstrip("\r")
+    body, start, encoding, text = _decode(data, file)
+    nl = body.find(b"\n", start)
+    head = (body[start:] if nl < 0 else body[start:nl]).decode("utf-8", errors="replace")
+    head = head.rstrip("\r")
     sep = _sniff_separator(head)
-    fast = (
-        b'"' not in body
-        and b"\n\n" not in body
-        and b"\n\r\n" not in body
-        and b"\r\r" not in body
-        and head.strip() != ""
-        and header_score([h.strip() for h in head.split(sep)]) > 0
-        and (b"\r" not in body or b"\r\n" in body)
-    )
     table = None
-    if fast:
-        table = _read_csv_arrow(body, head, sep, path=path, file=file, digest=digest)
+    if head.strip() and header_score([h.strip().strip('"') for h in head.split(sep)]) > 0:
+        table = _read_csv_arrow(body, start, head, sep, path=path, file=file, digest=digest)
     if table is None:
         if text is None:
-            text = body.decode("utf-8")
+            try:
+                text = body[start:].decode("utf-8")
+            except UnicodeDecodeError:
+                raise IngestError(
+                    f"{file}: starts with a UTF-8 byte order mark but is not valid UTF-8"
+                ) from None
         table = _read_csv_python(text, sep, path=path, file=file, digest=digest, score=header_score)
     table.encoding = encoding
     table.separator = sep
@@ -202,19 +203,23 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
 
 
 def _read_csv_arrow(
-    body: bytes, head: str, sep: str, *, path: Path, file: str, digest: str
+    body: bytes, start: int, head: str, sep: str, *, path: Path, file: str, digest: str
 ) -> RawTable | None:
+    """pyarrow's multi-threaded reader; None when rows are ragged or line numbers would not
+    be exact (blank lines, line breaks inside quotes, bare CR line ends)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    header = [h.strip() for h in head.split(sep)]
+    header = [h.strip().strip('"').strip() for h in head.split(sep)]
     names = [f"c{i}" for i in range(len(header))]
     dt = pa.dictionary(pa.int32(), pa.string())
     try:
         tbl = pacsv.read_csv(
-            pa.BufferReader(body),
+            pa.BufferReader(pa.py_buffer(body).slice(start)),
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, quote_char='"', ignore_empty_lines=False
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, dt),
                 strings_can_be_null=True,
@@ -223,6 +228,11 @@ def _read_csv_arrow(
         )
     except (pa.ArrowInvalid, pa.ArrowException):
         return None  # ragged rows etc.: the Python reader reports them per line
+    n = tbl.num_rows
+    # blank lines make pyarrow fail (ignore_empty_lines=False) -> Python reader; without
+    # quotes no line break can hide inside a value, so row i is line i + 2
+    if b'"' in body and body.count(b"\n") != (n + 1 if body.endswith(b"\n") else n):
+        return None  # blank lines or quoted line breaks: line numbers need the slow reader
     tbl = tbl.unify_dictionaries()
     cols = []
     for name in names:

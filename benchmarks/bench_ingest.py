@@ -1,0 +1,130 @@
+"""Benchmark: ``envejind_eval.load`` of a national-scale Danish-format delivery vs bare pandas.
+
+Writes, in a temporary folder, a delivery with ``deltagere.csv`` (20,000 participants),
+``hold.csv`` and a 2-million-row ``fremmoede.csv`` (``CPR;Dato;Kode``; ``;``-separated,
+dd-mm-yyyy dates, UTF-8 with BOM, CRLF -- as Danish Excel writes it). Then times, in the
+same process, ``load()`` (read, pseudonymise, parse, deduplicate, validate, build the
+Dataset) against a bare ``pandas.read_csv(engine="pyarrow")`` of the same files; each is
+the median of ``--repeat`` runs after one warm-up. Prints the ratio (target <= 2).
+
+    .venv/bin/python benchmarks/bench_ingest.py [--rows 2000000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def write_delivery(folder: Path, *, rows: int, per_person: int = 100, seed: int = 1) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n = max(rows // per_person, 1)
+    # unique valid CPR numbers: day 1-28, month 1-12, year 96-99 (century digit 0-3)
+    dd = rng.integers(1, 29, n * 2)
+    mm = rng.integers(1, 13, n * 2)
+    yy = rng.integers(96, 100, n * 2)
+    ser = rng.integers(0, 4000, n * 2)
+    cpr = pd.unique(
+        pd.Series(
+            [f"{a:02d}{b:02d}{c:02d}-{s:04d}" for a, b, c, s in zip(dd, mm, yy, ser, strict=True)]
+        )
+    )[:n]
+    cohort = np.arange(n) // 8
+    base = np.datetime64("2016-10-03")
+    cstart = base + (cohort % 200) * 7
+    start = pd.to_datetime(cstart)
+    plan = start + pd.Timedelta(days=160)
+    fmt = lambda s: s.strftime("%d-%m-%Y")  # noqa: E731
+    munis = np.array([f"Kommune {i % 98:02d}" for i in range(cohort.max() + 1)])
+    p = pd.DataFrame(
+        {
+            "CPR": cpr,
+            "Kommune": munis[cohort],
+            "Hold": [f"H{c:05d}" for c in cohort],
+            "Mentor": "",
+            "Køn": "M",
+            "Fødselsår": "1998",
+            "Henvist af": "Politiet",
+            "Startdato": fmt(start),
+            "Planlagt slutdato": fmt(plan),
+            "Status": "Gennemført",
+            "Slutdato": fmt(plan),
+            "Ophørsårsag": "",
+        }
+    )
+    _write(p, folder / "deltagere.csv")
+    hold = p.drop_duplicates("Hold")[["Hold", "Kommune", "Startdato", "Planlagt slutdato"]]
+    _write(hold.set_axis(["Hold", "Kommune", "Startdato", "Slutdato"], axis=1), folder / "hold.csv")
+    # weekdays from each start: 100 consecutive business days
+    bdays = np.busday_offset(
+        cstart.astype("datetime64[D]")[:, None], np.arange(per_person)[None, :], roll="forward"
+    )
+    dates = pd.DatetimeIndex(bdays.ravel()).strftime("%d-%m-%Y").to_numpy()
+    codes = rng.choice(np.array(list("MMMMKKSAF")), n * per_person)
+    lines = pd.Series(np.repeat(cpr, per_person)).str.cat(
+        [pd.Series(dates), pd.Series(codes)], sep=";"
+    )
+    text = "CPR;Dato;Kode\r\n" + "\r\n".join(lines.tolist()) + "\r\n"
+    (folder / "fremmoede.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    return folder
+
+
+def _write(df: pd.DataFrame, path: Path) -> None:
+    text = "\r\n".join(
+        [";".join(df.columns), *(";".join(map(str, r)) for r in df.itertuples(index=False))]
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + (text + "\r\n").encode("utf-8"))
+
+
+def _median_time(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    import envejind_eval as ee
+
+    key = bytes(range(32))
+    with tempfile.TemporaryDirectory() as tmp:
+        d = write_delivery(Path(tmp) / "levering", rows=args.rows)
+        files = sorted(d.glob("*.csv"))
+        size = sum(f.stat().st_size for f in files) / 1e6
+
+        def bare() -> None:
+            for f in files:
+                pd.read_csv(f, sep=";", engine="pyarrow")
+
+        def ours() -> None:
+            ds = ee.load(d, key=key)
+            assert ds.ingest_report.n_quarantined == 0, ds.ingest_report.to_text()
+
+        t_bare = _median_time(bare, args.repeat)
+        t_ours = _median_time(ours, args.repeat)
+        ds = ee.load(d, key=key)
+        print(
+            f"files: {', '.join(f.name for f in files)} ({size:.0f} MB); "
+            f"attendance rows: {len(ds.attendance):,}"
+        )
+        print(f"pandas.read_csv(engine='pyarrow'): {t_bare:.3f} s (median of {args.repeat})")
+        print(f"envejind_eval.load():              {t_ours:.3f} s (median of {args.repeat})")
+        print(f"ratio: {t_ours / t_bare:.2f}x (target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()
