@@ -407,21 +407,36 @@ class Gate:
             self._cells.extend(cells)
             reg.cells = list(range(start, len(self._cells)))
         if self.publication:
-            pops = {r.population for r in pending}
-            system = System(self._tables, self._cells, self.rules)
-            cand = [i for r in pending for i in r.cells]
-            secondary(system, cand, populations=pops)
+            # populations are independent blocks of the linear system: solve them apart
+            cand_all = {i for r in pending for i in r.cells}
+            for pop in sorted({r.population for r in pending}):
+                system, index = self._system(pop)
+                cand = [j for j, i in enumerate(index) if i in cand_all]
+                secondary(system, cand)
         for reg in pending:
             for i in reg.cells:
                 self._cells[i].locked = True
             assert reg.result is not None
             reg.result._out = _render(reg, self._cells, self.rules, publication=self.publication)
 
+    def _system(self, population: str) -> tuple[System, list[int]]:
+        """The linear system of one population (current run and ledger) and the indices
+        of its cells in ``self._cells`` (the cell objects are shared)."""
+        index = [i for i, c in enumerate(self._cells) if c.population == population]
+        tables = [t for t in self._tables if t.population == population]
+        return System(tables, [self._cells[i] for i in index], self.rules), index
+
     def verify(self) -> Verification:
         """Audit the whole run (all releases, margins, ledger editions) from scratch."""
         self.run()
-        system = System(self._tables, self._cells, self.rules)
-        return Verification(check_targets(system, system.targets()))
+        parts = []
+        pops = {c.population for c in self._cells if c.edition == CURRENT}
+        for pop in sorted(pops):
+            system, _ = self._system(pop)
+            parts.append(check_targets(system, system.targets()))
+        if not parts:
+            return Verification(check_targets(System([], [], self.rules), []))
+        return Verification(pd.concat(parts, ignore_index=True))
 
     def log(self) -> pd.DataFrame:
         """Suppression log of the run (``release, table, row, column, cell, rule``)."""
@@ -563,6 +578,24 @@ def _cells_of(
         )
     cells: list[Cell] = []
     values = {c: pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float) for c in count_cols}
+    parts = [c for c in count_cols if c != total]
+    if total is not None and parts:
+        # when the count columns add up to the total in every row, no one is outside them:
+        # tell the linear system (fewer unknowns, and a reader can check it anyway)
+        summed = np.nansum([values[c] for c in parts], axis=0)
+        tot = values[total]
+        ok = ~np.isnan(tot)
+        if ok.any() and np.allclose(summed[ok], tot[ok]):
+            metas.append(
+                TableMeta(
+                    population=reg.population,
+                    release=reg.release,
+                    table=reg.name,
+                    dims=(*reg.by, reg.column_dim),
+                    fixed=make_key(reg.fixed),
+                    interior=frozenset((*k, str(c)) for k in interior for c in parts),
+                )
+            )
     for j, (r, bykey, margin) in enumerate(rows):
         for c in count_cols:
             v = values[c][j]

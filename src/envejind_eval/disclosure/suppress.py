@@ -45,26 +45,32 @@ def _choose(
     t: Target,
     candidates: Sequence[int],
     current: tuple[float, float, list[int]],
-) -> int:
+) -> tuple[int, bool]:
     """Pick one cell to suppress so that target ``t`` (currently failing) improves.
 
-    ``current`` is ``(low, high, binding cells)`` of ``t`` in the current system.
+    ``current`` is ``(low, high, binding cells)`` of ``t`` in the current system. Returns
+    the cell and whether suppressing it is known to make ``t`` pass.
     """
     cand = set(candidates)
     lo0, hi0, binding = current
     ordered = sorted((i for i in binding if i in cand), key=lambda i: _cost(system, i))
     best, best_gain = None, 0.0
     for i in ordered[:MAX_TRIALS]:
-        lo, hi = system.bounds(t.coef, drop=[i])
+        m = system.matrices(drop=[i])
+        # dropping a number only widens the range: try one end first
+        hi = system.extreme(t.coef, "max", drop=[i], _m=m)
+        if system.problem(t, lo0, hi) is None:
+            return i, True
+        lo = system.extreme(t.coef, "min", drop=[i], _m=m)
         if system.problem(t, lo, hi) is None:
-            return i
+            return i, True
         gain = _width(lo, hi) - _width(lo0, hi0)
         if gain > best_gain:
             best, best_gain = i, gain
     if best is not None:
-        return best
+        return best, False
     if ordered:
-        return ordered[0]
+        return ordered[0], False
     # no binding candidate (the target is pinned by locked numbers and the new ones
     # together): take the cheapest candidate sharing a joint cell with a live constraint
     tset = set(np.flatnonzero(t.coef).tolist())
@@ -73,7 +79,7 @@ def _choose(
         if c.state == "published" and tset.intersection(system.supports[i].tolist()):
             near.update(system.supports[i].tolist())
     close = [i for i in candidates if near.intersection(system.supports[i].tolist())]
-    return min(close or list(candidates), key=lambda i: _cost(system, i))
+    return min(close or list(candidates), key=lambda i: _cost(system, i)), False
 
 
 def secondary(
@@ -127,11 +133,14 @@ def secondary(
                         "earlier published tables already disclose it; publish fewer tables "
                         "or coarser groupings"
                     )
-                pick = _choose(system, t, free, (lo, hi, binding))
+                pick, passes = _choose(system, t, free, (lo, hi, binding))
                 system.cells[pick].state = "suppressed"
                 system.cells[pick].reason = "secondary"
                 added.append(pick)
                 changed = True
                 mats = system.matrices()
+                if passes:
+                    done.add(sig)
+                    break
         if not changed:
             return added

@@ -42,7 +42,7 @@ from envejind_eval.errors import DisclosureError
 OTHER = "__other__"
 CURRENT = "__current__"
 #: Systems with at most this many unknowns are passed to linprog as dense arrays.
-DENSE_LIMIT = 400
+DENSE_LIMIT = 60
 
 Key = tuple[tuple[str, str], ...]
 State = Literal["published", "small", "suppressed"]
@@ -235,22 +235,64 @@ class System:
         lo, hi, _ = self.solve(coef, drop=drop, _m=_m)
         return lo, hi
 
+    def extreme(
+        self,
+        coef: np.ndarray,
+        sense: Literal["min", "max"],
+        *,
+        drop: Sequence[int] = (),
+        _m: tuple | None = None,
+        binding: set[int] | None = None,
+    ) -> float:
+        """Minimum or maximum of ``coef @ x`` over the feasible counts, rounded inwards
+        (a reader knows counts are whole numbers). Solutions of the undropped system are
+        pooled for :meth:`quick_check`; cells whose equations bind the optimum (non-zero
+        dual value) are added to ``binding``."""
+        a_eq, b_eq, a_ub, b_ub = _m if _m is not None else self._matrices(drop)
+        sign = 1.0 if sense == "min" else -1.0
+        res = linprog(
+            sign * coef,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=a_eq,
+            b_eq=b_eq,
+            bounds=(0, None),
+            method="highs",
+        )
+        if res.status == 2:
+            raise DisclosureError(self._infeasible_message())
+        if res.status == 3:
+            return -math.inf if sense == "min" else math.inf
+        if res.status != 0:
+            raise DisclosureError(f"linear programme failed ({res.message})")
+        if not drop:
+            self._pool.append(np.asarray(res.x, dtype=float))
+            if binding is not None and a_eq is not None and res.eqlin is not None:
+                marg = np.asarray(res.eqlin.marginals)
+                binding.update(self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9))
+        value = sign * res.fun
+        return math.ceil(value - 1e-6) if sense == "min" else math.floor(value + 1e-6)
+
     def solve(
         self, coef: np.ndarray, *, drop: Iterable[int] = (), _m: tuple | None = None
     ) -> tuple[float, float, list[int]]:
-        """Feasible ``(low, high)`` of ``coef @ x`` given every published number.
-
-        Integer data: the bounds are rounded inwards (``ceil``/``floor``) because a reader
-        knows counts are whole numbers. Solutions of the current system (``drop`` empty)
-        are pooled and reused by :meth:`quick_check`.
-        """
+        """Feasible ``(low, high)`` of ``coef @ x`` given every published number, and the
+        cells whose published values bind either end."""
         drop = list(drop)
-        a_eq, b_eq, a_ub, b_ub = _m if _m is not None else self._matrices(drop)
-        out = []
+        m = _m if _m is not None else self._matrices(drop)
         binding: set[int] = set()
-        for sign in (1.0, -1.0):
+        lo = self.extreme(coef, "min", drop=drop, _m=m, binding=binding)
+        hi = self.extreme(coef, "max", drop=drop, _m=m, binding=binding)
+        return lo, hi, sorted(binding)
+
+    def _infeasible_message(self) -> str:
+        """Name the population(s) and tables whose counts contradict each other."""
+        bad: list[str] = []
+        for pop in sorted({k[0] for k in self.blocks}):
+            keep = [i for i, c in enumerate(self.cells) if c.population != pop]
+            a_eq, b_eq, a_ub, b_ub = self._matrices(keep)
             res = linprog(
-                sign * coef,
+                np.zeros(self.n_vars),
                 A_ub=a_ub,
                 b_ub=b_ub,
                 A_eq=a_eq,
@@ -259,31 +301,32 @@ class System:
                 method="highs",
             )
             if res.status == 2:
-                raise DisclosureError(
-                    "the published counts are inconsistent: populations "
-                    f"{sorted({k[0] for k in self.blocks})} cannot all describe the same "
-                    "persons; give tables that count different persons different "
-                    "`population=` names, or add the distinguishing dimension with `where=`"
+                seen: dict[tuple, tuple[float, str]] = {}
+                clash: set[str] = set()
+                for i, c in enumerate(self.cells):
+                    if c.population != pop or c.state != "published":
+                        continue
+                    sig = (c.edition, self.supports[i].tobytes())
+                    name = (
+                        f"{c.release}/{c.table}"
+                        if c.edition == CURRENT
+                        else f"{c.edition}/{c.table}"
+                    )
+                    if sig in seen and seen[sig][0] != c.value:
+                        clash.update({seen[sig][1], name})
+                    seen.setdefault(sig, (c.value, name))
+                where = (
+                    f" (tables {sorted(clash)} give different counts for the same cell)"
+                    if clash
+                    else ""
                 )
-            if res.status == 3:
-                out.append(-math.inf if sign > 0 else math.inf)
-            elif res.status != 0:
-                raise DisclosureError(f"linear programme failed ({res.message})")
-            else:
-                out.append(sign * res.fun)
-                if not drop:
-                    self._pool.append(np.asarray(res.x, dtype=float))
-                    if a_eq is not None and res.eqlin is not None:
-                        marg = np.asarray(res.eqlin.marginals)
-                        binding.update(
-                            self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9)
-                        )
-        lo, hi = out
-        if math.isfinite(lo):
-            lo = math.ceil(lo - 1e-6)
-        if math.isfinite(hi):
-            hi = math.floor(hi + 1e-6)
-        return lo, hi, sorted(binding)
+                bad.append(f"population {pop!r}{where}")
+        which = "; ".join(bad) if bad else "several populations together"
+        return (
+            f"the published counts are inconsistent: {which}. Tables that count different "
+            "persons need different `population=` names, or the distinguishing dimension "
+            "given with `where=` or `by=`"
+        )
 
     def seed_pool(self, k: int = 3, *, seed: int = 0) -> None:
         """Add ``2 k`` vertices (min and max of random objectives) to the solution pool."""
