@@ -1229,7 +1229,7 @@ class Pipeline:
         df = df.drop_duplicates(subset=["_g", "column", "rule", "file", "sheet"])
         order = {s.name: i for i, s in enumerate(self.sources)}
         df["_o"] = [
-            order.get(f + (f"[{sh}]" if sh else ""), 0)
+            order.get(f + (f"[{sh}]" if isinstance(sh, str) and sh else ""), 0)
             for f, sh in zip(df.file, df.sheet, strict=True)
         ]
         df = df.sort_values(["_o", "_g", "rule", "column"], kind="stable")
@@ -1282,7 +1282,8 @@ def _seq(x: Any, n: int) -> list:
     return [x] * n
 
 
-def _str_from_codes(codes: np.ndarray, cats: list[str]) -> pd.Series:
+def _str_from_codes(codes: np.ndarray, cats: list[str]) -> Any:
+    """A pandas ``str`` array of ``cats[codes]`` (-1 = missing), built in pyarrow."""
     import pyarrow as pa
 
     codes = np.asarray(codes)
@@ -1290,7 +1291,7 @@ def _str_from_codes(codes: np.ndarray, cats: list[str]) -> pd.Series:
         pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(cats, pa.string())
     )
     s = arr.cast(pa.string()).to_pandas()
-    return pd.Series(s.to_numpy() if s.dtype != "str" else s.array, dtype="str")
+    return s.array if s.dtype == "str" else pd.array(s.to_numpy(), dtype="str")
 
 
 def run(
