@@ -109,31 +109,32 @@ def _universe(
     units = _units(inst, level)
     sc = sc.loc[sc["rater"].isin(raters)]
 
-    keys = ["participant_id", "rater", "unit"]
-    s = sc.set_index([*keys, "timepoint"])["score"]
-    wide = s.unstack("timepoint")
-    forms = s.notna().astype(np.int8).unstack("timepoint") * 0 + 1  # a row means a form
-    wide = wide.reindex(columns=list(timepoints))
-    forms = forms.reindex(columns=list(timepoints)).fillna(0).astype(bool)
-    forms.columns = [f"has_form_{t}" for t in timepoints]
-    wide = pd.concat([wide, forms], axis=1).reset_index()
-
     pcols = ["participant_id", "status", *[b for b in by if b != "status"]]
     part = ds.participants[pcols]
     n_p, n_r, n_u = len(part), len(raters), len(units)
+    # place each score at its row of the universe (participant-major, then rater, unit)
+    pi = pd.Index(part["participant_id"]).get_indexer(sc["participant_id"])
+    ri = pd.Index(raters).get_indexer(sc["rater"])
+    ui = pd.Index(units).get_indexer(sc["unit"])
+    ti = pd.Index(list(timepoints)).get_indexer(sc["timepoint"])
+    ok = (pi >= 0) & (ri >= 0) & (ui >= 0) & (ti >= 0)
+    pos = ((pi * n_r + ri) * n_u + ui)[ok]
+    ti, score = ti[ok], sc["score"].to_numpy(dtype=float)[ok]
+    n_rows = n_p * n_r * n_u
     idx_p = np.repeat(np.arange(n_p), n_r * n_u)
-    uni = part.iloc[idx_p].reset_index(drop=True)
-    uni["rater"] = np.tile(np.repeat(np.asarray(raters, dtype=object), n_u), n_p)
-    uni["unit"] = np.tile(np.asarray(units, dtype=object), n_p * n_r)
-    uni["rater"] = uni["rater"].astype(str)
-    uni["unit"] = uni["unit"].astype(str)
-    wide["rater"] = wide["rater"].astype(str)
-    wide["unit"] = wide["unit"].astype(str)
-    out = uni.merge(wide, on=keys, how="left", validate="one_to_one")
-    for t in timepoints:
-        out[f"has_form_{t}"] = out[f"has_form_{t}"].fillna(False).astype(bool)
-    out["rater"] = pd.Categorical(out["rater"], categories=raters)
-    out["unit"] = pd.Categorical(out["unit"], categories=units)
+    out = pd.DataFrame({c: part[c].to_numpy()[idx_p] for c in pcols})
+    out["rater"] = pd.Categorical.from_codes(
+        np.tile(np.repeat(np.arange(n_r), n_u), n_p), categories=raters
+    )
+    out["unit"] = pd.Categorical.from_codes(np.tile(np.arange(n_u), n_p * n_r), categories=units)
+    for k, t in enumerate(timepoints):
+        col = np.full(n_rows, np.nan)
+        form = np.zeros(n_rows, dtype=bool)
+        sel = ti == k
+        col[pos[sel]] = score[sel]
+        form[pos[sel]] = True
+        out[t] = col
+        out[f"has_form_{t}"] = form
     return out, raters, units
 
 
@@ -219,12 +220,31 @@ def _rc_core(
     post: str,
 ) -> pd.DataFrame:
     """Jacobson–Truax reliable change per row of the universe (adds columns)."""
-    keys = ["rater", "unit"]
-    sd_pre = uni.groupby(keys, observed=True)[pre].std(ddof=1).rename("sd_pre").reset_index()
-    sd_pre["rater"] = sd_pre["rater"].astype(str)
-    sd_pre["unit"] = sd_pre["unit"].astype(str)
-    info = rel.merge(sd_pre, on=keys, how="left")
-    k = uni[keys].astype(str).merge(info, on=keys, how="left")
+    rc_codes = uni["rater"].cat.codes.to_numpy()
+    u_codes = uni["unit"].cat.codes.to_numpy()
+    n_r, n_u = len(uni["rater"].cat.categories), len(uni["unit"].cat.categories)
+    cell = rc_codes * n_u + u_codes
+    xp = uni[pre].to_numpy(dtype=float)
+    has = ~np.isnan(xp)
+    cnt = np.bincount(cell[has], minlength=n_r * n_u).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.bincount(cell[has], xp[has], n_r * n_u) / cnt
+        dev = xp[has] - mu[cell[has]]
+        sd_cell = np.sqrt(np.bincount(cell[has], dev * dev, n_r * n_u) / (cnt - 1))
+    sd_cell[cnt < 2] = np.nan
+    r_idx = pd.Index(list(uni["rater"].cat.categories)).get_indexer(rel["rater"].astype(str))
+    u_idx = pd.Index(list(uni["unit"].cat.categories)).get_indexer(rel["unit"].astype(str))
+    rel_cell = np.full(n_r * n_u, np.nan)
+    src_cell = np.full(n_r * n_u, "", dtype=object)
+    rel_cell[r_idx * n_u + u_idx] = rel["reliability"].to_numpy(dtype=float)
+    src_cell[r_idx * n_u + u_idx] = rel["reliability_source"].to_numpy(dtype=object)
+    k = pd.DataFrame(
+        {
+            "reliability": rel_cell[cell],
+            "sd_pre": sd_cell[cell],
+            "reliability_source": src_cell[cell],
+        }
+    )
     out = pd.DataFrame(index=uni.index)
     x_pre = uni[pre].to_numpy(dtype=float)
     x_post = uni[post].to_numpy(dtype=float)
@@ -236,14 +256,8 @@ def _rc_core(
         rc = np.where(se_diff > 0, diff / se_diff, np.nan)
     sign = 1.0 if inst.higher_is_better else -1.0
     good = sign * rc
-    cls = np.where(
-        np.isnan(rc),
-        None,
-        np.where(
-            good > RC_CRITERION,
-            "improved",
-            np.where(good < -RC_CRITERION, "deteriorated", "unchanged"),
-        ),
+    code = np.where(
+        np.isnan(rc), -1, np.where(good > RC_CRITERION, 0, np.where(good < -RC_CRITERION, 2, 1))
     )
     out["diff"] = diff
     out["sd_pre"] = sd
@@ -251,37 +265,48 @@ def _rc_core(
     out["reliability_source"] = k["reliability_source"].to_numpy()
     out["se_diff"] = se_diff
     out["rc_index"] = rc
-    out["rc_class"] = pd.array(cls, dtype="str")
+    out["rc_class"] = pd.Categorical.from_codes(code, categories=list(RC_CLASSES))
     cut = inst.clinical_cutoff
     if cut is None:
-        out["clinical_class"] = pd.array([None] * len(uni), dtype="str")
+        out["clinical_class"] = pd.Categorical.from_codes(
+            np.full(len(uni), -1), categories=["recovered", *RC_CLASSES]
+        )
     else:
         functional_pre = x_pre >= cut if inst.higher_is_better else x_pre <= cut
         functional_post = x_post >= cut if inst.higher_is_better else x_post <= cut
-        recovered = (cls == "improved") & ~functional_pre & functional_post
-        clin = np.where(recovered, "recovered", cls)
-        out["clinical_class"] = pd.array(clin, dtype="str")
+        recovered = (code == 0) & ~functional_pre & functional_post
+        clin = np.where(code < 0, -1, np.where(recovered, 0, code + 1))
+        out["clinical_class"] = pd.Categorical.from_codes(
+            clin, categories=["recovered", *RC_CLASSES]
+        )
     return out
 
 
-def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> np.ndarray:
-    """Why a row has no usable pair ('' when it has one)."""
+def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical:
+    """Why a row has no usable pair (``""`` when it has one), as a categorical."""
 
-    def side(tp: str) -> np.ndarray:
+    def side(tp: str) -> np.ndarray:  # 0 score, 1 too few items, 2 no form
         has_form = uni[f"has_form_{tp}"].to_numpy(dtype=bool)
         has_score = uni[tp].notna().to_numpy()
-        return np.where(
-            has_score, "", np.where(has_form, f"too few items answered at {tp}", f"no {tp} form")
-        )
+        return np.where(has_score, 0, np.where(has_form, 1, 2))
 
-    a, b = side(pre), side(post)
-    both = np.where(
-        (a != "") & (b != ""), np.char.add(np.char.add(a.astype(str), " and "), b.astype(str)), ""
-    )
-    lab = np.where(both != "", both, np.char.add(a.astype(str), b.astype(str)))
+    texts = {
+        0: "",
+        1: "too few items answered at {tp}",
+        2: "no {tp} form",
+    }
+    labels = []
+    for a in range(3):
+        for b in range(3):
+            pa = texts[a].format(tp=pre)
+            pb = texts[b].format(tp=post)
+            labels.append(" and ".join(x for x in (pa, pb) if x))
+    labels = [*labels, *[f"{x} (dropped out)" if x else "" for x in labels]]
     dropped = uni["status"].astype(str).to_numpy() == "dropped_out"
-    lab = np.where((lab != "") & dropped, np.char.add(lab.astype(str), " (dropped out)"), lab)
-    return lab.astype(str)
+    code = side(pre) * 3 + side(post) + 9 * dropped
+    cats = pd.Index(list(dict.fromkeys(labels)))
+    lab_to_cat = cats.get_indexer(labels)
+    return pd.Categorical.from_codes(lab_to_cat[code], categories=cats)
 
 
 def _format_reasons(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -292,6 +317,7 @@ def _format_reasons(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     cnt = (
         ex.groupby([*keys, "_reason"], observed=True, dropna=False).size().rename("k").reset_index()
     )
+    cnt["_reason"] = cnt["_reason"].astype(str)
     cnt = cnt.sort_values([*keys, "k", "_reason"], ascending=[True] * len(keys) + [False, True])
     cnt["txt"] = cnt["_reason"].astype(str) + ": " + cnt["k"].astype(str)
     out = cnt.groupby(keys, observed=True, dropna=False, sort=False)["txt"].agg("; ".join)
@@ -617,7 +643,7 @@ def reliable_change(
     out["rc_class"] = out["rc_class"].astype("str")
     out["clinical_class"] = out["clinical_class"].astype("str")
     out["reliability_source"] = out["reliability_source"].astype("str")
-    note = _reason_labels(uni, pre, post)
+    note = np.asarray(_reason_labels(uni, pre, post), dtype=object)
     no_rel = ~np.isfinite(out["reliability"].to_numpy(dtype=float))
     note = np.where((note == "") & no_rel, "reliability not available", note)
     out["note"] = pd.array(note.astype(str), dtype="str")
