@@ -14,6 +14,7 @@ from envejind_eval.figures.labels import (
     fmt_time,
     percent_labels,
     t,
+    wrap,
 )
 from envejind_eval.figures.theme import GREY, OKABE_ITO, theme_envejind
 
@@ -164,7 +165,7 @@ def daily_rhythm_plot(data: pd.DataFrame, *, lang: str = "da") -> p9.ggplot:
                 "da": "Døgnrytme: mødt til tiden pr. forløbsuge",
                 "en": "Daily rhythm: arriving on time by course week",
             }[lang],
-            caption=caption,
+            caption=wrap(caption, 115),
         )
         + theme_envejind(size="wide")
     )

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import plotnine as p9
 
-from envejind_eval.figures._common import categorical, non_empty
-from envejind_eval.figures.labels import check_lang, fmt_int, fmt_percent, t
+from envejind_eval.figures._common import categorical, non_empty, require_columns
+from envejind_eval.figures.labels import check_lang, fmt_int, fmt_percent, t, wrap
 from envejind_eval.figures.theme import OKABE_ITO, theme_envejind
 
 if TYPE_CHECKING:
@@ -59,13 +59,14 @@ def flow_counts(ds: Dataset) -> pd.DataFrame:
     return long.sort_values(["municipality", "_o"]).drop(columns="_o").reset_index(drop=True)
 
 
-def participant_flow(ds: Dataset, *, lang: str = "da") -> p9.ggplot:
+def participant_flow(ds: Dataset | pd.DataFrame, *, lang: str = "da") -> p9.ggplot:
     """Participant flow per municipality as horizontal bars with ``n (share)`` labels.
 
     Parameters
     ----------
-    ds : Dataset
-        Participants, attendance and measurements are used (see :func:`flow_counts`).
+    ds : Dataset or DataFrame
+        Participants, attendance and measurements are used (see :func:`flow_counts`), or
+        the output of :func:`flow_counts` itself.
     lang : {"da", "en"}
 
     Returns
@@ -80,7 +81,12 @@ def participant_flow(ds: Dataset, *, lang: str = "da") -> p9.ggplot:
     >>> p = participant_flow(ee.Dataset.from_canonical(ee.sample_path() / "canonical"))
     """
     lang = check_lang(lang)
-    d = non_empty(flow_counts(ds), figure="participant_flow", what="participants")
+    if isinstance(ds, pd.DataFrame):
+        require_columns(ds, FLOW_COLUMNS, figure="participant_flow", source="flow_counts()")
+        d = ds.copy()
+    else:
+        d = flow_counts(ds)
+    d = non_empty(d, figure="participant_flow", what="participants")
     labels = [t(s, lang) for s in STAGES]
     d["stage_label"] = categorical(
         d["stage"].map(dict(zip(STAGES, labels, strict=True))), labels[::-1]
@@ -104,12 +110,15 @@ def participant_flow(ds: Dataset, *, lang: str = "da") -> p9.ggplot:
             title={"da": "Deltagerflow pr. kommune", "en": "Participant flow by municipality"}[
                 lang
             ],
-            caption={
-                "da": "Andel i parentes: af henviste. Startet: mindst én dag mødt. "
-                "Målt ved afslutning: alle med en slutmåling, også frafaldne.",
-                "en": "Share in brackets: of referred. Started: attended at least one day. "
-                "Measured at end: everyone with an end measurement, dropouts included.",
-            }[lang],
+            caption=wrap(
+                {
+                    "da": "Andel i parentes: af henviste. Startet: mindst én dag mødt. "
+                    "Målt ved afslutning: alle med en slutmåling, også frafaldne.",
+                    "en": "Share in brackets: of referred. Started: attended at least one day. "
+                    "Measured at end: everyone with an end measurement, dropouts included.",
+                }[lang],
+                115,
+            ),
         )
         + theme_envejind(size="full" if n_mun > 2 else "wide")
         + p9.theme(panel_grid_major=p9.element_blank())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,8 +17,10 @@ from envejind_eval.figures.labels import (
     fmt_int,
     fmt_number,
     fmt_percent,
+    instrument_name,
     number_labels,
     t,
+    unit_label,
 )
 from envejind_eval.figures.theme import OKABE_ITO, theme_envejind
 
@@ -45,14 +49,47 @@ def _stat(d: pd.DataFrame, pooled: pd.Series, name: str) -> float:
     return float(v) if v is not None else math.nan
 
 
+_EFFECTS = {
+    "mean_diff": {
+        "da": "Gennemsnitlig ændring (afslutning − start)",
+        "en": "Mean change (end − baseline)",
+    },
+    "dz": {"da": "Cohens d_z", "en": "Cohen's d_z"},
+    "gz": {"da": "Hedges' g_z", "en": "Hedges' g_z"},
+}
+
+
+def _effect_label(d: pd.DataFrame, lang: str) -> str:
+    if "effect" in d.columns and d["effect"].nunique() == 1:
+        return _EFFECTS.get(str(d["effect"].iloc[0]), {}).get(lang, t("effect", lang))
+    return t("effect", lang)
+
+
+def _title(d: pd.DataFrame, lang: str, instruments: Mapping[str, Any] | None) -> str:
+    base = {"da": "Effekt pr. kommune", "en": "Effect by municipality"}[lang]
+    if "instrument" not in d.columns or d["instrument"].nunique() != 1:
+        return base
+    iid = str(d["instrument"].iloc[0])
+    head = instrument_name(iid, lang, instruments=instruments)
+    if "unit" in d.columns and d["unit"].nunique() == 1:
+        head += (
+            ", " + unit_label(iid, str(d["unit"].iloc[0]), lang, instruments=instruments).lower()
+        )
+    if "rater" in d.columns and d["rater"].nunique() == 1:
+        head += f" ({t(str(d['rater'].iloc[0]), lang).lower()})"
+    return f"{head}: {base[0].lower()}{base[1:]}"
+
+
 def forest_plot(
     data: pd.DataFrame,
     *,
     group: str = "municipality",
     unit: str | None = None,
+    rater: str | None = None,
     effect_label: str | None = None,
     null: float = 0.0,
     lang: str = "da",
+    instruments: Mapping[str, Any] | None = None,
 ) -> p9.ggplot:
     """Forest plot: one row per municipality (point + CI) and the pooled estimate (diamond).
 
@@ -68,11 +105,15 @@ def forest_plot(
     unit : str, optional
         Keep one unit when the data hold several (``compare_municipalities`` with
         ``level="domain"``).
+    rater : str, optional
+        Keep one rater when the data hold several.
     effect_label : str, optional
         Axis title (default: "Effect"/"Effekt").
     null : float
         Reference line (no effect).
     lang : {"da", "en"}
+    instruments : mapping, optional
+        Instrument registry for the title (``ds.instruments``).
 
     Returns
     -------
@@ -90,6 +131,9 @@ def forest_plot(
     d = select(data, "unit", unit, figure=fig)
     if "unit" in present(d, ["unit"]):
         raise ValueError(f"{fig}: data hold several units; pass unit=...")
+    d = select(d, "rater", rater, figure=fig)
+    if "rater" in present(d, ["rater"]):
+        raise ValueError(f"{fig}: data hold several raters; pass rater=...")
     d = non_empty(d.copy(), figure=fig)
     pooled = _pooled_mask(d, group)
     rows = d.loc[~pooled].sort_values(group, ascending=False).reset_index(drop=True)
@@ -117,10 +161,9 @@ def forest_plot(
     blabels = rows["row_label"].tolist()
     layers = [
         p9.geom_vline(xintercept=null, linetype="dashed", color="#777777", size=0.4),
-        p9.geom_errorbarh(
-            p9.aes(xmin="ci_low", xmax="ci_high", y="y"),
+        p9.geom_segment(
+            p9.aes(x="ci_low", xend="ci_high", y="y", yend="y"),
             data=rows.dropna(subset=["ci_low", "ci_high"]),
-            height=0.0,
             size=0.6,
             color="#333333",
         ),
@@ -178,13 +221,13 @@ def forest_plot(
         + layers  # type: ignore[operator]
         + p9.scale_y_continuous(breaks=breaks, labels=blabels, expand=(0, 0.6))
         + p9.scale_x_continuous(
-            labels=number_labels(lang), limits=(lo_all - 0.05 * span, hi_all + 0.75 * span)
+            labels=number_labels(lang), limits=(lo_all - 0.05 * span, hi_all + 0.5 * span)
         )
         + p9.scale_size_continuous(range=(1.8, 4.0), guide=None)
         + p9.labs(
-            x=effect_label or t("effect", lang),
+            x=effect_label or _effect_label(d, lang),
             y="",
-            title={"da": "Effekt pr. kommune", "en": "Effect by municipality"}[lang],
+            title=_title(d, lang, instruments),
             caption=caption,
         )
         + theme_envejind(size=(6.3, 1.5 + 0.35 * (len(rows) + len(pool))))

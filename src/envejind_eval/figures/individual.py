@@ -276,7 +276,7 @@ def rci_scatter(
 
 
 def attendance_heatmap(
-    ds: Dataset,
+    data: Dataset | pd.DataFrame,
     *,
     cohort: str | None = None,
     lang: str = "da",
@@ -286,8 +286,9 @@ def attendance_heatmap(
 
     Parameters
     ----------
-    ds : Dataset
-        ``participants`` and ``attendance`` are used.
+    data : Dataset or DataFrame
+        A dataset, or ``attendance_summary(ds, by=["participant", "week"])``
+        (``municipality, cohort_id, participant_id, course_week, attendance_rate``).
     cohort : str, optional
         Restrict to one team (``cohort_id``); default all, faceted by team.
     lang : {"da", "en"}
@@ -296,29 +297,27 @@ def attendance_heatmap(
 
     Notes
     -----
-    Course week = ``(date − team start) // 7 + 1`` with the team start taken from the
-    ``cohorts`` table. Rate = (present + late) / registered days of that participant in
-    that week (unregistered scheduled days are not counted here).
+    Rates as :func:`envejind_eval.attendance_summary`: (present + late) / scheduled days
+    of that participant in that course week.
     """
     _refuse(publication, "attendance_heatmap")
     lang = check_lang(lang)
     fig = "attendance_heatmap"
-    if cohort is not None:
-        ds = ds.filter(cohort=cohort)
-    a = ds.attendance
-    p = ds.participants[["participant_id", "cohort_id", "municipality"]]
-    c = ds.cohorts[["cohort_id", "start_date"]]
-    a = non_empty(
-        a.merge(p, on="participant_id").merge(c, on="cohort_id"), figure=fig, what="attendance rows"
+    if isinstance(data, pd.DataFrame):
+        w = data
+    else:
+        from envejind_eval.analysis import attendance_summary
+
+        w = attendance_summary(data, by=["participant", "week"])
+    w = rename_aliases(w, {"course_week": "week", "attendance_rate": "rate"})
+    require_columns(
+        w,
+        ["municipality", "cohort_id", "participant_id", "week", "rate"],
+        figure=fig,
+        source="attendance_summary(ds, by=['participant', 'week'])",
     )
-    a = a.assign(
-        week=((a["date"] - a["start_date"]).dt.days // 7 + 1).astype(int),
-        attended=a["status"].isin(["present", "late"]).astype(float),
-    )
-    a = a.loc[a["week"] >= 1]
-    w = a.groupby(["municipality", "cohort_id", "participant_id", "week"], as_index=False).agg(
-        rate=("attended", "mean")
-    )
+    w = select(w, "cohort_id", cohort, figure=fig)
+    w = non_empty(w.dropna(subset=["rate", "week"]).copy(), figure=fig, what="attendance rows")
     w["team"] = w["municipality"].astype(str) + " · " + w["cohort_id"].astype(str)
     w["participant"] = w["participant_id"].astype(str)
     order = sorted(w["participant"].unique(), reverse=True)

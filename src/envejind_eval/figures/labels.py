@@ -260,4 +260,5 @@ def unit_order(
 
 def wrap(text: str, width: int = 18) -> str:
     """Wrap a label onto several lines of at most ``width`` characters."""
-    return "\n".join(textwrap.wrap(str(text), width=width)) or str(text)
+    lines = textwrap.wrap(str(text), width=width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines) or str(text)

@@ -69,7 +69,7 @@ def status_outcomes_plot(data: pd.DataFrame, *, lang: str = "da") -> p9.ggplot:
         + p9.facet_wrap("indicator_label", ncol=ncol)
         + p9.scale_fill_manual(values=colours, guide=None)
         + p9.scale_y_continuous(
-            limits=(0, 1.25),
+            limits=(0, min(1.25, max(0.5, float(d["label_y"].max()) + 0.16))),
             breaks=[0, 0.25, 0.5, 0.75, 1],
             labels=percent_labels(lang),
             expand=(0, 0),
@@ -89,5 +89,5 @@ def status_outcomes_plot(data: pd.DataFrame, *, lang: str = "da") -> p9.ggplot:
             }[lang],
         )
         + theme_envejind(size=(6.3, 1.4 + 2.0 * -(-n_ind // ncol)))
-        + p9.theme(panel_grid_major_x=p9.element_blank())
+        + p9.theme(panel_grid_major_x=p9.element_blank(), panel_spacing_y=0.06)
     )

@@ -276,7 +276,7 @@ def star_profile(
                 "en": "Mean per domain; outermost = highest score.",
             }[lang],
         )
-        + theme_envejind(size=(6.3, 0.6 + 2.9 * rows) if facet_cols else (6.3, 5.2))
+        + theme_envejind(size=(6.3, 0.9 + 2.55 * rows) if facet_cols else (6.3, 5.2))
         + p9.theme(
             axis_text=p9.element_blank(),
             panel_grid_major=p9.element_blank(),
