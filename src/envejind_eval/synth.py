@@ -1212,9 +1212,29 @@ def _dk_number(s: pd.Series) -> np.ndarray:
 
 
 def _write_dk_csv(df: pd.DataFrame, path: Path) -> None:
-    """Danish Excel CSV: ';', decimal comma, UTF-8 with BOM, CRLF (cells preformatted)."""
-    df = df.astype(object).where(df.notna(), "")
-    df.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    """Danish Excel CSV: ';', decimal comma, UTF-8 with BOM, CRLF (cells preformatted).
+
+    Written with pyarrow (fast for national scale). Cells never contain ``;``, quotes or
+    line breaks, so nothing needs quoting; pandas writes the rare table that would.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    cols = {
+        str(c): pa.array(np.where(pd.isna(v := df[c].to_numpy(dtype=object)), "", v).astype(str))
+        for c in df.columns
+    }
+    opts = pacsv.WriteOptions(
+        delimiter=";", eol="\r\n", quoting_style="none", quoting_header="none"
+    )
+    buf = io.BytesIO()
+    try:
+        pacsv.write_csv(pa.table(cols), buf, write_options=opts)
+    except pa.ArrowInvalid:  # a cell needs quoting
+        out = df.astype(object).where(df.notna(), "")
+        out.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+        return
+    path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue())
 
 
 def _attendance_codes(a: pd.DataFrame, *, seed: int) -> np.ndarray:
