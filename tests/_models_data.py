@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,9 @@ def models_input() -> pd.DataFrame:
     return pd.read_csv(REF / "models_input.csv", keep_default_na=False, na_values=[""])
 
 
+@functools.cache
 def models_dataset() -> ee.Dataset:
+    """Dataset of models_input.csv (built once per session); no end score = dropped out."""
     long = models_input()
     # participants without an end score count as dropouts
     has_end = set(long.loc[long["timepoint"] == "end", "participant_id"])
@@ -78,3 +81,9 @@ def models_dataset() -> ee.Dataset:
         }
     )
     return dataset_from_scores(long, participants=status)
+
+
+@functools.cache
+def sample_dataset() -> ee.Dataset:
+    """The bundled sample (loaded once per test session; a Dataset is immutable)."""
+    return ee.Dataset.from_canonical(ee.sample_path() / "canonical")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from _models_data import REF, dataset_from_scores, models_dataset
+from _models_data import REF, dataset_from_scores, models_dataset, sample_dataset
 from envejind_eval.analysis import compare_municipalities
 from envejind_eval.analysis.meta import COLUMNS, pool_effects
 
@@ -169,9 +171,7 @@ def test_options_validated_and_inputs_untouched(ds):
 
 
 def test_every_rater_by_default_on_the_sample():
-    import envejind_eval as ee
-
-    sample = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    sample = sample_dataset()
     out = compare_municipalities(sample, "lfl", level="total")
     k = len(sample.municipalities)
     assert out["rater"].tolist() == ["self"] * (k + 1) + ["mentor"] * (k + 1)
@@ -179,3 +179,49 @@ def test_every_rater_by_default_on_the_sample():
     assert (pooled["n"] + pooled["n_excluded"] == len(sample.participants)).all()
     one = compare_municipalities(sample, "lfl", rater="mentor")
     assert (one["rater"] == "mentor").all()
+
+
+def test_municipality_effects_agree_with_paired_summary(ds):
+    from envejind_eval.analysis.paired import paired_summary
+
+    long = pd.read_csv(REF / "models_input.csv", keep_default_na=False)
+    w = long.pivot_table(
+        index=["participant_id", "municipality"], columns="timepoint", values="score"
+    ).reset_index()
+    ps = paired_summary(
+        w.rename(columns={"baseline": "pre", "end": "post"}), by=["municipality"], n_boot=0
+    )
+    md = compare_municipalities(ds, "ungestjernen").query("row_type == 'municipality'")
+    dz = compare_municipalities(ds, "ungestjernen", effect="dz").query("row_type == 'municipality'")
+    np.testing.assert_allclose(md["estimate"], ps["mean_diff"], rtol=1e-12)
+    np.testing.assert_allclose(dz["estimate"], ps["cohens_dz"], rtol=1e-12)
+    assert md["n"].tolist() == ps["n"].tolist()
+
+
+effects = st.lists(
+    st.tuples(st.floats(-3, 3, allow_nan=False), st.floats(0.01, 2, allow_nan=False)),
+    min_size=2,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(effects, st.sampled_from(["dl", "reml"]), st.randoms(use_true_random=False))
+def test_pool_effects_invariants(pairs, method, rnd):
+    yi = np.array([p[0] for p in pairs])
+    vi = np.array([p[1] for p in pairs])
+    res = pool_effects(yi, vi, method=method)
+    assert res["tau2"] >= 0
+    assert 0 <= res["i2"] < 100
+    assert res["h2"] >= 1
+    assert yi.min() - 1e-9 <= res["estimate"] <= yi.max() + 1e-9
+    assert res["ci_low"] <= res["estimate"] <= res["ci_high"]
+    order = list(range(len(yi)))
+    rnd.shuffle(order)
+    again = pool_effects(yi[order], vi[order], method=method)
+    assert again["estimate"] == pytest.approx(res["estimate"], rel=1e-9, abs=1e-12)
+    assert again["tau2"] == pytest.approx(res["tau2"], rel=1e-6, abs=1e-10)
+    # shifting every effect shifts the pooled estimate and nothing else
+    moved = pool_effects(yi + 1.5, vi, method=method)
+    assert moved["estimate"] == pytest.approx(res["estimate"] + 1.5, rel=1e-9, abs=1e-9)
+    assert moved["tau2"] == pytest.approx(res["tau2"], rel=1e-6, abs=1e-10)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from _models_data import REF, dataset_from_scores, models_dataset
+from _models_data import REF, dataset_from_scores, models_dataset, sample_dataset
 from envejind_eval.analysis import attrition, pre_post_imputed
 from envejind_eval.analysis.missing import (
     ATTRITION_COLUMNS,
@@ -257,9 +257,7 @@ def test_attrition_fisher_and_small_groups():
 
 
 def test_every_rater_by_default_on_the_sample():
-    import envejind_eval as ee
-
-    sample = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    sample = sample_dataset()
     out = pre_post_imputed(sample, "lfl", level="total", m=2, n_iter=1)
     assert out["rater"].tolist() == ["self", "mentor"]
     assert (out["n_complete"] + out["n_excluded_cc"] == len(sample.participants)).all()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from _models_data import REF, dataset_from_scores, models_dataset, models_input
+from _models_data import REF, dataset_from_scores, models_dataset, models_input, sample_dataset
 from envejind_eval.analysis import marginal_homogeneity, mixed_model
 from envejind_eval.analysis.models import MixedModelResult
 from envejind_eval.errors import InsufficientDataError
@@ -209,9 +211,7 @@ def test_marginal_homogeneity_degenerate_and_counts():
 
 
 def test_several_raters_on_the_sample():
-    import envejind_eval as ee
-
-    sample = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    sample = sample_dataset()
     with pytest.raises(ValueError, match="several raters"):
         mixed_model(sample, "lfl")
     res = mixed_model(sample, "lfl", rater="mentor", level="domain", unit="daily_rhythm")
@@ -219,3 +219,33 @@ def test_several_raters_on_the_sample():
     mh = marginal_homogeneity(sample, "lfl", "lfl01")
     assert mh["rater"].tolist() == ["self", "mentor"]
     assert (mh["n"] + mh["n_excluded"] == len(sample.participants)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=40),
+    st.sampled_from(["stuart_maxwell", "bhapkar"]),
+)
+def test_marginal_homogeneity_invariants(pairs, method):
+    from envejind_eval.analysis.models import _mh_test
+
+    x = np.array([p[0] for p in pairs], dtype=float)
+    y = np.array([p[1] for p in pairs], dtype=float)
+    stat, df, p, k, reason = _mh_test(x, y, method)
+    swapped = _mh_test(y, x, method)
+    if reason:
+        assert np.isnan(stat) and swapped[4] == reason
+        return
+    assert stat >= -1e-9 and 0 <= p <= 1 and 1 <= df <= k - 1
+    # direction does not matter; relabelling categories monotonically does not either
+    assert swapped[0] == pytest.approx(stat, rel=1e-9, abs=1e-9)
+    assert _mh_test(10 * x + 3, 10 * y + 3, method)[0] == pytest.approx(stat, rel=1e-9, abs=1e-9)
+    if method == "stuart_maxwell":
+        from statsmodels.stats.contingency_tables import SquareTable
+
+        from envejind_eval.analysis.models import _mh_table
+
+        tab = _mh_table(x, y)
+        if df == k - 1:  # statsmodels needs the full-rank case
+            sm = SquareTable(tab, shift_zeros=False).homogeneity("stuart_maxwell")
+            assert sm.statistic == pytest.approx(stat, rel=1e-7, abs=1e-9)

@@ -523,40 +523,60 @@ def pre_post_imputed(
     return out
 
 
-def _design(muni: np.ndarray) -> np.ndarray:
-    """Intercept plus treatment-coded municipality dummies."""
-    levels = sorted(set(muni.tolist()))
-    cols = [np.ones(muni.size)] + [(muni == lv).astype(float) for lv in levels[1:]]
-    return np.column_stack(cols)
-
-
-def _usable(x: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """Intercept plus the columns of ``x`` that vary among the observed rows."""
-    keep = np.ptp(x[obs], axis=0) > 0
-    keep[0] = True
-    return keep
+#: A municipality needs this many observed values to get its own intercept in the
+#: imputation model (else it shares the reference municipality's).
+MIN_OBS_PER_MUNICIPALITY = 3
 
 
 def _draw_norm(
-    x: np.ndarray, y: np.ndarray, obs: np.ndarray, rng: np.random.Generator
+    codes: np.ndarray, z: np.ndarray, y: np.ndarray, obs: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray | None:
-    """Posterior-predictive draws for ``y[~obs]`` from a normal linear model on ``x``."""
-    keep = _usable(x, obs)
-    x = x[:, keep]
-    xo, yo = x[obs], y[obs]
-    n, p = xo.shape
+    """Posterior-predictive draws for ``y[~obs]`` from ``y ~ 1 + municipality + z``.
+
+    ``codes`` are municipality codes (0 = reference). A municipality gets a dummy when it
+    has at least ``MIN_OBS_PER_MUNICIPALITY`` observed rows (and not all of them); ``z`` is
+    dropped when constant. ``X'X`` is built from per-municipality sums, so a draw costs
+    O(n + p^3) rather than O(n p^2) (98 municipalities at national scale).
+    """
+    co, zo, yo = codes[obs], z[obs], y[obs]
+    n = yo.size
+    g = int(codes.max()) + 1
+    cnt = np.bincount(co, minlength=g)
+    kept = np.flatnonzero((cnt >= MIN_OBS_PER_MUNICIPALITY) & (cnt < n))
+    kept = kept[kept != 0]
+    use_z = bool(np.ptp(zo) > 0)
+    p = 1 + kept.size + int(use_z)
     if n - p < 1:
         return None
-    xtx = xo.T @ xo
+    idx = np.arange(1, kept.size + 1)
+    xtx = np.zeros((p, p))
+    xty = np.zeros(p)
+    xtx[0, 0] = n
+    xty[0] = yo.sum()
+    xtx[0, idx] = xtx[idx, 0] = xtx[idx, idx] = cnt[kept]
+    xty[idx] = np.bincount(co, weights=yo, minlength=g)[kept]
+    if use_z:
+        sz = np.bincount(co, weights=zo, minlength=g)[kept]
+        xtx[0, -1] = xtx[-1, 0] = zo.sum()
+        xtx[idx, -1] = xtx[-1, idx] = sz
+        xtx[-1, -1] = zo @ zo
+        xty[-1] = zo @ yo
     xtx += np.eye(p) * 1e-5 * np.maximum(np.diag(xtx), 1e-12)  # mice's ridge
     inv = np.linalg.inv(xtx)
-    beta = inv @ xo.T @ yo
-    resid = yo - xo @ beta
+    beta = inv @ xty
+
+    def predict(b: np.ndarray, c: np.ndarray, zz: np.ndarray) -> np.ndarray:
+        eff = np.zeros(g)
+        eff[kept] = b[idx]
+        out = b[0] + eff[c]
+        return out + b[-1] * zz if use_z else out
+
+    resid = yo - predict(beta, co, zo)
     sigma = np.sqrt(float(resid @ resid) / rng.chisquare(n - p))
     chol = np.linalg.cholesky((inv + inv.T) / 2)
     beta_star = beta + sigma * chol @ rng.standard_normal(p)
-    xm = x[~obs]
-    return xm @ beta_star + sigma * rng.standard_normal(xm.shape[0])
+    mis = ~obs
+    return predict(beta_star, codes[mis], z[mis]) + sigma * rng.standard_normal(int(mis.sum()))
 
 
 def _mi_mean_diff(
@@ -570,7 +590,7 @@ def _mi_mean_diff(
     for j, name in enumerate(("pre", "post")):
         if obs[:, j].sum() < 3:
             return None, f"fewer than 3 observed {name} scores to impute from"
-    base = _design(muni)
+    codes = np.unique(muni, return_inverse=True)[1].ravel()
     q = np.empty(m)
     u = np.empty(m)
     if obs.all():
@@ -587,8 +607,7 @@ def _mi_mean_diff(
             for j in range(2):
                 if obs[:, j].all():
                     continue
-                x = np.column_stack([base, cur[:, 1 - j]])
-                draw = _draw_norm(x, cur[:, j], obs[:, j], rng)
+                draw = _draw_norm(codes, cur[:, 1 - j], cur[:, j], obs[:, j], rng)
                 if draw is None:
                     return None, "too few observed scores for the imputation model"
                 cur[~obs[:, j], j] = draw

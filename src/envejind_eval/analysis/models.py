@@ -348,6 +348,8 @@ def mixed_model(
 
 def _aliased_columns(x: np.ndarray, names: Sequence[str]) -> list[str]:
     """Columns of ``x`` that are linear combinations of earlier columns."""
+    if np.linalg.matrix_rank(x) == x.shape[1]:
+        return []
     out, kept = [], np.empty((x.shape[0], 0))
     for j, name in enumerate(names):
         trial = np.column_stack([kept, x[:, j]])
