@@ -52,7 +52,7 @@ EXPECT = {
     "reliable_change_bars": ({"geom_tile", "geom_text"}, "Pålidelig", "Reliable"),
     "trajectory_plot": ({"geom_line", "geom_errorbar", "geom_point"}, "udvikling", "development"),
     "forest_plot": (
-        {"geom_errorbarh", "geom_point", "geom_polygon", "geom_vline"},
+        {"geom_segment", "geom_point", "geom_polygon", "geom_vline"},
         "kommune",
         "municipality",
     ),
