@@ -456,6 +456,7 @@ def _signed_rank(
     pos_in_group = np.arange(len(c)) - starts[c]  # 0-based position within group
 
     # runs of equal |d| within a group -> average ranks
+    ties_term: np.ndarray
     if len(c):
         new_run = np.empty(len(c), dtype=bool)
         new_run[0] = True
@@ -470,7 +471,7 @@ def _signed_rank(
         ties_term = np.bincount(run_group, run_len.astype(float) ** 3 - run_len, n_groups)
         has_ties = np.bincount(run_group[run_len > 1], minlength=n_groups) > 0
     else:
-        ranks = np.zeros(0)
+        ranks = np.zeros(0, dtype=float)
         ties_term = np.zeros(n_groups)
         has_ties = np.zeros(n_groups, dtype=bool)
 

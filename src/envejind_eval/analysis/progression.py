@@ -113,10 +113,10 @@ def _universe(
     part = ds.participants[pcols]
     n_p, n_r, n_u = len(part), len(raters), len(units)
     # place each score at its row of the universe (participant-major, then rater, unit)
-    pi = pd.Index(part["participant_id"]).get_indexer(sc["participant_id"])
-    ri = pd.Index(raters).get_indexer(sc["rater"])
-    ui = pd.Index(units).get_indexer(sc["unit"])
-    ti = pd.Index(list(timepoints)).get_indexer(sc["timepoint"])
+    pi = pd.Index(part["participant_id"]).get_indexer(pd.Index(sc["participant_id"]))
+    ri = pd.Index(raters).get_indexer(pd.Index(sc["rater"]))
+    ui = pd.Index(units).get_indexer(pd.Index(sc["unit"]))
+    ti = pd.Index(list(timepoints)).get_indexer(pd.Index(sc["timepoint"]))
     ok = (pi >= 0) & (ri >= 0) & (ui >= 0) & (ti >= 0)
     pos = ((pi * n_r + ri) * n_u + ui)[ok]
     ti, score = ti[ok], sc["score"].to_numpy(dtype=float)[ok]
@@ -124,9 +124,11 @@ def _universe(
     idx_p = np.repeat(np.arange(n_p), n_r * n_u)
     out = pd.DataFrame({c: part[c].to_numpy()[idx_p] for c in pcols})
     out["rater"] = pd.Categorical.from_codes(
-        np.tile(np.repeat(np.arange(n_r), n_u), n_p), categories=raters
+        np.tile(np.repeat(np.arange(n_r), n_u), n_p), categories=pd.Index(raters)
     )
-    out["unit"] = pd.Categorical.from_codes(np.tile(np.arange(n_u), n_p * n_r), categories=units)
+    out["unit"] = pd.Categorical.from_codes(
+        np.tile(np.arange(n_u), n_p * n_r), categories=pd.Index(units)
+    )
     for k, t in enumerate(timepoints):
         col = np.full(n_rows, np.nan)
         form = np.zeros(n_rows, dtype=bool)
@@ -163,6 +165,7 @@ def _reliabilities(
     """Reliability and its source per rater × unit (NaN at item level)."""
     rows = []
     need_alpha = False
+    r: float | str
     for u in units:
         if level == "item":
             r, src = np.nan, "not defined for single items"
@@ -192,12 +195,11 @@ def _reliabilities(
         for u, r, src in rows:
             if r == "estimate":
                 items = [i for i in inst.item_ids if u == "total" or domain_of[i] == u]
-                sub = (
+                sub = pd.DataFrame(
                     item_scores.xs(rt, level="rater")
                     if item_scores is not None and rt in item_scores.index.get_level_values(0)
                     else pd.DataFrame(columns=items)
-                )
-                sub = sub.reindex(columns=items)
+                ).reindex(columns=items)
                 a = _cronbach_alpha(sub)
                 src = "cronbach_alpha_baseline"
                 if not (np.isfinite(a) and 0 < a < 1):
@@ -265,11 +267,11 @@ def _rc_core(
     out["reliability_source"] = k["reliability_source"].to_numpy()
     out["se_diff"] = se_diff
     out["rc_index"] = rc
-    out["rc_class"] = pd.Categorical.from_codes(code, categories=list(RC_CLASSES))
+    out["rc_class"] = pd.Categorical.from_codes(code, categories=pd.Index(list(RC_CLASSES)))
     cut = inst.clinical_cutoff
     if cut is None:
         out["clinical_class"] = pd.Categorical.from_codes(
-            np.full(len(uni), -1), categories=["recovered", *RC_CLASSES]
+            np.full(len(uni), -1), categories=pd.Index(["recovered", *RC_CLASSES])
         )
     else:
         functional_pre = x_pre >= cut if inst.higher_is_better else x_pre <= cut
@@ -277,12 +279,12 @@ def _rc_core(
         recovered = (code == 0) & ~functional_pre & functional_post
         clin = np.where(code < 0, -1, np.where(recovered, 0, code + 1))
         out["clinical_class"] = pd.Categorical.from_codes(
-            clin, categories=["recovered", *RC_CLASSES]
+            clin, categories=pd.Index(["recovered", *RC_CLASSES])
         )
     return out
 
 
-def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical:
+def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str]:
     """Why a row has no usable pair (``""`` when it has one), as a categorical."""
 
     def side(tp: str) -> np.ndarray:  # 0 score, 1 too few items, 2 no form
@@ -305,7 +307,7 @@ def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical:
     dropped = uni["status"].astype(str).to_numpy() == "dropped_out"
     code = side(pre) * 3 + side(post) + 9 * dropped
     cats = pd.Index(list(dict.fromkeys(labels)))
-    lab_to_cat = cats.get_indexer(labels)
+    lab_to_cat = cats.get_indexer(pd.Index(labels))
     return pd.Categorical.from_codes(lab_to_cat[code], categories=cats)
 
 
@@ -811,7 +813,9 @@ def trajectories(
     parts = uni[["participant_id", "unit", *by_l, "rater", "status", *tps]].copy()
     parts["rc_end"] = rc_end["rc_index"].to_numpy()
     parts["rc_followup"] = rc_fu["rc_index"].to_numpy()
-    parts["pattern"] = pd.array(np.where(rel_ok, pattern, None), dtype="str")
+    pattern = pattern.astype(object)
+    pattern[~rel_ok] = None
+    parts["pattern"] = pd.array(pattern, dtype="str")
 
     flags = pd.DataFrame(
         {
