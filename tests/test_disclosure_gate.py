@@ -213,3 +213,57 @@ def test_manifest_has_no_values():
     assert m["n_suppressed"] >= 2 and m["min_cell"] == 5
     text = str(m["suppression_log"])
     assert "'3'" not in text
+
+
+def _attacker_range(gate: Gate, functional) -> tuple[float, float]:
+    """Range a reader can derive for ``functional(system) -> coef`` from everything
+    published (this edition and the ledger)."""
+    from envejind_eval.disclosure.verify import System
+
+    tables, cells = gate.system_parts()
+    system = System(tables, cells, gate.rules)
+    return system.bounds(functional(system))
+
+
+def test_newcomer_status_not_derivable_by_subtracting_editions(tmp_path):
+    old = pd.DataFrame(
+        {"team": ["A", "A", "B", "B"], "status": ["charged", "not_charged"] * 2,
+         "n": [5, 6, 7, 8]}
+    )  # fmt: skip
+    g1 = Gate(edition="e1")
+    g1.release().table("charges", old, by=["team", "status"], counts=["n"], margins=True,
+                       attributes=["status"])  # fmt: skip
+    g1.record().save(tmp_path)
+    new = old.copy()
+    new.loc[0, "n"] = 6  # one newcomer in team A, charged
+    g2 = Gate(edition="e2", ledger=Ledger.load(tmp_path))
+    t2 = g2.release().table("charges", new, by=["team", "status"], counts=["n"],
+                            margins=True, attributes=["status"])  # fmt: skip
+    assert g2.verify().ok
+    from envejind_eval.disclosure.verify import CURRENT
+
+    def newcomer_charged(system):
+        cur = system.support("charges", CURRENT, (("status", "charged"), ("team", "A")))
+        prev = system.support("charges", "ledger:e1", (("status", "charged"), ("team", "A")))
+        f = system.indicator(cur)
+        f[prev] -= 1
+        return f
+
+    lo, hi = _attacker_range(g2, newcomer_charged)
+    assert hi - lo >= 1  # the reader cannot tell whether the newcomer was charged
+    assert t2.suppressed["n"].any()
+    assert g2.record().editions == ("e1", "e2")
+
+
+def test_ledger_keeps_one_copy_of_identical_reruns(tmp_path):
+    df = pd.DataFrame({"team": ["A", "B"], "n": [6, 9]})
+    led = Ledger()
+    for name in ("run1", "run2"):
+        g = Gate(edition=name, ledger=led)
+        g.release().table("size", df, by=["team"], counts=["n"], margins=True, attributes=[])
+        led = g.record()
+    assert led.editions == ("run2",)
+    led.save(tmp_path)
+    text = (tmp_path / "disclosure_ledger.json").read_text()
+    assert Ledger.load(tmp_path).editions == ("run2",)
+    assert "key" in text and "pseudonym" not in text

@@ -40,7 +40,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -503,8 +503,8 @@ def _refuse_identifiers(
                     f"table {name!r}, column {c!r}, row {r!r}: a label looks like a CPR "
                     "number (rule: no identifiers in published tables)"
                 )
-    for k, v in fixed.items():
-        if is_cpr_like(str(k)) or is_cpr_like(str(v)):
+    for k, fv in fixed.items():
+        if is_cpr_like(str(k)) or is_cpr_like(str(fv)):
             raise DisclosureError(
                 f"table {name!r}: a scope/where value looks like a CPR number (rule: no "
                 "identifiers)"
@@ -694,7 +694,7 @@ def _render(
     small_lab, sup_lab = rules.label_small, rules.suppressed_label
     row_hidden: dict[Any, bool] = {}
     for c in mine:
-        r, col = c.ref  # type: ignore[misc]
+        r, col = cast("tuple[Any, str]", c.ref)
         if c.state == "small":
             mark(r, col, small_lab, "small_count", key_text(c.key))
         elif c.state == "suppressed":

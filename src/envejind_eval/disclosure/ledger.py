@@ -17,7 +17,8 @@ File: ``<output folder>/disclosure_ledger.json`` (:data:`LEDGER_FILE`)::
 
 Only numbers that were published are stored (``value`` is null for suppressed cells);
 category labels are team, municipality and code names. Nothing in it is personal data or
-key material. Re-running an edition with the same name replaces that edition.
+key material. Re-running an edition with the same name replaces that edition, and an earlier
+edition that published exactly the same numbers is dropped (a re-run adds nothing).
 """
 
 from __future__ import annotations
@@ -131,7 +132,15 @@ class Ledger:
                 for c in cells
             ],
         }
-        kept = tuple(e for e in self.data if e["edition"] != name)
+        # an earlier edition that published exactly the same numbers adds nothing for a
+        # reader (a re-run of the same delivery): keep only the newest copy
+        same = json.dumps([entry["tables"], entry["cells"]], sort_keys=True)
+        kept = tuple(
+            e
+            for e in self.data
+            if e["edition"] != name
+            and json.dumps([e.get("tables"), e.get("cells")], sort_keys=True) != same
+        )
         return Ledger((*kept, entry))
 
     def system_parts(

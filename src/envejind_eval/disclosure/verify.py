@@ -28,7 +28,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -428,7 +428,7 @@ def _aggregate_keys(b: _Block, cap: int) -> list[Key]:
     nd = len(b.dims)
     for size in range(1, nd + 1):
         for sub in combinations(range(nd), size):
-            proj = np.unique(b.codes[:, list(sub)], axis=0) if len(b.codes) else []
+            proj: Any = np.unique(b.codes[:, list(sub)], axis=0) if len(b.codes) else []
             for row in proj:
                 keys.append(
                     tuple(
@@ -515,8 +515,8 @@ class Verification:
         if not self.ok:
             f = self.failures
             where = "; ".join(
-                f"{r.kind} {r.table or r.population} [{r.cell}]: {r.problem}"
-                for r in f.head(5).itertuples()
+                f"{r['kind']} {r['table'] or r['population']} [{r['cell']}]: {r['problem']}"
+                for r in f.head(5).to_dict(orient="records")
             )
             raise DisclosureError(f"{len(f)} protected quantities are disclosed: {where}")
 
