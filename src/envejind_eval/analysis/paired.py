@@ -133,6 +133,12 @@ def wilson_interval(
     ``(k + z²/2) / (n + z²) ± z / (n + z²) · sqrt(k (n − k) / n + z² / 4)`` with
     ``z = Φ⁻¹((1 + confidence) / 2)``; the same as R
     ``prop.test(k, n, correct = FALSE)$conf.int`` and ``binom::binom.wilson``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(3, 8)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.1368, 0.6943)
     """
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
@@ -152,6 +158,11 @@ def holm(p: np.ndarray | Sequence[float]) -> np.ndarray:
     -----
     With the m non-missing p-values sorted ascending, ``p_(i) · (m − i + 1)``, made
     monotone by a cumulative maximum and capped at 1.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, float("nan")]).tolist()
+    [0.03, 0.06, 0.06, nan]
     """
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
