@@ -74,8 +74,9 @@ def toy_values() -> pd.DataFrame:
     return m.reset_index(drop=True)
 
 
-def toy_dataset(**inst_kwargs) -> ee.Dataset:
+def toy_dataset(status: dict[str, str] | None = None, **inst_kwargs) -> ee.Dataset:
     inst = toy_instrument(**inst_kwargs)
+    status = {"P06": "dropped_out", **(status or {})}
     m = toy_values().assign(instrument="toy", date=pd.NaT)
     part = pd.DataFrame(
         {
@@ -83,7 +84,7 @@ def toy_dataset(**inst_kwargs) -> ee.Dataset:
             "municipality": [MUNI[p] for p in IDS],
             "cohort_id": [f"{MUNI[p]}-1" for p in IDS],
             "start_date": pd.Timestamp("2024-01-01"),
-            "status": ["dropped_out" if p == "P06" else "completed" for p in IDS],
+            "status": [status.get(p, "completed") for p in IDS],
             "mentor_id": None,
             "sex": None,
             "birth_year": None,
@@ -192,6 +193,14 @@ def test_every_participant_counted_with_reasons(ds):
     b_mentor = res.loc[("B", "mentor", "a")]
     assert b_mentor["n"] == 0 and b_mentor["exclusion_reasons"].startswith("no baseline form and")
     assert "no complete pairs" in b_mentor["note"]
+
+
+def test_reasons_name_the_status():
+    res = ee.pre_post(toy_dataset(status={"P10": "ongoing"}), "toy", by="municipality", n_boot=0)
+    row = res[(res["municipality"] == "B") & (res["rater"] == "self")].iloc[0]
+    assert row["exclusion_reasons"] == (
+        "no baseline form: 1; too few items answered at end (ongoing): 1"
+    )
 
 
 def test_rater_filter_and_errors(ds):

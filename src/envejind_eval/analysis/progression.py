@@ -303,9 +303,13 @@ def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str
             pa = texts[a].format(tp=pre)
             pb = texts[b].format(tp=post)
             labels.append(" and ".join(x for x in (pa, pb) if x))
-    labels = [*labels, *[f"{x} (dropped out)" if x else "" for x in labels]]
-    dropped = uni["status"].astype(str).to_numpy() == "dropped_out"
-    code = side(pre) * 3 + side(post) + 9 * dropped
+    # the participant's status is named for every status but "completed"
+    suffixes = ["", " (dropped out)", " (excluded)", " (ongoing)"]
+    labels = [f"{x}{sfx}" if x else "" for sfx in suffixes for x in labels]
+    status = pd.Index(["completed", "dropped_out", "excluded", "ongoing"]).get_indexer(
+        pd.Index(uni["status"].astype(str))
+    )
+    code = side(pre) * 3 + side(post) + 9 * np.maximum(status, 0)
     cats = pd.Index(list(dict.fromkeys(labels)))
     lab_to_cat = cats.get_indexer(pd.Index(labels))
     return pd.Categorical.from_codes(lab_to_cat[code], categories=cats)
