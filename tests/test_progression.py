@@ -393,3 +393,13 @@ def test_sample_runs(sample_ds, instrument):
         assert row["n"] + row["n_excluded"] == n_part[row["municipality"]]
     assert res["t_p_value"].between(0, 1).all()
     assert (res["ci_low"] <= res["mean_diff"]).all()
+
+
+def test_by_with_missing_keys_and_several_columns(ds):
+    res = ee.pre_post(ds, "toy", by=["mentor_id"], n_boot=0)  # mentor_id all missing
+    assert len(res) == 4 and res["mentor_id"].isna().all()
+    assert (res["n"] + res["n_excluded"] == len(IDS)).all()
+    assert res["p_holm"].notna().all()
+    two = ee.pre_post(ds, "toy", by=["municipality", "cohort_id"], n_boot=0)
+    assert list(two.columns[3:6]) == ["municipality", "cohort_id", "rater"]
+    assert len(two) == 8
