@@ -54,6 +54,9 @@ class Dataset:
     """
 
     __slots__ = ("_instruments", "_report", "_tables")
+    _tables: Mapping[str, pd.DataFrame]
+    _instruments: Mapping[str, Instrument]
+    _report: IngestReport | None
 
     def __init__(
         self,
@@ -100,7 +103,9 @@ class Dataset:
             problems = validate_tables(out, reg)
             if len(problems):
                 rules = problems.groupby(["table", "rule"]).size()
-                summary = "; ".join(f"{t}/{r}: {n}" for (t, r), n in rules.items())
+                summary = "; ".join(
+                    f"{t}/{r}: {n}" for t, r, n in rules.reset_index().itertuples(index=False)
+                )
                 raise DataValidationError(
                     f"{len(problems)} problem(s) in the canonical tables ({summary}); "
                     "see .problems",
@@ -245,9 +250,13 @@ class Dataset:
             .rename("n_measured")
             .reset_index()
         )
-        out = grid.merge(measured, how="left", on=["municipality", "cohort_id", "status", "timepoint"])
+        out = grid.merge(
+            measured, how="left", on=["municipality", "cohort_id", "status", "timepoint"]
+        )
         out["n_measured"] = out["n_measured"].fillna(0).astype(int)
-        out["timepoint"] = pd.Categorical(out["timepoint"], categories=list(TIMEPOINTS), ordered=True)
+        out["timepoint"] = pd.Categorical(
+            out["timepoint"], categories=list(TIMEPOINTS), ordered=True
+        )
         cols = ["municipality", "cohort_id", "status", "timepoint", "n_participants", "n_measured"]
         return (
             out.sort_values(["municipality", "cohort_id", "status", "timepoint"])

@@ -230,7 +230,7 @@ def _cast(s: pd.Series, kind: Kind) -> pd.Series:
         return mapped.astype(bool)
     if kind == "str":
         return s.astype("str").where(s.notna(), None).astype("str")
-    return s.astype(_DTYPES[kind])
+    return s.astype(_DTYPES[kind])  # type: ignore[call-overload]
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def _cross_checks(
         if df is None or not len(df):
             continue
         # one hash lookup per row, reused for membership and both window ends
-        pos = start.index.get_indexer(df["participant_id"])
+        pos = start.index.get_indexer(pd.Index(df["participant_id"]))
         known = pd.Series(pos >= 0, index=df.index) & df["participant_id"].notna()
         out.append(
             _problems(
@@ -410,7 +410,7 @@ def _cross_checks(
         d = df["date"]
         if name == "measurements":
             lo = s - grace
-            hi = (e + grace).where(df["timepoint"] != "followup", pd.NaT)
+            hi = (e + grace).where(df["timepoint"] != "followup")  # follow-up: no upper bound
         else:
             lo, hi = s, e
         outside = (d < lo).fillna(False) | (d > hi).fillna(False)
@@ -438,7 +438,9 @@ def _cross_checks(
     return out
 
 
-def _measurement_checks(m: pd.DataFrame, instruments: Mapping[str, Instrument]) -> list[pd.DataFrame]:
+def _measurement_checks(
+    m: pd.DataFrame, instruments: Mapping[str, Instrument]
+) -> list[pd.DataFrame]:
     out = []
     known_inst = m["instrument"].isin(list(instruments))
     out.append(
