@@ -82,8 +82,8 @@ class Options:
                 f"--min-cell must be a whole number of at least {MIN_CELL_FLOOR}; "
                 f"got {self.min_cell!r}"
             )
-        if self.n_boot < 1:
-            raise EnvejindError("n_boot must be at least 1")
+        if self.n_boot < 0:
+            raise EnvejindError("n_boot must be 0 (no bootstrap) or more")
         return self
 
 
@@ -247,7 +247,8 @@ def csv_frame(t: Table, min_cell: int) -> pd.DataFrame:
     for c in d.columns:
         m = t.suppressed[c].astype(bool)
         if m.any():
-            d[c] = d[c].astype(object).where(~m, f"<{min_cell}")
+            mark = t.marks[c] if t.marks is not None else f"<{min_cell}"
+            d[c] = d[c].astype(object).where(~m, mark)
     return d
 
 
@@ -463,7 +464,7 @@ def _run(
         status: list[dict[str, str]] = []
         for scope in scopes:
             sds = ds if scope == "national" else ds.filter(municipality=scope)
-            ctx = Context(sds, L, opts.min_cell, opts.seed, opts.n_boot, scope)
+            ctx = Context(sds, L, opts.min_cell, opts.seed, opts.n_boot, scope, national=ds)
             secs, st = build_sections(ctx)
             per_scope[scope] = secs
             status += st
@@ -472,7 +473,12 @@ def _run(
         }
 
     with steps.step("disclosure"):
-        gated: GateResult = gate(all_tables, min_cell=opts.min_cell)
+        gated: GateResult = gate(
+            all_tables,
+            min_cell=opts.min_cell,
+            ledger_dir=out if out.is_dir() else None,
+            edition=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         if gated.engine == "builtin":
             warnings.append(
                 "disclosure: the full gate (envejind_eval.disclosure) is not available; "
@@ -490,6 +496,11 @@ def _run(
                     if gt is None:
                         continue
                     data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
+                    if gated.gate is not None:  # refuses individual-level or small-n data
+                        n_col = gt.n_col if gt.n_col in data.columns else None
+                        gated.gate.release(scope).figure(
+                            f.name, data=data.dropna(subset=[n_col]) if n_col else data, n=n_col
+                        )
                     plot = f.make(data)
                     if plot is None:
                         continue
@@ -550,18 +561,17 @@ def _run(
             ordered = list(per_scope[scope])
             blocks_by_sec: dict[str, list[Any]] = {}
             for sec in ordered:
-                sec_tables = {t.name: pub.tables[t.name] for t in sec.tables}
-                sec_pub = Published(sec_tables, L, opts.min_cell)
-                blocks = sec.narrate(sec_pub) if sec.narrate else []
+                blocks = sec.narrate(pub) if sec.narrate else []
                 # narrators list their own (ungated) Table objects: swap in the gated ones
-                blocks = [sec_tables.get(b.name, b) if isinstance(b, Table) else b for b in blocks]
+                blocks = [pub.tables.get(b.name, b) if isinstance(b, Table) else b for b in blocks]
                 if sec.note:
                     from envejind_eval.report.model import Para
 
                     blocks.insert(0, Para(sec.note))
                 blocks_by_sec[sec.id] = blocks
             if summary_fn is not None:
-                ctx = Context(None, L, opts.min_cell, opts.seed, opts.n_boot, scope)
+                sds = ds if scope == "national" else ds.filter(municipality=scope)
+                ctx = Context(sds, L, opts.min_cell, opts.seed, opts.n_boot, scope, national=ds)
                 sblocks = summary_fn(ctx, pub, per_scope[scope])
                 ordered = [Section("summary", text("sec_summary", L)), *ordered]
                 blocks_by_sec["summary"] = sblocks
@@ -635,17 +645,16 @@ def _run(
             ],
             "scopes": scopes,
             "sections": status,
-            "disclosure": {
-                "engine": gated.engine,
-                "min_cell": opts.min_cell,
-                "n_suppressed": n_sup,
-            },
-            "suppression_log": gated.log.to_dict(orient="records"),
+            "disclosure": {k: v for k, v in gated.manifest.items() if k != "suppression_log"},
+            "suppression_log": gated.manifest.get("suppression_log", []),
             "tables": table_log,
             "figures": fig_log,
             "warnings": warnings,
             "timings": {},
         }
+
+    if gated.gate is not None:
+        gated.gate.record().save(tmp)
 
     with steps.step("scan"):
         pseud = set(ds.participants["participant_id"].astype(str))

@@ -1,17 +1,20 @@
 """Adapter between the report's tables and the disclosure gate.
 
 Every published table of a run (national and per-municipality reports together) passes
-through :func:`gate` at once, so a suppressed cell cannot be recovered by combining tables.
-When ``envejind_eval.disclosure`` offers a gate it is used; until then a conservative
-built-in rule set applies (primary suppression of counts and estimates resting on fewer
-than ``min_cell`` persons, 0/100 % shares in small groups, and margin protection) and the
-manifest says so.
+through :func:`gate` at once, so a suppressed cell cannot be recovered by combining tables,
+reports of the same run, or earlier editions (the release ledger in the output folder).
+The work is done by :class:`envejind_eval.disclosure.Gate` (primary and LP-verified
+secondary suppression); the run fails when its verifier finds a protected cell that can be
+pinned. Only if that module is missing does a conservative built-in rule set apply
+(primary suppression, 0/100 % in small groups, margin protection), and the manifest says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,13 +22,94 @@ import pandas as pd
 from envejind_eval.report.model import Table
 
 LOG_COLUMNS = ["scope", "table", "row", "column", "rule"]
+#: total_label for tables without margin rows (a value no category can take)
+NO_MARGIN = "\x00no-margin"
 
 
 @dataclass
 class GateResult:
     tables: dict[tuple[str, str], Table]  # (scope, name) -> gated table
-    log: pd.DataFrame  # LOG_COLUMNS
-    engine: str  # "disclosure" or "builtin"
+    log: pd.DataFrame
+    engine: str  # "envejind_eval.disclosure" or "builtin"
+    manifest: dict[str, Any] = field(default_factory=dict)
+    gate: Any = None  # the disclosure Gate (figures are checked against it; ledger record)
+
+
+def _gated(t: Table) -> bool:
+    return bool(t.count_cols or t.n_col or t.value_cols or t.share_cols)
+
+
+def gate(
+    tables: dict[tuple[str, str], Table],
+    *,
+    min_cell: int,
+    ledger_dir: Path | None = None,
+    edition: str | None = None,
+) -> GateResult:
+    """Suppress every published cell that could disclose information about < min_cell persons.
+
+    Parameters
+    ----------
+    tables
+        ``(scope, name) -> Table`` for the whole run; scope is ``"national"`` or a
+        municipality.
+    min_cell
+        Minimum number of persons behind any published number.
+    ledger_dir
+        Folder holding the release ledger of earlier editions (the previous output).
+    edition
+        Name of this edition in the ledger.
+    """
+    from envejind_eval.report.sections import optional
+
+    Gate = optional("envejind_eval.disclosure.gate", "Gate")
+    if Gate is None:
+        return _builtin_gate(tables, min_cell)
+    from envejind_eval.disclosure.ledger import Ledger
+    from envejind_eval.disclosure.rules import DisclosureRules
+
+    ledger = Ledger.load(ledger_dir) if ledger_dir is not None and ledger_dir.is_dir() else None
+    g = Gate(rules=DisclosureRules(min_cell=min_cell), edition=edition, ledger=ledger)
+    published = {}
+    for (scope, name), t in tables.items():
+        if not _gated(t):
+            continue
+        rel = g.release(scope, scope={} if scope == "national" else {"municipality": scope})
+        by = tuple(b for b in t.by if not (scope != "national" and b == "municipality"))
+        counts = tuple(c for c in t.count_cols if c != t.total and c != t.n_col)
+        published[(scope, name)] = rel.table(
+            name,
+            t.data,
+            by=by,
+            counts=counts,
+            total=t.total,
+            total_label=t.total_label or NO_MARGIN,
+            n=t.n_col,
+            estimates=t.value_cols,
+            shares=t.share_cols,
+            kind=t.kind,  # type: ignore[arg-type]
+            population=t.population,
+        )
+    if published:
+        g.run()
+        g.verify().raise_if_failed()
+    out: dict[tuple[str, str], Table] = {}
+    for key, t in tables.items():
+        pt = published.get(key)
+        if pt is None:
+            out[key] = replace(
+                t, suppressed=pd.DataFrame(False, index=t.data.index, columns=t.data.columns)
+            )
+            continue
+        sup = pt.suppressed.reindex(index=t.data.index, columns=t.data.columns, fill_value=False)
+        marks = pt.display.reindex(index=t.data.index, columns=t.data.columns)
+        out[key] = replace(t, suppressed=sup.astype(bool), marks=marks, footnote=pt.footnote)
+    man = g.manifest() if published else {"engine": "envejind_eval.disclosure", "n_suppressed": 0}
+    log = g.log() if published else pd.DataFrame(columns=LOG_COLUMNS)
+    return GateResult(out, log, "envejind_eval.disclosure", man, g)
+
+
+# -- built-in fallback ----------------------------------------------------------------------
 
 
 def _builtin(scope: str, t: Table, min_cell: int) -> tuple[pd.DataFrame, list[dict]]:
@@ -33,82 +117,64 @@ def _builtin(scope: str, t: Table, min_cell: int) -> tuple[pd.DataFrame, list[di
     sup = pd.DataFrame(False, index=d.index, columns=d.columns)
     log: list[dict] = []
 
-    def mark(rows: pd.Index, cols: Sequence[str], rule: str) -> None:
+    def mark(rows: Any, cols: Sequence[str], rule: str) -> None:
         for c in cols:
             for r in rows:
                 if not sup.at[r, c]:
                     sup.at[r, c] = True
                     log.append(
-                        {"scope": scope, "table": t.name, "row": int(r), "column": c, "rule": rule}
+                        {"scope": scope, "table": t.name, "row": str(r), "column": c, "rule": rule}
                     )
 
     counts = [c for c in t.count_cols if c in d.columns]
-    # estimates resting on too few persons: the whole row's estimates go
     if t.n_col is not None:
         small = d.index[d[t.n_col].fillna(0) < min_cell]
         mark(small, [*t.value_cols, *t.share_cols], "n_below_min_cell")
-    # counts: 1..min_cell-1 primary; a 0 in a group smaller than 2*min_cell is sensitive too
     for c in counts:
         v = d[c].fillna(0)
         mark(d.index[(v > 0) & (v < min_cell)], [c], "count_below_min_cell")
-    if counts:
-        group = d[counts[0]] if len(counts) > 1 else d[counts[0]]
-        for c in counts[1:]:
-            zero_small = d.index[(d[c].fillna(0) == 0) & (group < 2 * min_cell) & (group > 0)]
-            mark(zero_small, [c], "zero_in_small_group")
-            full_small = d.index[(d[c] == group) & (group < 2 * min_cell) & (group > 0)]
-            mark(full_small, [c], "all_in_small_group")
-    # shares follow their counts
-    if t.share_cols and counts:
-        for r in d.index[sup[counts].any(axis=1)]:
-            mark(pd.Index([r]), list(t.share_cols), "share_of_suppressed_count")
-    # margin protection (row): if the first count is a total of the others and exactly one of
-    # the others is suppressed, suppress the smallest remaining one too
-    if len(counts) > 2:
-        parts = counts[1:]
+    if t.total is not None and t.total in counts:
+        group = d[t.total]
+        for c in counts:
+            if c == t.total:
+                continue
+            small_group = (group < 2 * min_cell) & (group > 0)
+            mark(d.index[(d[c].fillna(0) == 0) & small_group], [c], "zero_in_small_group")
+            mark(d.index[(d[c] == group) & small_group], [c], "all_in_small_group")
+        parts = [c for c in counts if c != t.total]
         for r in d.index:
             hidden = [c for c in parts if sup.at[r, c]]
             if len(hidden) == 1:
                 rest = [c for c in parts if not sup.at[r, c]]
                 if rest:
                     c2 = min(rest, key=lambda c: (d.at[r, c], c))
-                    mark(pd.Index([r]), [c2], "secondary_row_margin")
-    # margin protection (column): a suppressed cell in a column protects the whole column's
-    # smallest other cell (so totals minus the rest do not pin it)
+                    mark([r], [c2], "secondary_row_margin")
     for c in counts:
         hidden_rows = d.index[sup[c]]
         if len(hidden_rows) == 1 and len(d) > 1:
             shown = d.index[~sup[c]]
             r2 = d.loc[shown, c].astype(float).sort_values(kind="stable").index[0]
-            mark(pd.Index([r2]), [c], "secondary_column_margin")
+            mark([r2], [c], "secondary_column_margin")
     if t.share_cols and counts:
-        for r in d.index[sup[counts].any(axis=1)]:
-            mark(pd.Index([r]), list(t.share_cols), "share_of_suppressed_count")
-    # a single-row table of shares over a tiny group: nothing to add
+        mark(list(d.index[sup[counts].any(axis=1)]), list(t.share_cols), "share_of_suppressed")
     return sup, log
 
 
-def gate(
-    tables: dict[tuple[str, str], Table], *, min_cell: int, ledger: object | None = None
-) -> GateResult:
-    """Suppress every published cell that could disclose information about < min_cell persons.
-
-    Parameters
-    ----------
-    tables
-        ``(scope, name) -> Table`` for the whole run.
-    min_cell
-        Minimum number of persons behind any published number.
-    """
+def _builtin_gate(tables: dict[tuple[str, str], Table], min_cell: int) -> GateResult:
     out: dict[tuple[str, str], Table] = {}
     logs: list[dict] = []
     for (scope, name), t in tables.items():
         sup, log = _builtin(scope, t, min_cell)
-        g = Table(**{**t.__dict__, "suppressed": sup})
-        out[(scope, name)] = g
+        out[(scope, name)] = replace(t, suppressed=sup)
         logs.extend(log)
     log_df = pd.DataFrame(logs, columns=LOG_COLUMNS)
-    return GateResult(out, log_df, "builtin")
+    man = {
+        "engine": "builtin",
+        "min_cell": min_cell,
+        "n_suppressed": len(log_df),
+        "suppression_log": log_df.to_dict(orient="records"),
+    }
+    return GateResult(out, log_df, "builtin", man)
 
 
 def n_suppressed(tables: dict[tuple[str, str], Table]) -> int:

@@ -37,11 +37,17 @@ class Table:
     n_col: str | None = None
     value_cols: tuple[str, ...] = ()
     share_cols: tuple[str, ...] = ()
+    total: str | None = None  # count column that is the group size (margin of count_cols)
+    total_label: str = ""  # value of a ``by`` column marking a margin row
+    kind: str = "mean"  # estimate kind for the disclosure rules (mean, model, share, ...)
+    population: str | None = None  # tables counting the same persons share a population
     formats: Mapping[str, str] = field(default_factory=dict)  # column -> int|num1|num2|pct|p
     labels: Mapping[str, str] = field(default_factory=dict)  # column -> header
     caption: str = ""
     # filled by the gate
     suppressed: pd.DataFrame | None = None  # bool frame, same shape as data
+    marks: pd.DataFrame | None = None  # display text of suppressed cells ("<5", "..")
+    footnote: str = ""
 
 
 @dataclass
@@ -90,6 +96,7 @@ class Context:
     seed: int
     n_boot: int
     scope: Scope = "national"
+    national: Any = None  # the whole run's Dataset (reference population), when ds is a subset
 
     def t(self, key: str, **kw: Any) -> str:
         from envejind_eval.report.texts import text
@@ -143,6 +150,10 @@ class Published:
         from envejind_eval.report.render import format_value
 
         if self.is_suppressed(name, col, **where):
+            t = self.tables[name]
+            r = self.row(name, **where)
+            if t.marks is not None and r is not None:
+                return str(t.marks.at[r.name, col])  # type: ignore[index]
             return f"<{self.min_cell}"
         r = self.row(name, **where)
         return "–" if r is None else format_value(r[col], kind, self.lang)

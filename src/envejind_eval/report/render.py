@@ -43,7 +43,9 @@ def display_frame(t: Table, lang: fmt.Lang, min_cell: int) -> pd.DataFrame:
         kind = t.formats.get(c, "text")
         s = t.data[c].map(lambda v, k=kind: format_value(v, k, lang))
         if t.suppressed is not None and c in t.suppressed.columns:
-            s = s.mask(t.suppressed[c].astype(bool), f"<{min_cell}")
+            hide = t.suppressed[c].astype(bool)
+            mark = t.marks[c] if t.marks is not None else pd.Series(f"<{min_cell}", index=s.index)
+            s = s.where(~hide, mark.astype(str))
         out[t.labels[c]] = s.astype(object)
     return out
 

@@ -152,26 +152,54 @@ def design(ctx: Context) -> Section:
     by_mun = by_mun.merge(teams, on="municipality")
     by_mun = with_total(by_mun, "municipality", ["n_teams", *status_cols], ctx.t("total"))
     by_mun = by_mun[["municipality", "n_teams", *status_cols]]
-    tables = [
-        Table(
-            "flow_municipality",
-            ctx.t("tbl_flow_municipality"),
-            by_mun,
-            by=("municipality",),
-            count_cols=tuple(status_cols),
-            formats=dict.fromkeys(["n_teams", *status_cols], "int"),
-            labels=labels,
-        ),
-        Table(
-            "flow_team",
-            ctx.t("tbl_flow_team"),
-            flow_counts(p, ["municipality", "cohort_id"]),
-            by=("municipality", "cohort_id"),
-            count_cols=tuple(status_cols),
-            formats=dict.fromkeys(status_cols, "int"),
-            labels=labels,
-        ),
-    ]
+    tot = ctx.t("total")
+    national = ctx.scope == "national"
+    if national:
+        flow_name = "flow_municipality"
+        tables = [
+            Table(
+                "flow_municipality",
+                ctx.t("tbl_flow_municipality"),
+                by_mun,
+                by=("municipality",),
+                count_cols=tuple(status_cols),
+                total="started",
+                total_label=tot,
+                population="participants",
+                formats=dict.fromkeys(["n_teams", *status_cols], "int"),
+                labels=labels,
+            ),
+            Table(
+                "flow_team",
+                ctx.t("tbl_flow_team"),
+                flow_counts(p, ["municipality", "cohort_id"]),
+                by=("municipality", "cohort_id"),
+                count_cols=tuple(status_cols),
+                total="started",
+                total_label=tot,
+                population="participants",
+                formats=dict.fromkeys(status_cols, "int"),
+                labels=labels,
+            ),
+        ]
+    else:  # one municipality: its teams and their total
+        flow_name = "flow_team"
+        teams_t = with_total(flow_counts(p, ["cohort_id"]), "cohort_id", status_cols, tot)
+        teams_t.insert(1, "n_teams", [1] * (len(teams_t) - 1) + [p["cohort_id"].nunique()])
+        tables = [
+            Table(
+                "flow_team",
+                ctx.t("tbl_flow_team"),
+                teams_t,
+                by=("cohort_id",),
+                count_cols=tuple(status_cols),
+                total="started",
+                total_label=tot,
+                population="participants",
+                formats=dict.fromkeys(status_cols, "int"),
+                labels={k: v for k, v in labels.items() if k not in ("municipality", "n_teams")},
+            )
+        ]
     resp = response_rates(ds, ctx)
     if len(resp):
         tables.append(
@@ -179,8 +207,10 @@ def design(ctx: Context) -> Section:
                 "response",
                 ctx.t("tbl_response"),
                 resp,
-                by=("instrument", "rater", "timepoint"),
+                by=("instrument_id", "rater_code", "timepoint_code"),
                 count_cols=("n_expected", "n_forms"),
+                total="n_expected",
+                population="response",
                 share_cols=("response_rate",),
                 n_col="n_expected",
                 formats={"n_expected": "int", "n_forms": "int", "response_rate": "pct"},
@@ -201,24 +231,24 @@ def design(ctx: Context) -> Section:
 
     def narrate(pub: Published) -> list[Block]:
         L = ctx.lang
-        tot = ctx.t("total")
+        flow_key = "municipality" if national else "cohort_id"
         out: list[Block] = [Para(ctx.t("design_p1"))]
         out.append(
             Para(
                 ctx.t(
                     "design_flow",
-                    n=pub.fmt("flow_municipality", "started", "int", municipality=tot),
-                    teams=pub.fmt("flow_municipality", "n_teams", "int", municipality=tot),
+                    n=pub.fmt(flow_name, "started", "int", **{flow_key: tot}),
+                    teams=pub.fmt(flow_name, "n_teams", "int", **{flow_key: tot}),
                     k=fmt.integer(len(ds.municipalities), L),
                     kommuner="kommune" if len(ds.municipalities) == 1 else "kommuner",
                     municipalities="municipality"
                     if len(ds.municipalities) == 1
                     else "municipalities",
                     team_s="team" if ds.participants["cohort_id"].nunique() == 1 else "teams",
-                    completed=pub.fmt("flow_municipality", "completed", "int", municipality=tot),
-                    dropped=pub.fmt("flow_municipality", "dropped_out", "int", municipality=tot),
-                    excluded=pub.fmt("flow_municipality", "excluded", "int", municipality=tot),
-                    ongoing=pub.fmt("flow_municipality", "ongoing", "int", municipality=tot),
+                    completed=pub.fmt(flow_name, "completed", "int", **{flow_key: tot}),
+                    dropped=pub.fmt(flow_name, "dropped_out", "int", **{flow_key: tot}),
+                    excluded=pub.fmt(flow_name, "excluded", "int", **{flow_key: tot}),
+                    ongoing=pub.fmt(flow_name, "ongoing", "int", **{flow_key: tot}),
                 )
             )
         )
@@ -241,10 +271,7 @@ def design(ctx: Context) -> Section:
             )
         if quarantined is not None and quarantined > 0:
             out.append(Para(ctx.t("design_quarantine", q=fmt.integer(quarantined, L))))
-        out += [tables[0], tables[1]]
-        if len(tables) > 2:
-            out.append(tables[2])
-        return out
+        return out + list(tables)
 
     return Section("design", ctx.t("sec_design"), tables=tables, narrate=narrate)
 
@@ -369,6 +396,7 @@ def distribution(values: pd.Series, order: list[str], name: str) -> pd.DataFrame
     counts = counts[counts.index.isin(values.unique()) | (counts > 0)]
     df = pd.DataFrame({name: counts.index, "n": counts.to_numpy(dtype="int64")})
     df["share"] = df["n"] / df["n"].sum() if df["n"].sum() else np.nan
+    df["n_total"] = int(df["n"].sum())
     return df
 
 
@@ -399,6 +427,7 @@ def participants(ctx: Context) -> Section:
     common = dict(
         by=("group",),
         count_cols=("n",),
+        n_col="n_total",
         share_cols=("share",),
         formats={"n": "int", "share": "pct"},
         labels=labels,
@@ -432,14 +461,11 @@ def participants(ctx: Context) -> Section:
             ctx.t("tbl_start_age"),
             pd.DataFrame(
                 {
-                    "group": [ctx.t("total")],
                     "n": [int(age.notna().sum())],
                     "mean": [age.mean()],
                     "sd": [age.std()],
                 }
             ),
-            by=("group",),
-            count_cols=("n",),
             n_col="n",
             value_cols=("mean", "sd"),
             formats={"n": "int", "mean": "num1", "sd": "num1"},
@@ -451,13 +477,12 @@ def participants(ctx: Context) -> Section:
         tables.append(profile)
 
     def narrate(pub: Published) -> list[Block]:
-        tot = ctx.t("total")
         out: list[Block] = [
             Para(
                 ctx.t(
                     "participants_p1",
-                    age=pub.fmt("start_age_mean", "mean", "num1", group=tot),
-                    n=pub.fmt("start_age_mean", "n", "int", group=tot),
+                    age=pub.fmt("start_age_mean", "mean", "num1"),
+                    n=pub.fmt("start_age_mean", "n", "int"),
                     male=(
                         pub.fmt("start_sex", "share", "pct", code="male")
                         if pub.row("start_sex", code="male") is not None

@@ -28,8 +28,16 @@ add(
             "the participants developed, not the programme's effect.",
         },
         "summary_suppressed": {
-            "da": "Tal, der bygger på færre end {k} personer, er undertrykt (vist som <{k}).",
-            "en": "Numbers resting on fewer than {k} persons are suppressed (shown as <{k}).",
+            "da": "Tal, der bygger på færre end {k} personer, vises som <{k}; tal, der ellers "
+            "ville afsløre små grupper (fx ved at trække tal fra hinanden), vises som '..'.",
+            "en": "Numbers resting on fewer than {k} persons show as <{k}; numbers that would "
+            "otherwise reveal small groups (e.g. by subtracting numbers) show as '..'.",
+        },
+        "summary_star": {
+            "da": "På Ungestjernen steg de unges samlede score fra {pre} ved start til {post} ved "
+            "slut {ci} (n = {n} med begge målinger).",
+            "en": "On the Youth Star the young people's total score went from {pre} at baseline "
+            "to {post} at the end {ci} (n = {n} with both measurements).",
         },
         "summary_missing_sections": {
             "da": "Følgende afsnit mangler i denne udgave, fordi analysen ikke er tilgængelig "
@@ -198,42 +206,65 @@ def summary(ctx: Context, pub: Published, sections: Sequence[Section]) -> list[B
     L = ctx.lang
     out: list[Block] = []
     tot = ctx.t("total")
-    if "flow_municipality" in pub:
-        n = pub.raw("flow_municipality", "started", municipality=tot)
-        c = pub.raw("flow_municipality", "completed", municipality=tot)
-        share = fmt.pct(c / n, L) if n and c is not None else f"<{ctx.min_cell}"
+    flow, key = (
+        ("flow_municipality", "municipality")
+        if "flow_municipality" in pub
+        else ("flow_team", "cohort_id")
+    )
+    if flow in pub:
+        w = {key: tot}
+        n = pub.raw(flow, "started", **w)
+        c = pub.raw(flow, "completed", **w)
+        share = fmt.pct(c / n, L) if n and c is not None else pub.fmt(flow, "completed", **w)
         out.append(
             Para(
                 ctx.t(
                     "summary_flow",
-                    n=pub.fmt("flow_municipality", "started", "int", municipality=tot),
-                    completed=pub.fmt("flow_municipality", "completed", "int", municipality=tot),
+                    n=pub.fmt(flow, "started", "int", **w),
+                    completed=pub.fmt(flow, "completed", "int", **w),
                     share=share,
                 )
             )
         )
-    claim_lines = [b for b in _claim_summaries(pub)]
+    if "prepost_ungestjernen" in pub:
+        d = pub.tables["prepost_ungestjernen"].data
+        for _, r in d.loc[d["unit"] == "total"].iterrows():
+            w = {"unit": "total", "rater_code": r["rater_code"]}
+            name = "prepost_ungestjernen"
+            lo, hi = pub.raw(name, "ci_low", **w), pub.raw(name, "ci_high", **w)
+            out.append(
+                Para(
+                    ctx.t(
+                        "summary_star",
+                        pre=pub.fmt(name, "mean_pre", "num1", **w),
+                        post=pub.fmt(name, "mean_post", "num1", **w),
+                        ci="" if lo is None or hi is None else fmt.ci(lo, hi, L, 2),
+                        n=pub.fmt(name, "n", "int", **w),
+                    )
+                )
+            )
+    claim_lines = _claim_summaries(ctx, pub)
     if claim_lines:
         out.append(Para(ctx.t("summary_results_head")))
         out += claim_lines
     out.append(Para(ctx.t("summary_design_caveat")))
     if any(t.suppressed is not None and t.suppressed.to_numpy().any() for t in pub.tables.values()):
         out.append(Para(ctx.t("summary_suppressed", k=ctx.min_cell)))
-    used = methods_used(pub)
-    if used:
-        out.append(Para(ctx.t("m_methods_used", methods=", ".join(used))))
     return out
 
 
-def _claim_summaries(pub: Published) -> list[Block]:
-    """One line per claim from the claims section's gated ``claim_summary`` table."""
-    if "claim_summary" not in pub:
+def _claim_summaries(ctx: Context, pub: Published) -> list[Block]:
+    """One line per claim: how many of its measures show a clear improvement."""
+    from envejind_eval.report.sections import optional
+
+    verdicts = optional("envejind_eval.report.sections_results", "claim_verdicts")
+    if verdicts is None or ctx.ds is None:
         return []
-    d = pub.tables["claim_summary"].data
-    col = "summary_text" if "summary_text" in d.columns else None
-    if col is None:
-        return []
-    return [Para(f"**{r['claim']}:** {r[col]}") for _, r in d.iterrows()]
+    out: list[Block] = []
+    for label, k, m in verdicts(ctx, pub):
+        if m:
+            out.append(Para(f"**{label}:** " + ctx.t("claim_verdict", k=k, m=m)))
+    return out
 
 
 __all__ = ["methods", "methods_used", "summary"]

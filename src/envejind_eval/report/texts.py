@@ -24,10 +24,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "forms is not public.",
     },
     "suppressed_footnote": {
-        "da": "<{k} = undertrykt, fordi tallet bygger på færre end {k} personer eller ville "
-        "kunne udledes af andre tal (diskretionskontrol).",
-        "en": "<{k} = suppressed because the number rests on fewer than {k} persons or could be "
-        "derived from other numbers (disclosure control).",
+        "da": "<{k}: færre end {k} personer. '..': ikke vist for at beskytte små grupper (et tal, "
+        "der er lille, omfatter alle eller ingen i en lille gruppe, eller som ville gøre det "
+        "muligt at regne sig frem til et sådant tal).",
+        "en": "<{k}: fewer than {k} persons. '..': not shown, to protect small groups (a value "
+        "that is small, all or none of a small group, or that would let a reader work out such "
+        "a value).",
     },
     "section_unavailable": {
         "da": "Dette afsnit kan ikke dannes endnu: {reason}.",
