@@ -153,7 +153,7 @@ def _reliability(v: Any, where: str) -> float | Literal["estimate"]:
         return "estimate"
     if isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1:
         return float(v)
-    raise InstrumentError(f"{where}: reliability must be a number in (0, 1) or \"estimate\"")
+    raise InstrumentError(f'{where}: reliability must be a number in (0, 1) or "estimate"')
 
 
 _TOP_KEYS = {

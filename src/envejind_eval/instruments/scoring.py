@@ -93,10 +93,10 @@ def score_instrument(
     out = out.assign(instrument=instrument.id, level=level)
     # order: participant, rater, timepoint (course order), unit (definition order); integer
     # codes + lexsort, because sorting with Python-level key mappers is slow at national scale
-    units = instrument.item_ids if level == "item" else [*instrument.domain_ids, "total"]
+    unit_order = instrument.item_ids if level == "item" else [*instrument.domain_ids, "total"]
     order = np.lexsort(
         (
-            pd.Categorical(out["unit"], categories=units).codes,
+            pd.Categorical(out["unit"], categories=unit_order).codes,
             pd.Categorical(out["timepoint"], categories=list(TIMEPOINTS)).codes,
             pd.Categorical(out["rater"]).codes,
             pd.Categorical(out["participant_id"]).codes,
