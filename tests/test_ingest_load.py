@@ -124,6 +124,7 @@ def test_cli_validate_json_and_quarantine(tmp_path, capsys):
     lines[1] = ";".join(parts)
     p.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
     (tmp_path / "key").write_text(KEY_HEX)
+    (tmp_path / "key").chmod(0o600)
     code = main(
         [
             "validate",

@@ -6,6 +6,8 @@ import os
 import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envejind_eval.errors import IngestError
 from envejind_eval.ingest import pseudonymise as P
@@ -124,3 +126,19 @@ def test_key_file_inside_data_folder_refused(tmp_path):
     out.write_text(KEY.hex())
     os.chmod(out, 0o600)
     assert P.load_key(out, data_dir=data) == KEY
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="0123456789- \u00a0\t", max_size=13),
+            st.from_regex(r"\A[0-3]\d[01]\d\d\d-?\d{4}\Z"),
+            st.text(max_size=12),
+        ),
+        max_size=30,
+    )
+)
+def test_vectorised_normalise_matches_scalar(values):
+    digits, rules = P.normalise_many(values)
+    assert list(zip(digits, rules, strict=True)) == [P.normalise_cpr(v) for v in values]

@@ -495,25 +495,33 @@ class Pipeline:
         ci = s.fields[fld]
         col = s.raw.cols[ci]
         vals = col.values
-        is_cpr = np.array([fld == "cpr" or P.looks_like_cpr(v) for v in vals], dtype=bool)
+        if fld == "cpr":
+            is_cpr = np.ones(len(vals), dtype=bool)
+        else:
+            is_cpr = np.array([P.looks_like_cpr(v) for v in vals], dtype=bool)
         codes_u = np.full(len(vals) + 1, -1, dtype=np.int64)
         rules_u = np.empty(len(vals) + 1, dtype=object)
+        pids = self.pids
+        plist = self.pid_list
         if is_cpr.any():
             key = self.key()
-            sub = [v for v, c in zip(vals, is_cpr, strict=True) if c]
-            todo = [v for v in sub if v not in self._cpr_cache]
+            cache = self._cpr_cache
+            j = np.nonzero(is_cpr)[0].tolist()
+            sub = [vals[i] for i in j]
+            todo = [v for v in sub if v not in cache]
             if todo:
                 ps, rs = P.pseudonymise(todo, key)
-                self._cpr_cache.update(zip(todo, zip(ps, rs, strict=True), strict=True))
-            got = [self._cpr_cache[v] for v in sub]
-            pseud = [g[0] for g in got]
-            rules = [g[1] for g in got]
-            j = np.nonzero(is_cpr)[0]
-            for k, i in enumerate(j):
-                if pseud[k] is None:
-                    rules_u[i] = rules[k]
+                cache.update(zip(todo, zip(ps.tolist(), rs.tolist(), strict=True), strict=True))
+            for i, v in zip(j, sub, strict=True):
+                ps_, r_ = cache[v]
+                if ps_ is None:
+                    rules_u[i] = r_
                 else:
-                    codes_u[i] = self.pid_code(pseud[k])
+                    c = pids.get(ps_)
+                    if c is None:
+                        c = pids[ps_] = len(plist)
+                        plist.append(ps_)
+                    codes_u[i] = c
         for i in np.nonzero(~is_cpr)[0]:
             codes_u[i] = self.pid_code(vals[i])
         rules_u[len(vals)] = "not_null"

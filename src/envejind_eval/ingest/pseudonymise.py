@@ -39,8 +39,8 @@ CPR_RULES: dict[str, str] = {
     "cpr_invalid_date": "CPR number has an impossible birth date for its century digit",
 }
 
-_CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$")
-_NINE_RX = re.compile(r"^\d{5}-?\d{4}$")
+_CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$", re.ASCII)
+_NINE_RX = re.compile(r"^\d{5}-?\d{4}$", re.ASCII)
 _WS = re.compile(r"\s+")
 #: CPR-shaped text inside free text (redacted): 6 digits, optional hyphen/space, 4 digits.
 CPR_IN_TEXT = re.compile(r"(?<!\d)\d{6}[-\s]?\d{4}(?!\d)")
@@ -95,6 +95,54 @@ def pseudonym(digits: str, key: bytes) -> str:
     return hmac.digest(key, digits.encode("ascii"), "sha256").hex()[:PSEUDONYM_LENGTH]
 
 
+def normalise_many(values: Sequence[str]) -> tuple[list[str | None], list[str | None]]:
+    """Vectorised :func:`normalise_cpr` over many (unique) values: ``(digits, rules)``."""
+    n = len(values)
+    if n == 0:
+        return [], []
+    stripped = [v if (v.isprintable() and " " not in v) else _WS.sub("", v) for v in values]
+    digits: list[str | None] = [None] * n
+    rules: list[str | None] = ["cpr_invalid_format"] * n
+    ok_idx, ok_dig = [], []
+    for i, t in enumerate(stripped):
+        t2 = t[:6] + t[7:] if len(t) == 11 and t[6] == "-" else t
+        if len(t2) == 10 and t2.isascii() and t2.isdigit():
+            ok_idx.append(i)
+            ok_dig.append(t2)
+        elif _NINE_RX.match(t):
+            rules[i] = "cpr_leading_zero_lost"
+    if not ok_idx:
+        return digits, rules
+    arr = np.frombuffer("".join(ok_dig).encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48
+    arr = arr.astype(np.int64)
+    dd = arr[:, 0] * 10 + arr[:, 1]
+    mm = arr[:, 2] * 10 + arr[:, 3]
+    yy = arr[:, 4] * 10 + arr[:, 5]
+    d7 = arr[:, 6]
+    century = np.where(
+        d7 <= 3,
+        1900,
+        np.where(
+            (d7 == 4) | (d7 == 9), np.where(yy <= 36, 2000, 1900), np.where(yy <= 57, 2000, 1800)
+        ),
+    )
+    year = century + yy
+    okm = (mm >= 1) & (mm <= 12)
+    month = ((year - 1970) * 12 + np.clip(mm, 1, 12) - 1).astype("datetime64[M]")
+    first = month.astype("datetime64[D]")
+    dim = ((month + 1).astype("datetime64[D]") - first).astype(np.int64)
+    okd = okm & (dd >= 1) & (dd <= dim)
+    born = first + (np.clip(dd, 1, 31) - 1).astype("timedelta64[D]")
+    okd &= born <= np.datetime64(_dt.date.today(), "D")
+    for j, i in enumerate(ok_idx):
+        if okd[j]:
+            digits[i] = ok_dig[j]
+            rules[i] = None
+        else:
+            rules[i] = "cpr_invalid_date"
+    return digits, rules
+
+
 def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Pseudonymise unique CPR values.
 
@@ -103,16 +151,13 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
     Call it on the *unique* values of a column and map back by position: HMAC runs once
     per person, not once per row.
     """
+    digits, rules = normalise_many(list(values))
     out = np.empty(len(values), dtype=object)
-    rules = np.empty(len(values), dtype=object)
-    today = _dt.date.today()
     digest = hmac.digest
-    for i, v in enumerate(values):
-        digits, rule = normalise_cpr(v, today=today)
-        if digits is not None:
-            out[i] = digest(key, digits.encode("ascii"), "sha256").hex()[:PSEUDONYM_LENGTH]
-        rules[i] = rule
-    return out, rules
+    for i, d in enumerate(digits):
+        if d is not None:
+            out[i] = digest(key, d.encode("ascii"), "sha256").hex()[:PSEUDONYM_LENGTH]
+    return out, np.array(rules, dtype=object)
 
 
 def redact_cpr(text: str) -> tuple[str, int]:
