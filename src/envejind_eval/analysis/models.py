@@ -271,13 +271,22 @@ def mixed_model(
         missing = [t for t in timepoints if t not in data["timepoint"].cat.categories]
         notes.append(f"no scores at timepoint(s) {', '.join(missing)}")
 
-    model = smf.mixedlm(
-        formula,
-        data,
-        groups="cohort_id",
-        re_formula="1",
-        vc_formula={"participant": "0 + C(participant_id)"},
-    )
+    from patsy import PatsyError
+
+    try:
+        model = smf.mixedlm(
+            formula,
+            data,
+            groups="cohort_id",
+            re_formula="1",
+            vc_formula={"participant": "0 + C(participant_id)"},
+        )
+    except PatsyError as e:
+        raise ValueError(
+            f"formula: cannot build the model matrix ({str(e).splitlines()[0]}); use the "
+            "columns score, timepoint, municipality, cohort_id, participant_id, sex, "
+            "birth_year, referred_by, with no missing values in the ones used"
+        ) from None
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
         raise InsufficientDataError(
