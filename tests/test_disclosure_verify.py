@@ -197,3 +197,39 @@ def test_inconsistent_population_raises_without_values():
     with pytest.raises(DisclosureError, match="population") as exc:
         gate.run()
     assert "7" not in str(exc.value) and "6" not in str(exc.value)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(cells_0_12, min_size=3, max_size=3), min_size=3, max_size=3),
+    st.integers(0, 2**16),
+)
+def test_warm_highs_matches_linprog(values, seed):
+    """The warm-started HiGHS path gives exactly the ranges of scipy.optimize.linprog."""
+    import numpy as np
+
+    import envejind_eval.disclosure.verify as V
+
+    df = _table_2d(values)
+    gate = Gate()
+    gate.release().table(
+        "t", df, by=["team", "status"], counts=["n"], margins=True, attributes=["status"]
+    )
+    tables, cells = gate.system_parts()
+    rng = np.random.default_rng(seed)
+    coefs = [rng.integers(-1, 2, size=System(tables, cells).n_vars) for _ in range(4)]
+    out = {}
+    for fast in (True, False):
+        old = V.FAST_SOLVER
+        V.FAST_SOLVER = fast
+        try:
+            system = System(tables, cells)
+            drops = [None, *[i for i, c in enumerate(cells) if c.state == "published"][:2]]
+            out[fast] = [
+                system.bounds(c.astype(float), drop=[] if d is None else [d])
+                for c in coefs
+                for d in drops
+            ]
+        finally:
+            V.FAST_SOLVER = old
+    assert out[True] == out[False]

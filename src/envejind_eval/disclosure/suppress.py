@@ -33,7 +33,9 @@ MAX_TRIALS = 12
 def _cost(system: System, i: int) -> tuple:
     c = system.cells[i]
     v = c.value if not math.isnan(c.value) else 0.0
-    return (c.margin, v == 0, v, len(system.supports[i]))
+    # a "<5" cell can lose its label (shown as ".." instead): last resort, when the labels
+    # themselves pin a cell (e.g. "<3" + "<3" = "<3" forces 1 + 1 = 2)
+    return (c.state == "small", c.margin, v == 0, v, len(system.supports[i]))
 
 
 def _width(lo: float, hi: float) -> float:
@@ -56,12 +58,11 @@ def _choose(
     ordered = sorted((i for i in binding if i in cand), key=lambda i: _cost(system, i))
     best, best_gain = None, 0.0
     for i in ordered[:MAX_TRIALS]:
-        m = system.matrices(drop=[i])
         # dropping a number only widens the range: try one end first
-        hi = system.extreme(t.coef, "max", drop=[i], _m=m)
+        hi = system.extreme(t.coef, "max", drop=[i])
         if system.problem(t, lo0, hi) is None:
             return i, True
-        lo = system.extreme(t.coef, "min", drop=[i], _m=m)
+        lo = system.extreme(t.coef, "min", drop=[i])
         if system.problem(t, lo, hi) is None:
             return i, True
         gain = _width(lo, hi) - _width(lo0, hi0)
@@ -105,7 +106,7 @@ def secondary(
     list of int
         Indices of the cells suppressed here, in order.
     """
-    cand = [i for i in candidates if system.cells[i].state == "published"]
+    cand = [i for i in candidates if system.cells[i].state in ("published", "small")]
     done: set[tuple] = set()
     added: list[int] = []
     pops = list(populations) if populations is not None else None
@@ -113,7 +114,6 @@ def secondary(
     system.seed_pool()
     while True:
         changed = False
-        mats = system.matrices()
         for t in system.targets(populations=pops):
             sig = (t.kind, t.population, t.release, t.table, t.key, t.edition)
             if sig in done:
@@ -122,11 +122,11 @@ def secondary(
                 if system.quick_check(t):
                     done.add(sig)
                     break
-                lo, hi, binding = system.solve(t.coef, _m=mats)
+                lo, hi, binding = system.solve(t.coef)
                 if system.problem(t, lo, hi) is None:
                     done.add(sig)
                     break
-                free = [i for i in cand if system.cells[i].state == "published"]
+                free = [i for i in cand if system.cells[i].state in ("published", "small")]
                 if not free:
                     raise DisclosureError(
                         f"cannot protect {t.kind} quantity in {t.table or t.population}: "
@@ -134,11 +134,11 @@ def secondary(
                         "or coarser groupings"
                     )
                 pick, passes = _choose(system, t, free, (lo, hi, binding))
-                system.cells[pick].state = "suppressed"
-                system.cells[pick].reason = "secondary"
+                if system.cells[pick].state == "published":
+                    system.cells[pick].reason = "secondary"
+                system.cells[pick].state = "suppressed"  # a "<5" cell keeps reason "small"
                 added.append(pick)
                 changed = True
-                mats = system.matrices()
                 if passes:
                     done.add(sig)
                     break

@@ -124,6 +124,82 @@ class _Block:
     codes: np.ndarray  # (n_vars, n_dims) category codes
 
 
+#: Use scipy's bundled HiGHS object directly (warm-started between the many small LPs of a
+#: run, several times faster than a fresh ``linprog`` call each). ``linprog`` stays the
+#: reference: it is used when this is False or the bundled object is not available, and
+#: the tests check that both give the same ranges.
+FAST_SOLVER = True
+
+
+class _WarmSolver:
+    """One HiGHS model per system state; objectives and relaxed rows change in place."""
+
+    def __init__(
+        self, n_vars: int, rows: list[np.ndarray], lower: list[float], upper: list[float], n_eq: int
+    ) -> None:
+        from scipy.optimize._highspy import _core as hc
+
+        self.hc = hc
+        self.n = n_vars
+        self.n_eq = n_eq
+        self.lower = np.asarray(lower, dtype=float)
+        self.upper = np.asarray(upper, dtype=float)
+        mat = _sparse_rows(rows, n_vars).tocsc() if rows else sparse.csc_matrix((0, n_vars))
+        lp = hc.HighsLp()
+        lp.num_col_ = n_vars
+        lp.num_row_ = len(rows)
+        lp.col_cost_ = np.zeros(n_vars)
+        lp.col_lower_ = np.zeros(n_vars)
+        lp.col_upper_ = np.full(n_vars, hc.kHighsInf)
+        lp.row_lower_ = np.where(np.isfinite(self.lower), self.lower, -hc.kHighsInf)
+        lp.row_upper_ = np.where(np.isfinite(self.upper), self.upper, hc.kHighsInf)
+        lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = mat.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = mat.indices.astype(np.int32)
+        lp.a_matrix_.value_ = mat.data.astype(float)
+        lp.a_matrix_.num_col_ = n_vars
+        lp.a_matrix_.num_row_ = len(rows)
+        h = hc._Highs()
+        h.setOptionValue("output_flag", False)
+        if h.passModel(lp) != hc.HighsStatus.kOk:
+            raise RuntimeError("HiGHS rejected the model")
+        self.h = h
+        self.cols = np.arange(n_vars, dtype=np.int32)
+
+    def solve(self, coef: np.ndarray, sense: str, relax: Sequence[int] = ()):
+        """(status, value, x, eq duals); status is optimal|infeasible|unbounded|other."""
+        hc, h = self.hc, self.h
+        inf = hc.kHighsInf
+        for r in relax:
+            h.changeRowBounds(int(r), -inf, inf)
+        try:
+            h.changeColsCost(self.n, self.cols, np.asarray(coef, dtype=float))
+            h.changeObjectiveSense(
+                hc.ObjSense.kMinimize if sense == "min" else hc.ObjSense.kMaximize
+            )
+            h.run()
+            st = h.getModelStatus()
+            if st == hc.HighsModelStatus.kOptimal:
+                sol = h.getSolution()
+                value = float(h.getInfo().objective_function_value)
+                return (
+                    "optimal",
+                    value,
+                    np.asarray(sol.col_value),
+                    np.asarray(sol.row_dual),
+                )
+            if st == hc.HighsModelStatus.kInfeasible:
+                return "infeasible", math.nan, None, None
+            if st in (hc.HighsModelStatus.kUnbounded, hc.HighsModelStatus.kUnboundedOrInfeasible):
+                return "unbounded", math.nan, None, None
+            return "other", math.nan, None, None
+        finally:
+            for r in relax:
+                lo = self.lower[r] if np.isfinite(self.lower[r]) else -inf
+                hi = self.upper[r] if np.isfinite(self.upper[r]) else inf
+                h.changeRowBounds(int(r), float(lo), float(hi))
+
+
 @dataclass
 class System:
     """The linear system of a run: joint unknowns, one row per published number.
@@ -176,6 +252,11 @@ class System:
         self.n_vars = n
         self.supports = [self.support(c.population, c.edition, c.key) for c in self.cells]
         self._pool: list[np.ndarray] = []
+        self._pool_arr: np.ndarray | None = None
+        self._warm_sig: tuple | None = None
+        self._warm_solver: _WarmSolver | None = None
+        self._warm_rows: dict[int, int] = {}
+        self._warm_eq_cells: list[int] = []
 
     # -- structure ---------------------------------------------------------------------
 
@@ -202,6 +283,7 @@ class System:
         dropped = set(drop)
         eq_rows, eq_b, ub_rows, ub_b = [], [], [], []
         eq_cells: list[int] = []
+        ub_cells: list[int] = []
         upper = self.rules.min_cell - 1
         for i, c in enumerate(self.cells):
             if i in dropped:
@@ -216,6 +298,7 @@ class System:
                 ub_b.append(float(upper))
                 ub_rows.append((sup, -1.0))
                 ub_b.append(-1.0)
+                ub_cells.extend((i, i))
         a_eq = _sparse_rows(eq_rows, self.n_vars) if eq_rows else None
         a_ub = (
             _sparse_rows([s for s, _ in ub_rows], self.n_vars, [v for _, v in ub_rows])
@@ -227,6 +310,7 @@ class System:
             a_ub = a_ub.toarray() if a_ub is not None else None
         if not dropped:
             self._eq_cells = eq_cells
+            self._ub_cells = ub_cells
         return a_eq, (np.array(eq_b) if eq_b else None), a_ub, (np.array(ub_b) if ub_b else None)
 
     def bounds(
@@ -248,6 +332,9 @@ class System:
         (a reader knows counts are whole numbers). Solutions of the undropped system are
         pooled for :meth:`quick_check`; cells whose equations bind the optimum (non-zero
         dual value) are added to ``binding``."""
+        fast = self._fast_extreme(coef, sense, drop=drop, binding=binding)
+        if fast is not None:
+            return fast
         a_eq, b_eq, a_ub, b_ub = _m if _m is not None else self._matrices(drop)
         sign = 1.0 if sense == "min" else -1.0
         res = linprog(
@@ -270,7 +357,70 @@ class System:
             if binding is not None and a_eq is not None and res.eqlin is not None:
                 marg = np.asarray(res.eqlin.marginals)
                 binding.update(self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9))
+            if binding is not None and a_ub is not None and res.ineqlin is not None:
+                marg = np.asarray(res.ineqlin.marginals)
+                binding.update(self._ub_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9))
         value = sign * res.fun
+        return math.ceil(value - 1e-6) if sense == "min" else math.floor(value + 1e-6)
+
+    def _warm(self) -> _WarmSolver | None:
+        """The warm-started solver for the current cell states (rebuilt when they change)."""
+        if not FAST_SOLVER:
+            return None
+        sig = tuple(c.state for c in self.cells)
+        if self._warm_sig == sig:
+            return self._warm_solver
+        rows: list[np.ndarray] = []
+        lower: list[float] = []
+        upper: list[float] = []
+        row_of: dict[int, int] = {}
+        eq_cells: list[int] = []
+        for i, c in enumerate(self.cells):
+            if c.state == "published" and not math.isnan(c.value):
+                row_of[i] = len(rows)
+                eq_cells.append(i)
+                rows.append(self.supports[i])
+                lower.append(float(c.value))
+                upper.append(float(c.value))
+        n_eq = len(rows)
+        for i, c in enumerate(self.cells):
+            if c.state == "small":
+                row_of[i] = len(rows)
+                rows.append(self.supports[i])
+                lower.append(1.0)
+                upper.append(float(self.rules.min_cell - 1))
+        row_cells = eq_cells + [i for i, c in enumerate(self.cells) if c.state == "small"]
+        try:
+            solver: _WarmSolver | None = _WarmSolver(self.n_vars, rows, lower, upper, n_eq)
+        except Exception:  # the bundled HiGHS object is private scipy API: fall back
+            solver = None
+        self._warm_sig, self._warm_solver = sig, solver
+        self._warm_rows, self._warm_eq_cells = row_of, row_cells
+        return solver
+
+    def _fast_extreme(
+        self,
+        coef: np.ndarray,
+        sense: Literal["min", "max"],
+        *,
+        drop: Sequence[int],
+        binding: set[int] | None,
+    ) -> float | None:
+        solver = self._warm()
+        if solver is None:
+            return None
+        relax = [self._warm_rows[i] for i in drop if i in self._warm_rows]
+        status, value, x, duals = solver.solve(coef, sense, relax)
+        if status == "infeasible":
+            raise DisclosureError(self._infeasible_message())
+        if status == "unbounded":
+            return -math.inf if sense == "min" else math.inf
+        if status != "optimal":
+            return None  # let linprog decide
+        if not drop:
+            self._pool.append(x)
+            if binding is not None and duals is not None:
+                binding.update(self._warm_eq_cells[j] for j in np.flatnonzero(np.abs(duals) > 1e-9))
         return math.ceil(value - 1e-6) if sense == "min" else math.floor(value + 1e-6)
 
     def solve(
@@ -331,9 +481,8 @@ class System:
     def seed_pool(self, k: int = 3, *, seed: int = 0) -> None:
         """Add ``2 k`` vertices (min and max of random objectives) to the solution pool."""
         rng = np.random.default_rng(seed)
-        mats = self._matrices()
         for _ in range(k):
-            self.bounds(rng.standard_normal(self.n_vars), _m=mats)
+            self.bounds(rng.standard_normal(self.n_vars))
 
     def quick_check(self, t: Target) -> bool:
         """True when pooled feasible points already prove that ``t`` passes.
@@ -344,7 +493,9 @@ class System:
         """
         if not self._pool:
             return False
-        vals = np.stack(self._pool) @ t.coef
+        if self._pool_arr is None or len(self._pool_arr) != len(self._pool):
+            self._pool_arr = np.stack(self._pool)
+        vals = self._pool_arr @ t.coef
         lo, hi = math.ceil(vals.min() - 1e-6), math.floor(vals.max() + 1e-6)
         if hi < lo:  # pooled range narrower than one integer: no proof
             return False
@@ -352,6 +503,7 @@ class System:
 
     def reset_pool(self) -> None:
         self._pool = []
+        self._pool_arr = None
 
     def matrices(self, drop: Iterable[int] = ()) -> tuple:
         return self._matrices(drop)
@@ -522,7 +674,6 @@ class Verification:
 
 
 def check_targets(system: System, targets: Sequence[Target]) -> pd.DataFrame:
-    mats = system.matrices()
     system.reset_pool()
     system.seed_pool()
     rows = []
@@ -530,7 +681,7 @@ def check_targets(system: System, targets: Sequence[Target]) -> pd.DataFrame:
         if system.quick_check(t):
             prob = None
         else:
-            lo, hi = system.bounds(t.coef, _m=mats)
+            lo, hi = system.bounds(t.coef)
             prob = system.problem(t, lo, hi)
         rows.append(
             {
