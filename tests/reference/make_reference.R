@@ -58,7 +58,9 @@ if (!file.exists(input)) {
     # n = 60 Likert (normal approximation with heavy ties)
     mk("g14_likert60", likert(60, 1, 10), pmin(10, likert(60, 1, 10) + 1)),
     # one zero difference only (normal approximation forced by the zero)
-    mk("g15_one_zero", c(2.5, 3.1, 4.2, 1.9, 3.3, 2.2), c(3.0, 3.1, 5.0, 2.7, 2.9, 4.0))
+    mk("g15_one_zero", c(2.5, 3.1, 4.2, 1.9, 3.3, 2.2), c(3.0, 3.1, 5.0, 2.7, 2.9, 4.0)),
+    # constant negative differences: effectsize 0.8.3 reports r_rb = +1 here
+    mk("g16_constant_negative", c(5, 4, 6, 5), c(4, 3, 5, 4))
   )
   write.csv(do.call(rbind, groups), input, row.names = FALSE, na = "")
 }
