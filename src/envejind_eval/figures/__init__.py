@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "number_labels": "labels",
     "percent_labels": "labels",
     "save_figure": "save",
+    "render_gallery": "gallery",
 }
 
 __all__ = list(_LAZY)

@@ -131,7 +131,7 @@ def star_coordinates(
         {
             "unit": units,
             "label": [
-                wrap(unit_label(instrument, u, lang, instruments=instruments), 13) for u in units
+                wrap(unit_label(instrument, u, lang, instruments=instruments), 15) for u in units
             ],
             "x": _LABEL_R * cos,
             "y": _LABEL_R * sin,
@@ -206,7 +206,7 @@ def star_profile(
         d[f"_facet{k}"] = d[c].astype(str)
     co = star_coordinates(d, instrument=instrument, lang=lang, instruments=instruments)
     pts = co["points"]
-    xlim = 2.1 if facet_cols else 1.75
+    xlim = 2.2 if facet_cols else 1.75
     n_panels = (
         int(d[[f"_facet{k}" for k in range(len(facet_cols))]].drop_duplicates().shape[0])
         if facet_cols
