@@ -40,8 +40,8 @@ class DisclosureRules:
         (or an estimate resting on that few); ``{min_cell}`` is filled in (default ``"<5"``).
     suppressed_label
         Display text of every other suppressed cell: sensitive shares and complementary
-        (secondary) suppressions (default ``".."``, Statistics Denmark's symbol for
-        "confidential"). One symbol for both, so a reader cannot tell which is which.
+        (secondary) suppressions (default ``".."``, a neutral "not shown" symbol). One
+        symbol for both, so a reader cannot tell which is which.
     max_targets
         Cap on the number of implicit aggregates (cells no table shows but a reader could
         derive) the verifier checks per population and edition (default 2000).
@@ -144,52 +144,61 @@ class DisclosureRules:
         return bad
 
 
+_HB = "Hundepool et al., Handbook on Statistical Disclosure Control, 2nd ed. 2024 (ESSnet/Eurostat)"
+_DST = "Statistics Denmark, rules on transfer of analysis results / diskretionering"
+
 RULES: tuple[dict[str, str], ...] = (
     {
         "rule": "threshold",
         "default": "min_cell = 5 (never below 3)",
         "what": "a count of 1 .. min_cell-1 persons is suppressed and shown as '<5'",
-        "source": "Statistics Denmark, rules for data confidentiality in tables (at least 3 "
-        "units per cell, 5 for sensitive data); ESSnet SDC Handbook ch. 5 (threshold rule)",
+        "source": f"{_DST} (at least 3 units per cell; < 5 masked for person data); "
+        f"{_HB}, ch. 5 (threshold rule)",
     },
     {
         "rule": "estimate_n",
         "default": "n >= min_cell",
         "what": "means, shares and model estimates need at least min_cell persons",
-        "source": "Statistics Denmark microdata output rules; ESSnet SDC Handbook ch. 5",
+        "source": f"{_DST}; {_HB}; Eurostat ACRO output checking (threshold on every statistic)",
     },
     {
         "rule": "group_disclosure",
         "default": "0 % / 100 % shares sensitive in groups < 2 * min_cell",
         "what": "a cell holding none or all of a small group reveals the group's attribute",
-        "source": "ESSnet SDC Handbook sec. 5.2 (group disclosure / dominance in frequency tables)",
+        "source": f"{_HB}, ch. 5.2 (attribute / group disclosure in frequency tables)",
     },
     {
         "rule": "order_statistics",
         "default": "at least min_cell persons share the published value",
         "what": "median, percentiles, min and max are values of individual persons",
-        "source": "Statistics Denmark microdata output rules (no single observations); "
-        "ESSnet SDC Handbook (magnitude tables, extreme values)",
+        "source": f"{_DST} (no individual values leave); {_HB}, ch. 4",
     },
     {
         "rule": "secondary_suppression",
         "default": "LP-verified complementary suppression",
         "what": "no suppressed cell is recoverable from margins, linked tables, or "
         "per-municipality reports of the same run",
-        "source": "ESSnet SDC Handbook sec. 4.2-4.3 (secondary cell suppression, linked and "
-        "hierarchical tables, audit by linear programming)",
+        "source": f"{_HB}, ch. 4 (secondary cell suppression, linked and hierarchical "
+        "tables, audit by linear programming as in tau-ARGUS)",
     },
     {
         "rule": "differencing",
         "default": "editions recorded in the release ledger",
         "what": "subtracting an earlier edition must not pin a small group (a newcomer)",
-        "source": "ESSnet SDC Handbook (disclosure by differencing)",
+        "source": f"{_HB} (disclosure by differencing)",
     },
     {
         "rule": "no_individual_figures",
         "default": "publication=True",
-        "what": "figures showing individuals (trajectories, dots per person) are internal",
-        "source": "Statistics Denmark microdata output rules (no individual data leave)",
+        "what": "tables and figures showing individuals (trajectories, a point per person) "
+        "are internal only",
+        "source": f"{_DST} (no microdata or pseudonymised keys in output)",
+    },
+    {
+        "rule": "leak_guard",
+        "default": "scan every output",
+        "what": "no CPR-shaped string or pseudonym in any output file",
+        "source": "design section 6 (GDPR Art. 10); " + _DST,
     },
 )
 
@@ -207,6 +216,7 @@ def rules_table(rules: DisclosureRules | None = None) -> pd.DataFrame:
         "secondary_suppression": "on",
         "differencing": "on",
         "no_individual_figures": "on",
+        "leak_guard": "on",
     }
     df["value"] = df["rule"].map(values)
     return df
