@@ -403,3 +403,13 @@ def test_by_with_missing_keys_and_several_columns(ds):
     two = ee.pre_post(ds, "toy", by=["municipality", "cohort_id"], n_boot=0)
     assert list(two.columns[3:6]) == ["municipality", "cohort_id", "rater"]
     assert len(two) == 8
+
+
+def test_tiny_team(tiny_ds):
+    """One team of five with one dropout: small-sample output, nobody lost."""
+    res = ee.pre_post(tiny_ds, "ungestjernen", level="total", n_boot=200)
+    row = res.iloc[0]
+    assert row["n"] + row["n_excluded"] == len(tiny_ds.participants) == 5
+    assert row["wilcoxon_method"] in ("exact", "normal_cc")
+    tr = ee.trajectories(tiny_ds, "ungestjernen", level="total")
+    assert tr.summary[[f"n_{c}" for c in TRAJECTORY_PATTERNS]].sum(axis=1).iloc[0] == 5
