@@ -201,3 +201,20 @@ def test_gate_errors_never_carry_values(caplog):
 
 def test_redact():
     assert redact(f"a {CPR} b {CPR_DASH}") == "a [cpr] b [cpr]"
+
+
+def test_scan_finds_the_pseudonym_key(tmp_path):
+    import secrets
+
+    key = secrets.token_hex(32)
+    keyfile = tmp_path / "k" / "pseudonym.key"
+    keyfile.parent.mkdir()
+    keyfile.write_text(key + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"key": key[10:40]}))
+    (out / "ok.txt").write_text("nothing here\n")
+    hits = scan(out, key=keyfile)
+    assert hits[["location", "kind"]].values.tolist() == [["line 1", "key"]]
+    _no_value(hits, key, key[10:40])
+    assert main(["scan", str(out), "--key", str(keyfile)]) == 1

@@ -1,4 +1,4 @@
-"""``envejind-eval scan PATH... [--pseudonyms FILE]``: the leak guard on the command line.
+"""``envejind-eval scan PATH... [--pseudonyms FILE] [--key FILE]``: the leak guard.
 
 Exit status 0 when nothing is found, 1 on any hit (CPR-shaped string, pseudonym, or a file
 that could not be read), 2 on a usage error. Hits print file, location and kind -- never
@@ -22,6 +22,12 @@ def _setup_scan(p: argparse.ArgumentParser) -> None:
         default=None,
         help="file with the delivery's pseudonyms (one per line, or a CSV with participant_id)",
     )
+    p.add_argument(
+        "--key",
+        type=Path,
+        default=None,
+        help="the pseudonym key file: report outputs that contain (part of) the key",
+    )
 
 
 @command(
@@ -38,7 +44,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         raise EnvejindError(f"scan: {len(missing)} path(s) do not exist")
-    hits = scan(args.paths, pseudonyms=pseud)
+    if args.key is not None and not args.key.is_file():
+        raise EnvejindError("scan: --key file not found")
+    try:
+        hits = scan(args.paths, pseudonyms=pseud, key=args.key)
+    except ValueError as exc:
+        raise EnvejindError(str(exc)) from None
     for h in hits.itertuples(index=False):
         print(f"{h.file}: {h.location}: {h.kind}")
     n_files = hits["file"].nunique()

@@ -123,13 +123,31 @@ def redact(text: str, pseud: _Pseudonyms | None = None) -> str:
     return out
 
 
-def _check(text: str, pseud: _Pseudonyms | None) -> list[str]:
+def _check(text: str, pseud: _Pseudonyms | None, secrets: tuple[str, ...] = ()) -> list[str]:
     kinds = []
     if any(True for _ in _cpr_hits(text)):
         kinds.append("cpr")
     if pseud and pseud.search(text):
         kinds.append("pseudonym")
+    if secrets:
+        low = text.lower()
+        if any(k in low for k in secrets):
+            kinds.append("key")
     return kinds
+
+
+def _key_texts(key: str | bytes | os.PathLike[str]) -> tuple[str, ...]:
+    """Text forms of the pseudonym key to look for: 16-digit windows of its hex text at a
+    stride of 8, so any copy of 24 or more consecutive key digits is found."""
+    if isinstance(key, bytes):
+        hx = key.hex()
+    elif isinstance(key, str) and re.fullmatch(r"[0-9a-fA-F]{32,}", key.strip()):
+        hx = key.strip().lower()
+    else:
+        hx = Path(key).read_text(encoding="ascii").strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{32,}", hx):
+        raise ValueError("scan: the key is not a hex string of at least 32 digits")
+    return tuple(hx[i : i + 16] for i in range(0, len(hx) - 15, 8))
 
 
 def _text_units(text: str, prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -255,6 +273,7 @@ def scan(
     paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
     pseudonyms: Iterable[str] | str | os.PathLike[str] | None = None,
+    key: str | bytes | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Find CPR-shaped strings and pseudonyms in output files.
 
@@ -265,13 +284,17 @@ def scan(
     pseudonyms
         The delivery's pseudonyms (an iterable of strings, or a file read with
         :func:`read_pseudonyms`). Matched as whole tokens, case-insensitively.
+    key
+        Optionally the pseudonym key (bytes, hex text or the key file): an output holding
+        24 or more consecutive digits of it is a hit of kind ``key``.
 
     Returns
     -------
     DataFrame
         One row per file, location and kind: ``file`` (as given/found), ``location``
         (``line 12``, ``Sheet1!B3``, ``cell 4 output 1 line 2``, ...), ``kind``
-        (``cpr``, ``pseudonym``, ``unreadable``). The matched text is never included.
+        (``cpr``, ``pseudonym``, ``key``, ``unreadable``). The matched text is never
+        included.
 
     Examples
     --------
@@ -289,6 +312,7 @@ def scan(
         pseud = _Pseudonyms(read_pseudonyms(pseudonyms))
     else:
         pseud = _Pseudonyms(pseudonyms)  # type: ignore[arg-type]
+    secrets = _key_texts(key) if key is not None else ()
     rows: list[dict[str, str]] = []
     for f in _files(paths):
         if f.suffix.lower() in _SKIP_SUFFIXES:
@@ -301,7 +325,7 @@ def scan(
         seen: set[tuple[str, str]] = set()
         try:
             for loc, text in _units(f):
-                for kind in _check(text, pseud):
+                for kind in _check(text, pseud, secrets):
                     if (loc, kind) not in seen:
                         seen.add((loc, kind))
                         rows.append({"file": str(f), "location": loc, "kind": kind})

@@ -25,6 +25,7 @@ to be empty) and answers range queries. :func:`verify` checks a whole run.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -36,7 +37,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from envejind_eval.disclosure.rules import DisclosureRules
-from envejind_eval.errors import DisclosureError
+from envejind_eval.errors import DisclosureError, EnvejindWarning
 
 #: Category standing for "every other value" of a dimension a table fixes (``where=``).
 OTHER = "__other__"
@@ -556,6 +557,13 @@ class System:
             if ed != CURRENT or (pops is not None and pop not in pops):
                 continue
             keys = _aggregate_keys(b, cap)
+            if len(keys) >= cap:
+                warnings.warn(
+                    f"disclosure: population {pop!r} has more aggregates than max_targets "
+                    f"({cap}); only the first {cap} (coarsest first) are audited",
+                    EnvejindWarning,
+                    stacklevel=2,
+                )
             previous = [e for (p, e) in self.blocks if p == pop and e != CURRENT]
             for key in keys:
                 idx = self.support(pop, CURRENT, key)
