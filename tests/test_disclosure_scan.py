@@ -199,6 +199,17 @@ def test_gate_errors_never_carry_values(caplog):
     assert "6.5" not in caplog.text
 
 
+def test_gate_refuses_individual_rows_without_echoing_them():
+    df = pd.DataFrame({"n": [6, 7]}, index=pd.Index([CPR, "x"], name="row_id"))
+    with pytest.raises(DisclosureError) as exc:
+        Gate().release().table("t", df, counts=["n"])
+    assert CPR not in str(exc.value) and "row 0" in str(exc.value)
+    pid = pd.DataFrame({"n": [6, 7]}, index=pd.Index([PSEUDO, "y"], name="participant_id"))
+    with pytest.raises(DisclosureError) as exc:
+        Gate().release().table("t", pid, counts=["n"])
+    assert PSEUDO not in str(exc.value)
+
+
 def test_redact():
     assert redact(f"a {CPR} b {CPR_DASH}") == "a [cpr] b [cpr]"
 

@@ -497,11 +497,23 @@ def _refuse_identifiers(
     text_cols = [c for c in data.columns if c in by or not pd.api.types.is_numeric_dtype(data[c])]
     for c in text_cols:
         col = data[c]
-        for r, v in zip(col.index, col.astype(str), strict=True):
+        for j, v in enumerate(col.astype(str)):
             if is_cpr_like(v):
                 raise DisclosureError(
-                    f"table {name!r}, column {c!r}, row {r!r}: a label looks like a CPR "
+                    f"table {name!r}, column {c!r}, row {j}: a label looks like a CPR "
                     "number (rule: no identifiers in published tables)"
+                )
+    names = [n for n in data.index.names if n is not None]
+    if any(str(n).lower() in INDIVIDUAL_COLUMNS for n in names):
+        raise DisclosureError(
+            f"table {name!r} is indexed by individuals; individual-level tables cannot be published"
+        )
+    if not isinstance(data.index, pd.RangeIndex):
+        for j, v in enumerate(data.index.astype(str)):
+            if is_cpr_like(v):
+                raise DisclosureError(
+                    f"table {name!r}, row {j}: the row label looks like a CPR number "
+                    "(rule: no identifiers in published tables)"
                 )
     for k, fv in fixed.items():
         if is_cpr_like(str(k)) or is_cpr_like(str(fv)):
@@ -603,7 +615,7 @@ def _cells_of(
                 continue
             if v < 0 or v != math.floor(v):
                 raise DisclosureError(
-                    f"table {reg.name!r}, row {r!r}, column {c!r}: counts must be "
+                    f"table {reg.name!r}, row {j}, column {c!r}: counts must be "
                     "non-negative whole numbers"
                 )
             cells.append(
