@@ -339,6 +339,7 @@ def test_clinical_significance():
 # -- trajectories ------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")
 def test_trajectory_means_and_t_intervals(ds):
     tr = ee.trajectories(ds, "toy", by="municipality")
     assert tr.tidy() is tr.means
