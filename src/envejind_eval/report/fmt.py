@@ -61,3 +61,11 @@ def ci(lo: object, hi: object, lang: Lang = "da", digits: int = 1) -> str:
         return "–"
     sep = "; " if lang == "da" else ", "
     return f"[{num(lo, lang, digits)}{sep}{num(hi, lang, digits)}]"
+
+
+def p_text(p: object, lang: Lang = "da") -> str:
+    """``p = 0,012`` or ``p < 0,001`` for running text."""
+    if _missing(p):
+        return "p = –"
+    v = p_value(p, lang)
+    return f"p {v}" if v.startswith("<") else f"p = {v}"

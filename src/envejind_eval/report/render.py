@@ -30,6 +30,8 @@ def format_value(v: Any, kind: str, lang: fmt.Lang) -> str:
         return fmt.pct(v, lang)
     if kind == "p":
         return fmt.p_value(v, lang)
+    if kind == "ptext":
+        return fmt.p_text(v, lang)
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return "–"
     return str(v)

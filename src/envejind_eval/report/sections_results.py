@@ -43,9 +43,9 @@ add(
         },
         "results_total": {
             "da": "{inst} ({rater}): samlet score ændret med {diff} point {ci} fra {pre} til {post} "
-            "(n = {n}; d_z = {dz}; p = {p}).",
+            "(n = {n}; d_z = {dz}; {p}).",
             "en": "{inst} ({rater}): total score changed by {diff} points {ci} from {pre} to {post} "
-            "(n = {n}; d_z = {dz}; p = {p}).",
+            "(n = {n}; d_z = {dz}; {p}).",
         },
         "results_excluded": {
             "da": "{k} deltager(e) uden både start- og slutmåling indgår ikke i parrene; se "
@@ -128,8 +128,8 @@ add(
             "test for paired yes/no answers.",
         },
         "outcome_line": {
-            "da": "{ind}: {pre} ved start og {post} ved slut (n = {n}; p = {p}).",
-            "en": "{ind}: {pre} at baseline and {post} at the end (n = {n}; p = {p}).",
+            "da": "{ind}: {pre} ved start og {post} ved slut (n = {n}; {p}).",
+            "en": "{ind}: {pre} at baseline and {post} at the end (n = {n}; {p}).",
         },
         "tbl_outcomes": {"da": "Status ved start og slut", "en": "Status at baseline and end"},
         "fig_outcomes": {"da": "Andel med hver status", "en": "Share with each status"},
@@ -458,7 +458,7 @@ def results(ctx: Context) -> Section | None:
                             post=pub.fmt(pp.name, "mean_post", "num1", **w),
                             n=pub.fmt(pp.name, "n", "int", **w),
                             dz=pub.fmt(pp.name, "cohens_dz", "num2", **w),
-                            p=pub.fmt(pp.name, "wilcoxon_p_value", "p", **w),
+                            p=pub.fmt(pp.name, "wilcoxon_p_value", "ptext", **w),
                         )
                     )
                 )
@@ -712,7 +712,7 @@ def outcomes(ctx: Context) -> Section | None:
                         pre=pub.fmt("outcomes", "share_pre", "pct", **w),
                         post=pub.fmt("outcomes", "share_post", "pct", **w),
                         n=pub.fmt("outcomes", "n", "int", **w),
-                        p=pub.fmt("outcomes", "p_value", "p", **w),
+                        p=pub.fmt("outcomes", "p_value", "ptext", **w),
                     )
                 )
             )
