@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from envejind_eval.disclosure import DisclosureRules, Gate, Ledger
 from envejind_eval.errors import DisclosureError
@@ -267,3 +269,52 @@ def test_ledger_keeps_one_copy_of_identical_reruns(tmp_path):
     text = (tmp_path / "disclosure_ledger.json").read_text()
     assert Ledger.load(tmp_path).editions == ("run2",)
     assert "key" in text and "pseudonym" not in text
+
+
+def test_team_size_six_then_seven_newcomer_not_exposed(tmp_path):
+    """The literal attack: team A has 6, then 7 members; both size tables published."""
+    from envejind_eval.disclosure.verify import CURRENT
+
+    old = pd.DataFrame({"team": ["A", "B", "C"], "n": [6, 9, 8]})
+    g1 = Gate(edition="spring")
+    g1.release().table("size", old, by=["team"], counts=["n"], margins=True, attributes=[])
+    g1.record().save(tmp_path)
+    new = pd.DataFrame({"team": ["A", "B", "C"], "n": [7, 9, 8]})
+    g2 = Gate(edition="autumn", ledger=Ledger.load(tmp_path))
+    t2 = g2.release().table("size", new, by=["team"], counts=["n"], margins=True, attributes=[])
+    assert g2.verify().ok
+    assert t2.suppressed["n"].iloc[0]  # team A's new size is not shown ...
+
+    def newcomers_in_a(system):
+        f = system.indicator(system.support("size", CURRENT, (("team", "A"),)))
+        f[system.support("size", "ledger:spring", (("team", "A"),))] -= 1
+        return f
+
+    lo, hi = _attacker_range(g2, newcomers_in_a)
+    assert hi - lo >= 1  # ... and cannot be worked out from the totals and the old edition
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(5, 12), min_size=2, max_size=3),
+    st.lists(st.integers(0, 12), min_size=3, max_size=3),
+)
+def test_means_of_all_and_of_completers_never_expose_the_rest(sizes, completers):
+    """Random teams; mean score of everyone and of the completers per team: the non-
+    completers of a team (if 1-4) are never pinned by subtracting the two n columns."""
+    comp = [min(c, s) for c, s in zip(completers, sizes, strict=False)]
+    teams = [f"T{i}" for i in range(len(sizes))]
+    allp = pd.DataFrame({"team": teams, "mean": 3.0, "n": sizes})
+    done = pd.DataFrame({"team": teams, "mean": 2.5, "n": comp})
+    gate = Gate()
+    rel = gate.release()
+    ta = rel.table("all", allp, by=["team"], estimates=["mean"], n="n", population="p",
+                   attributes=[])  # fmt: skip
+    tc = rel.table("done", done, by=["team"], estimates=["mean"], n="n", population="p",
+                   where={"status": "completed"}, attributes=[])  # fmt: skip
+    gate.run()
+    assert gate.verify().ok
+    for i, (s, c) in enumerate(zip(sizes, comp, strict=True)):
+        if 1 <= s - c <= 4:
+            shown = (not ta.suppressed.loc[i, "n"]) and (not tc.suppressed.loc[i, "n"])
+            assert not shown
