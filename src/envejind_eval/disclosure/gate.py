@@ -348,6 +348,27 @@ class Gate:
     ledger
         Earlier editions (:class:`~envejind_eval.disclosure.ledger.Ledger`); their
         published numbers join the verifier, so differencing editions is checked.
+
+    Notes
+    -----
+    Primary rules: :class:`~envejind_eval.disclosure.rules.DisclosureRules`. Secondary
+    suppression and the audit: :mod:`envejind_eval.disclosure.suppress` and
+    :mod:`envejind_eval.disclosure.verify` (the audit of a suppression pattern by linear
+    programming, ESSnet/Eurostat SDC Handbook ch. 4; R counterpart: ``sdcTable``'s
+    ``protectTable`` / ``GaussSuppression``, which use their own solvers).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"team": ["A", "A", "B", "B"],
+    ...                    "status": ["completed", "dropped_out"] * 2, "n": [6, 1, 8, 7]})
+    >>> gate = Gate()
+    >>> t = gate.release().table("status", df, by=["team", "status"], counts=["n"],
+    ...                          margins=True, attributes=["status"])
+    >>> t.display["n"].tolist()
+    ['..', '<5', '..', '..', 7, 15, 14, 8, 22]
+    >>> gate.verify().ok
+    True
     """
 
     def __init__(
