@@ -20,21 +20,52 @@ def _steps(g: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([body, tail], ignore_index=True).sort_values("time", kind="stable")
 
 
+def _extend_to_follow_up(d: pd.DataFrame, result: object, group: str) -> pd.DataFrame:
+    """Carry each curve on to the group's last follow-up time (censorings after the last
+    event), read from a ``Retention`` result's ``times`` table."""
+    times = getattr(result, "times", None)
+    if not isinstance(times, pd.DataFrame) or not {"time"} <= set(times.columns):
+        return d
+    if group not in times.columns:
+        times = times.assign(**{group: d[group].iloc[0]})
+    if "usable" in times.columns:
+        times = times.loc[times["usable"].astype(bool)]
+    end = times.groupby(group)["time"].max()
+    tails = []
+    for g, sub in d.groupby(group, sort=False):
+        last = sub.sort_values("time").iloc[[-1]]
+        t_end = end.get(g)
+        if t_end is not None and t_end > float(last["time"].iloc[0]):
+            tails.append(last.assign(time=float(t_end)))
+    if not tails:
+        return d
+    return pd.concat([d, *tails], ignore_index=True)
+
+
 def retention_curves(
-    data: pd.DataFrame, *, group: str = "municipality", unit: str = "days", lang: str = "da"
+    data: pd.DataFrame,
+    *,
+    group: str = "municipality",
+    unit: str = "days",
+    ci: bool | None = None,
+    lang: str = "da",
 ) -> p9.ggplot:
     """Kaplan–Meier share still in the programme over time, one curve per group.
 
     Parameters
     ----------
     data : DataFrame or Retention
-        ``retention(ds)`` (its ``survival`` table) or a frame with ``group, time, survival,
+        ``retention(ds)`` (its ``survival`` table; curves then run on to the last
+        follow-up time from its ``times`` table) or a frame with ``group, time, survival,
         ci_low, ci_high`` and ``n_risk`` (or ``n_at_risk``). A start row at time 0 with
         survival 1 is added per group when missing.
     group : str
         Column for the curves (default ``municipality``; absent = one curve).
     unit : {"days", "weeks"}
         Time unit, for the axis title.
+    ci : bool, optional
+        Draw the pointwise 95 % bands; default only with one or two curves (more
+        overlapping bands are unreadable).
     lang : {"da", "en"}
 
     Returns
@@ -74,6 +105,7 @@ def retention_curves(
             )
     if starts:
         d = pd.concat([pd.DataFrame(starts), d], ignore_index=True)
+    d = _extend_to_follow_up(d, data, group)
     groups = sorted(d[group].astype(str).unique())
     if "n" in d.columns:
         ns = d.groupby(group)["n"].max()
@@ -91,16 +123,31 @@ def retention_curves(
     )
     ribbons = ribbons.dropna(subset=["ci_low", "ci_high"])
     cols = dict(zip([glab[g] for g in groups], palette(len(groups)), strict=True))
+    show_ci = (len(groups) <= 2) if ci is None else bool(ci)
+    band = (
+        [
+            p9.geom_ribbon(
+                p9.aes(x="time", ymin="ci_low", ymax="ci_high", fill="group_label"),
+                data=ribbons,
+                alpha=0.12,
+                inherit_aes=False,
+                outline_type="full",
+                size=0,
+            )
+        ]
+        if show_ci and len(ribbons)
+        else []
+    )
+    censor_note = {
+        "da": "Frafald og eksklusion er hændelser; igangværende er censureret.",
+        "en": "Dropout and exclusion are events; ongoing are censored.",
+    }[lang]
+    ci_note = {"da": "Skygge: punktvis 95 %-KI. ", "en": "Shading: pointwise 95% CI. "}[lang]
+    p = p9.ggplot(d, p9.aes("time", "survival", color="group_label"))
+    for layer in band:
+        p += layer
     return (
-        p9.ggplot(d, p9.aes("time", "survival", color="group_label"))
-        + p9.geom_ribbon(
-            p9.aes(x="time", ymin="ci_low", ymax="ci_high", fill="group_label"),
-            data=ribbons,
-            alpha=0.12,
-            inherit_aes=False,
-            outline_type="full",
-            size=0,
-        )
+        p
         + p9.geom_step(size=0.9)
         + p9.scale_color_manual(values=cols)
         + p9.scale_fill_manual(values=cols, guide=None)
@@ -117,10 +164,7 @@ def retention_curves(
                 "en": "Retention by municipality (Kaplan–Meier)",
             }[lang],
             caption=wrap(
-                {
-                    "da": "Skygge: punktvis 95 %-KI. Frafald og eksklusion er hændelser; igangværende er censureret.",
-                    "en": "Shading: pointwise 95% CI. Dropout and exclusion are events; ongoing are censored.",
-                }[lang],
+                (ci_note if band else "") + censor_note,
                 120,
             ),
         )

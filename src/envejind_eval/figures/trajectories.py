@@ -23,6 +23,15 @@ from envejind_eval.figures.theme import OKABE_ITO, palette, theme_envejind
 from envejind_eval.schema import TIMEPOINTS
 
 
+def _scale(instrument: str, instruments: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    from envejind_eval.instruments import SHIPPED, get_instrument
+
+    inst = (instruments or {}).get(instrument)
+    if inst is None and instrument in SHIPPED:
+        inst = get_instrument(instrument)
+    return None if inst is None else (float(inst.scale_min), float(inst.scale_max))
+
+
 def trajectory_plot(
     data: pd.DataFrame,
     *,
@@ -92,8 +101,12 @@ def trajectory_plot(
     ci = d.dropna(subset=["ci_low", "ci_high"])
     lo = float(min(d["mean"].min(), ci["ci_low"].min() if len(ci) else d["mean"].min()))
     hi = float(max(d["mean"].max(), ci["ci_high"].max() if len(ci) else d["mean"].max()))
+    scale = _scale(inst, instruments)
+    if scale is not None:  # wide intervals of tiny groups must not squash the means
+        lo, hi = max(lo, scale[0]), min(hi, scale[1])
     span = hi - lo if hi > lo else 1.0
     d["n_y"] = lo - 0.12 * span
+    ylim = (lo - 0.16 * span, hi + 0.02 * span)
     dodge = p9.position_dodge(width=0.35)
     if by is not None:
         groups = sorted(d[by].astype(str).unique())
@@ -106,8 +119,13 @@ def trajectory_plot(
         aes_c = p9.aes(group="_by")
         colour_scale = None
         n_layer = [
-            p9.geom_text(
-                p9.aes(x="timepoint_label", y="n_y", label="n_label"), size=6, color="#666666"
+            p9.geom_label(
+                p9.aes(x="timepoint_label", y="n_y", label="n_label"),
+                size=6,
+                color="#666666",
+                fill="white",
+                label_size=0,
+                label_padding=0.15,
             )
         ]
     col: dict[str, Any] = {} if by is not None else {"color": OKABE_ITO["blue"]}
@@ -127,6 +145,7 @@ def trajectory_plot(
         + p9.geom_point(aes_c, position=dodge, size=1.8, **col)
         + p9.facet_wrap("unit_label", ncol=ncol)
         + p9.scale_y_continuous(labels=number_labels(lang))
+        + p9.coord_cartesian(ylim=ylim)
         + p9.labs(
             x="",
             y=t("mean", lang),
