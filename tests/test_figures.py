@@ -184,3 +184,30 @@ def test_forest_reads_row_type_and_percent_i2():
     p = F.forest_plot(m, lang="en")
     assert "I² = 12%" in p.labels.caption
     assert len(p.data) == 3
+
+
+def test_retention_runs_to_last_follow_up_and_hides_crowded_bands():
+    from types import SimpleNamespace
+
+    surv = retention_frame()
+    times = pd.DataFrame(
+        {"municipality": ["Aalborg", "Odense"], "time": [150.0, 130.0], "usable": True}
+    )
+    p = F.retention_curves(SimpleNamespace(survival=surv, times=times), lang="en")
+    ends = p.data.groupby("municipality")["time"].max()
+    assert ends.to_dict() == {"Aalborg": 150.0, "Odense": 130.0}
+    assert "geom_ribbon" in {type(layer.geom).__name__ for layer in p.layers}
+    four = pd.concat([surv.assign(municipality=surv["municipality"] + s) for s in ("", "2")])
+    q = F.retention_curves(four, lang="da")
+    assert "geom_ribbon" not in {type(layer.geom).__name__ for layer in q.layers}
+    assert "Skygge" not in q.labels.caption
+
+
+def test_status_outcomes_accepts_result_object():
+    from types import SimpleNamespace
+
+    shares = outcomes_frame()
+    p = F.status_outcomes_plot(SimpleNamespace(shares=shares, mcnemar=pd.DataFrame()), lang="en")
+    assert set(p.data["indicator_label"].astype(str)) >= {"In education", "Charged by police"}
+    with pytest.raises(TypeError, match="status_outcomes"):
+        F.status_outcomes_plot(SimpleNamespace(other=1))
