@@ -229,3 +229,15 @@ def test_scan_finds_the_pseudonym_key(tmp_path):
     assert hits[["location", "kind"]].values.tolist() == [["line 1", "key"]]
     _no_value(hits, key, key[10:40])
     assert main(["scan", str(out), "--key", str(keyfile)]) == 1
+
+
+def test_cpr_that_lost_its_leading_zero_in_a_number_column(tmp_path):
+    # spreadsheets and data frames store 0101901234 as the number 101901234
+    pd.DataFrame({"team": ["A"], "id": [101901234]}).to_excel(tmp_path / "n.xlsx", index=False)
+    pd.DataFrame({"team": ["A"], "id": [101901234.0]}).to_csv(tmp_path / "n.csv", index=False)
+    pd.DataFrame({"team": ["A"], "id": [101901234]}).to_parquet(tmp_path / "n.parquet")
+    (tmp_path / "ok.csv").write_text("team,n\nA,123456789\n")  # not a date when padded
+    hits = scan(tmp_path)
+    assert sorted(Path(f).name for f in hits["file"]) == ["n.csv", "n.parquet", "n.xlsx"]
+    assert set(hits["kind"]) == {"cpr"}
+    _no_value(hits, "101901234")

@@ -20,7 +20,8 @@ A CPR number is ``DDMMYY-SSSS`` (dash optional). We report a 10-digit run (or 6 
 February allowed for any year, since the century is not known) and that stands alone: no
 letter or digit directly before or after it, and not the fractional part of a decimal
 number (``0.1201851234``). A trailing ``.0`` is still reported (a CPR column that went
-through a float). We do *not* require the modulus-11 check: CPR numbers issued since 2007
+through a float), and a 9-digit whole number in a typed cell (XLSX, Parquet) or a whole
+CSV field is read zero-padded (a CPR starting with 0 that was stored as a number). We do *not* require the modulus-11 check: CPR numbers issued since 2007
 need not satisfy it. So ISO dates (``2016-10-03``), 8-digit dates, 13-digit millisecond
 timestamps, hex digests (digit runs inside letters) and decimals do not match; remaining
 false positives are 10-digit integers that happen to start with a valid date (e.g. some
@@ -37,6 +38,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HIT_COLUMNS = ["file", "location", "kind"]
@@ -218,9 +220,25 @@ def _xlsx_units(path: Path) -> Iterator[tuple[str, str]]:
 
 
 def _cell_text(v: object) -> str:
+    """Text of a typed cell. A whole number of exactly 9 digits is shown zero-padded to
+    10: a CPR number starting with 0 loses that digit when a spreadsheet or a data frame
+    stores it as a number."""
+    if isinstance(v, bool):
+        return str(v)
     if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+        v = int(v)
+    if isinstance(v, (int, np.integer)):
+        t = str(int(v))
+        return t.zfill(10) if len(t) == 9 else t
     return str(v)
+
+
+# a whole CSV field holding a 9-digit number (optionally ".0"): a CPR without its leading 0
+_CSV_NINE = re.compile(r"(?:(?<=^)|(?<=[,;\t]))\"?([0-9]{9})(?:\.0)?\"?(?=$|[,;\t\r])")
+
+
+def _pad_csv_line(line: str) -> str:
+    return _CSV_NINE.sub(lambda m: "0" + m.group(1), line)
 
 
 def _parquet_units(path: Path) -> Iterator[tuple[str, str]]:
@@ -229,7 +247,7 @@ def _parquet_units(path: Path) -> Iterator[tuple[str, str]]:
     for col in df.columns:
         s = df[col]
         if s.dtype.kind in "iu":
-            vals = s.astype(str)
+            vals = s.map(_cell_text)
         elif s.dtype.kind == "f":
             vals = s.dropna().map(_cell_text)
         elif s.dtype.kind in "OSUT" or str(s.dtype) in ("str", "string"):
@@ -255,6 +273,8 @@ def _units(path: Path) -> Iterator[tuple[str, str]]:
         yield from _parquet_units(path)
     else:
         text = path.read_bytes().decode("utf-8", errors="replace")
+        if suf in (".csv", ".tsv"):
+            text = "\n".join(_pad_csv_line(ln) for ln in text.splitlines())
         yield from _text_units(text)
 
 
