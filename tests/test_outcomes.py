@@ -81,13 +81,17 @@ def test_status_outcomes_pipeline_matches_r():
 
 
 def test_binomial_intervals_match_r():
-    from envejind_eval.analysis.outcomes import _exact_ci
+    from envejind_eval.analysis.outcomes import _exact_ci_vec
 
     ref = pd.read_csv(REF / "outcomes_binom_ci.csv")
-    for r in ref.itertuples(index=False):
-        lo, hi = _exact_ci(int(r.k), int(r.n), r.conf_level)
-        assert lo == pytest.approx(r.lower, abs=TOL)
-        assert hi == pytest.approx(r.upper, abs=TOL)
+    lo, hi = _exact_ci_vec(ref["k"].to_numpy(), ref["n"].to_numpy(), 0.95)
+    m = np.isclose(ref["conf_level"], 0.95)
+    np.testing.assert_allclose(lo[m], ref.loc[m, "lower"], atol=TOL)
+    np.testing.assert_allclose(hi[m], ref.loc[m, "upper"], atol=TOL)
+    lo, hi = _exact_ci_vec(ref["k"].to_numpy(), ref["n"].to_numpy(), 0.90)
+    np.testing.assert_allclose(lo[~m], ref.loc[~m, "lower"], atol=TOL)
+    np.testing.assert_allclose(hi[~m], ref.loc[~m, "upper"], atol=TOL)
+    assert np.isnan(_exact_ci_vec(np.array([0]), np.array([0]), 0.95)[0][0])
     # and through the pipeline: 17 of 30 at 90 %
     r = ref.loc[(ref["k"] == 17) & np.isclose(ref["conf_level"], 0.9)].iloc[0]
     ds = _outcome_dataset({"n00": 13, "n01": 0, "n10": 0, "n11": 17})
@@ -165,6 +169,7 @@ def test_dose_response_matches_ols_by_hand():
     ds = crafted_dataset(baseline_end=scores)
     before = {n: df.copy(deep=True) for n, df in ds.tables.items()}
     dr = dose_response(ds, confidence=0.9).set_index("exposure")
+    status_outcomes(ds, by="municipality", method="auto")
     for n, df in ds.tables.items():
         pd.testing.assert_frame_equal(df, before[n])
     ids = list(ATT)

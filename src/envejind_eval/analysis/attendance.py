@@ -131,14 +131,18 @@ def _scheduled_days(ds: Dataset) -> pd.DataFrame:
 
 
 def _arrival_minutes(s: pd.Series) -> pd.Series:
-    """``"HH:MM"`` (or ``"HH:MM:SS"``) -> minutes after midnight as float; else NaN."""
-    txt = s.astype("str")
+    """``"HH:MM"`` (or ``"HH:MM:SS"``) -> minutes after midnight as float; else NaN.
+
+    Parses each distinct value once (there are at most a few thousand clock times).
+    """
+    cat = pd.Categorical(s.astype("str"))
+    txt = pd.Series(np.asarray(cat.categories, dtype=object), dtype="str")
     parts = txt.str.extract(r"^\s*(\d{1,2})[:.](\d{2})")
     h = pd.to_numeric(parts[0], errors="coerce")
     m = pd.to_numeric(parts[1], errors="coerce")
-    mins = (h * 60 + m).astype("float64")
-    bad = (h > 23) | (m > 59)
-    return mins.mask(bad.fillna(False)).set_axis(s.index)
+    mins = (h * 60 + m).astype("float64").mask(((h > 23) | (m > 59)).fillna(False))
+    lookup = np.append(mins.to_numpy(dtype=float), np.nan)  # code -1 (missing) -> NaN
+    return pd.Series(lookup[cat.codes], index=s.index, dtype="float64")
 
 
 # -- attendance ------------------------------------------------------------------------------
@@ -181,8 +185,10 @@ def attendance_summary(ds: Dataset, *, by: By | Sequence[By] = "participant") ->
     >>> bool((t["attendance_rate"] <= 1).all())
     True
     """
-    keys = _group_keys(by)
-    d = _scheduled_days(ds)
+    return _summarise(_scheduled_days(ds), _group_keys(by))
+
+
+def _summarise(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     cols = ["present", "late", "excused", "unexcused", "unregistered"]
     g = d.groupby(keys, sort=True)
     counts = d.groupby([*keys, "status"]).size().unstack("status", fill_value=0)
@@ -529,9 +535,12 @@ def _paired_windows(
 # -- activity dose --------------------------------------------------------------------------
 
 
-def _participant_dose(ds: Dataset, art_course_hours: float) -> pd.DataFrame:
+def _participant_dose(
+    ds: Dataset, art_course_hours: float, *, sched: pd.DataFrame | None = None
+) -> pd.DataFrame:
     w = _participant_window(ds)
-    sched = _scheduled_days(ds)
+    if sched is None:
+        sched = _scheduled_days(ds)
     weeks = sched.groupby("participant_id")["course_week"].nunique().rename("n_weeks")
     act = ds.activities[["participant_id", "date", "activity", "attended", "minutes"]]
     art = act.loc[act["activity"] == "art"]
@@ -729,96 +738,99 @@ def fidelity(
         raise ValueError(f"Expecting art_tolerance in [0, 1); got {art_tolerance!r}")
     w = _participant_window(ds)
     sched = _scheduled_days(ds)
-    dose = _participant_dose(ds, art_course_hours)
+    dose = _participant_dose(ds, art_course_hours, sched=sched)
     act = ds.activities
-    team_of = w.set_index("participant_id")["cohort_id"]
-    art = act.loc[act["activity"] == "art"].assign(
-        cohort_id=lambda a: a["participant_id"].map(team_of)
-    )
-
-    rows = []
+    team_of = w.drop_duplicates("participant_id").set_index("participant_id")["cohort_id"]
     teams = (
         w[["municipality", "cohort_id"]]
-        .drop_duplicates()
+        .drop_duplicates("cohort_id")
         .sort_values(["municipality", "cohort_id"])
+        .set_index("cohort_id")
     )
-    for mun, coh in teams.itertuples(index=False):
+    idx = teams.index
 
-        def row(
-            criterion: str, target: str, value: float, n: int, status: str,
-            _key: tuple[str, str] = (mun, coh),
-        ) -> None:  # fmt: skip
-            rows.append(
-                {
-                    "municipality": _key[0],
-                    "cohort_id": _key[1],
-                    "criterion": criterion,
-                    "target": target,
-                    "value": float(value),
-                    "n": int(n),
-                    "status": status,
-                }
-            )
+    def frame(criterion: str, target: str, value: pd.Series, n: pd.Series, ok: pd.Series,
+              known: pd.Series) -> pd.DataFrame:  # fmt: skip
+        value = value.reindex(idx).astype(float)
+        known = known.reindex(idx, fill_value=False).astype(bool) & value.notna()
+        ok = ok.reindex(idx, fill_value=False).astype(bool)
+        status = np.where(~known, "unknown", np.where(ok, "met", "not met"))
+        return pd.DataFrame(
+            {
+                "municipality": teams["municipality"].to_numpy(),
+                "cohort_id": idx.to_numpy(),
+                "criterion": criterion,
+                "target": target,
+                "value": value.where(known).to_numpy(),
+                "n": n.reindex(idx, fill_value=0).astype("int64").to_numpy(),
+                "status": status,
+            }
+        )
 
-        # programme days per week: full weeks only
-        tdays = sched.loc[sched["cohort_id"] == coh, ["date", "course_week"]].drop_duplicates()
-        per_week = tdays.groupby("course_week").size()
-        full = per_week.iloc[1:-1] if len(per_week) >= 3 else per_week
-        target = f"{lo_d:g}-{hi_d:g} days a week"
-        if len(full):
-            v = float(full.median())
-            row("programme_days_per_week", target, v, len(full),
-                "met" if lo_d <= v <= hi_d else "not met")  # fmt: skip
-        else:
-            row("programme_days_per_week", target, np.nan, 0, "unknown")
-
-        # MI talks per week
-        td = dose.loc[dose["cohort_id"] == coh]
-        mi = td["mi_per_week"].dropna()
-        target = f">= {min_mi_per_week:g} talks per participant a week"
-        if len(mi) and (act.loc[act["activity"] == "mi"].shape[0] > 0):
-            v = float(mi.median())
-            row(
-                "mi_talks_per_week",
-                target,
-                v,
-                len(mi),
-                "met" if v >= min_mi_per_week else "not met",
-            )
-        else:
-            row("mi_talks_per_week", target, np.nan, len(mi), "unknown")
-
-        # team size
-        size = int((w["cohort_id"] == coh).sum())
-        row("team_size", f"{lo_t}-{hi_t} participants", size, size,
-            "met" if lo_t <= size <= hi_t else "not met")  # fmt: skip
-
-        # mentors
-        mentors = w.loc[w["cohort_id"] == coh, "mentor_id"].dropna()
-        target = f">= {min_mentors} mentors"
-        if len(mentors):
-            v = mentors.nunique()
-            row(
-                "mentors_per_team",
-                target,
-                v,
-                len(mentors),
-                "met" if v >= min_mentors else "not met",
-            )
-        else:
-            row("mentors_per_team", target, np.nan, 0, "unknown")
-
-        # ART hours delivered
-        ta = art.loc[art["cohort_id"] == coh]
-        per_day = ta.groupby("date")["minutes"].max()
-        need = art_course_hours * (1 - art_tolerance)
-        target = f">= {need:g} hours (~{art_course_hours:g}-hour course)"
-        if len(per_day) and per_day.notna().any():
-            v = float(per_day.sum()) / 60.0
-            row("art_hours_delivered", target, v, len(per_day), "met" if v >= need else "not met")
-        else:
-            row("art_hours_delivered", target, np.nan, len(per_day), "unknown")
-
-    return pd.DataFrame(
-        rows, columns=["municipality", "cohort_id", "criterion", "target", "value", "n", "status"]
+    parts = []
+    # programme days per week: scheduled days per course week, full weeks only
+    per_week = (
+        sched[["cohort_id", "date", "course_week"]]
+        .drop_duplicates(["cohort_id", "date"])
+        .groupby(["cohort_id", "course_week"])
+        .size()
+        .rename("days")
+        .reset_index()
     )
+    rank = per_week.groupby("cohort_id")["course_week"].rank(method="first")
+    n_wk = per_week.groupby("cohort_id")["course_week"].transform("size")
+    inner = (n_wk < 3) | ((rank > 1) & (rank < n_wk))
+    full = per_week.loc[inner].groupby("cohort_id")["days"]
+    v = full.median()
+    parts.append(
+        frame(
+            "programme_days_per_week", f"{lo_d:g}-{hi_d:g} days a week", v, full.size(),
+            (v >= lo_d) & (v <= hi_d), v.notna(),
+        )
+    )  # fmt: skip
+    # MI talks per week (unknown when no MI is registered at all)
+    mi = dose.dropna(subset=["mi_per_week"]).groupby("cohort_id")["mi_per_week"]
+    v = mi.median()
+    mi_known = pd.Series(bool((act["activity"] == "mi").any()), index=v.index)
+    parts.append(
+        frame(
+            "mi_talks_per_week", f">= {min_mi_per_week:g} talks per participant a week", v,
+            mi.size(), v >= min_mi_per_week, mi_known,
+        )
+    )  # fmt: skip
+    # team size
+    size = w.groupby("cohort_id").size()
+    parts.append(
+        frame(
+            "team_size", f"{lo_t}-{hi_t} participants", size, size,
+            (size >= lo_t) & (size <= hi_t), size > 0,
+        )
+    )  # fmt: skip
+    # mentors (unknown when no mentor id is delivered for the team)
+    mg = w.dropna(subset=["mentor_id"]).groupby("cohort_id")["mentor_id"]
+    v = mg.nunique()
+    parts.append(
+        frame("mentors_per_team", f">= {min_mentors} mentors", v, mg.size(), v >= min_mentors,
+              v > 0)
+    )  # fmt: skip
+    # ART hours delivered: the longest recorded session on each ART day of the team
+    art = act.loc[act["activity"] == "art", ["participant_id", "date", "minutes"]]
+    art = art.assign(cohort_id=art["participant_id"].map(team_of))
+    per_day = art.groupby(["cohort_id", "date"])["minutes"].max()
+    g = per_day.groupby(level="cohort_id")
+    hours = g.sum(min_count=1) / 60.0
+    need = art_course_hours * (1 - art_tolerance)
+    parts.append(
+        frame(
+            "art_hours_delivered", f">= {need:g} hours (~{art_course_hours:g}-hour course)",
+            hours, g.size(), hours >= need, hours.notna(),
+        )
+    )  # fmt: skip
+    out = pd.concat(parts, ignore_index=True)
+    order = {c: i for i, c in enumerate(FIDELITY_CRITERIA)}
+    out = out.sort_values(
+        ["municipality", "cohort_id", "criterion"],
+        key=lambda s: s.map(order) if s.name == "criterion" else s,
+        kind="stable",
+    )
+    return out.reset_index(drop=True)

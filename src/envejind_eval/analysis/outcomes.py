@@ -21,8 +21,10 @@ import pandas as pd
 from envejind_eval.analysis.attendance import (
     ART_COURSE_HOURS,
     _check_option,
+    _group_keys,
     _participant_dose,
-    attendance_summary,
+    _scheduled_days,
+    _summarise,
 )
 from envejind_eval.errors import InsufficientDataError
 from envejind_eval.schema import OUTCOME_INDICATORS, TIMEPOINTS
@@ -161,78 +163,115 @@ def status_outcomes(
         raise ValueError(f"Expecting confidence in (0, 1); got {confidence!r}")
     keys = ["municipality"] if by == "municipality" else []
     p = ds.participants[["participant_id", "municipality"]]
+    p = p.assign(_g=p["municipality"] if keys else "all")
+    n_total = p.groupby("_g").size()
+    groups = list(n_total.index)
     o = ds.outcomes[["participant_id", "timepoint", "indicator", "value"]]
-    o = o.merge(p, on="participant_id", how="inner")
-    groups = [("all", p)] if not keys else list(p.groupby("municipality", sort=True))
-    pairs = o.loc[o["timepoint"].isin([pre, post])].dropna(subset=["value"])
-    wide_all = pairs.pivot_table(
-        index=["indicator", "participant_id"], columns="timepoint", values="value"
-    ).reindex(columns=[pre, post])
-    wide_all = wide_all.dropna().reset_index()
+    o = o.merge(p[["participant_id", "_g"]], on="participant_id", how="inner")
+    o = o.loc[o["value"].notna()]
 
-    share_rows, trans_rows, mc_rows = [], [], []
-    for g, pg in groups:
-        n_total = len(pg)
-        og = o.loc[o["participant_id"].isin(pg["participant_id"])]
-        kv = {"municipality": g} if keys else {}
-        for ind in OUTCOME_INDICATORS:
-            oi = og.loc[og["indicator"] == ind]
-            for tp in TIMEPOINTS:
-                v = oi.loc[(oi["timepoint"] == tp), "value"].dropna()
-                n, k = len(v), int((v == 1).sum())
-                lo, hi = _exact_ci(k, n, confidence)
-                share_rows.append(
-                    {**kv, "indicator": ind, "timepoint": tp, "n": n, "n_yes": k,
-                     "share": k / n if n else np.nan, "ci_low": lo, "ci_high": hi,
-                     "n_missing": n_total - n}
-                )  # fmt: skip
-            wide = wide_all.loc[
-                (wide_all["indicator"] == ind)
-                & wide_all["participant_id"].isin(pg["participant_id"])
-            ]
-            a, b = wide[pre].to_numpy(), wide[post].to_numpy()
-            for x in (0, 1):
-                for y in (0, 1):
-                    trans_rows.append(
-                        {**kv, "indicator": ind, "pre_value": x, "post_value": y,
-                         "n": int(((a == x) & (b == y)).sum())}
-                    )  # fmt: skip
-            n01, n10 = int(((a == 0) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum())
-            n = len(wide)
-            stat, pval, label = mcnemar(n01, n10, method=method)
-            if n == 0:
-                stat, pval = np.nan, np.nan
-            mc_rows.append(
-                {
-                    **kv,
-                    "indicator": ind,
-                    "pre": pre,
-                    "post": post,
-                    "n": n,
-                    "n_excluded": n_total - n,
-                    "n_pre_yes": int(a.sum()),
-                    "n_post_yes": int(b.sum()),
-                    "share_pre": a.mean() if n else np.nan,
-                    "share_post": b.mean() if n else np.nan,
-                    "difference": (b.mean() - a.mean()) if n else np.nan,
-                    "n_01": n01,
-                    "n_10": n10,
-                    "statistic": stat,
-                    "p_value": pval,
-                    "method": label,
-                }
-            )
-    return StatusOutcomes(pd.DataFrame(share_rows), pd.DataFrame(trans_rows), pd.DataFrame(mc_rows))
+    # shares per group x indicator x timepoint
+    grid = pd.MultiIndex.from_product(
+        [groups, list(OUTCOME_INDICATORS), list(TIMEPOINTS)], names=["_g", "indicator", "timepoint"]
+    )
+    yes = o.assign(yes=(o["value"] == 1).astype("int64"))
+    cnt = yes.groupby(["_g", "indicator", "timepoint"])["yes"].agg(["size", "sum"])
+    cnt = cnt.reindex(grid, fill_value=0)
+    n = cnt["size"].to_numpy(dtype="int64")
+    k = cnt["sum"].to_numpy(dtype="int64")
+    lo, hi = _exact_ci_vec(k, n, confidence)
+    shares = pd.DataFrame(
+        {
+            "_g": grid.get_level_values("_g"),
+            "indicator": grid.get_level_values("indicator"),
+            "timepoint": grid.get_level_values("timepoint"),
+            "n": n,
+            "n_yes": k,
+            "share": np.where(n > 0, k / np.maximum(n, 1), np.nan),
+            "ci_low": lo,
+            "ci_high": hi,
+            "n_missing": grid.get_level_values("_g").map(n_total).to_numpy() - n,
+        }
+    )
+
+    # paired answers: transitions and McNemar
+    wide = (
+        o.loc[o["timepoint"].isin([pre, post])]
+        .pivot_table(
+            index=["_g", "indicator", "participant_id"], columns="timepoint", values="value"
+        )  # fmt: skip
+        .reindex(columns=[pre, post])
+        .dropna()
+        .astype("int64")
+        .reset_index()
+    )
+    tgrid = pd.MultiIndex.from_product(
+        [groups, list(OUTCOME_INDICATORS), [0, 1], [0, 1]],
+        names=["_g", "indicator", "pre_value", "post_value"],
+    )
+    tc = (
+        wide.rename(columns={pre: "pre_value", post: "post_value"})
+        .groupby(["_g", "indicator", "pre_value", "post_value"])
+        .size()
+        .reindex(tgrid, fill_value=0)
+        .rename("n")
+        .reset_index()
+    )
+    tc["n"] = tc["n"].astype("int64")
+    cells = tc.pivot_table(
+        index=["_g", "indicator"], columns=["pre_value", "post_value"], values="n", sort=False
+    )
+    mc_rows = []
+    for (g, ind), r in cells.iterrows():
+        n00, n01, n10, n11 = (int(r[(0, 0)]), int(r[(0, 1)]), int(r[(1, 0)]), int(r[(1, 1)]))
+        m = n00 + n01 + n10 + n11
+        stat, pval, label = mcnemar(n01, n10, method=method)
+        if m == 0:
+            stat, pval = np.nan, np.nan
+        sp, sq = ((n10 + n11) / m, (n01 + n11) / m) if m else (np.nan, np.nan)
+        mc_rows.append(
+            {
+                "_g": g,
+                "indicator": ind,
+                "pre": pre,
+                "post": post,
+                "n": m,
+                "n_excluded": int(n_total[g]) - m,
+                "n_pre_yes": n10 + n11,
+                "n_post_yes": n01 + n11,
+                "share_pre": sp,
+                "share_post": sq,
+                "difference": sq - sp,
+                "n_01": n01,
+                "n_10": n10,
+                "statistic": stat,
+                "p_value": pval,
+                "method": label,
+            }
+        )
+    mc = pd.DataFrame(mc_rows)
+
+    def finish(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.reset_index(drop=True)
+        if keys:
+            return df.rename(columns={"_g": "municipality"})
+        return df.drop(columns="_g")
+
+    return StatusOutcomes(finish(shares), finish(tc), finish(mc))
 
 
-def _exact_ci(k: int, n: int, confidence: float) -> tuple[float, float]:
-    """Clopper–Pearson interval for k of n (R ``binom.test(k, n)$conf.int``)."""
+def _exact_ci_vec(k: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised Clopper–Pearson limits (R ``binom.test``): beta quantiles, 0/1 at the ends."""
     from scipy import stats
 
-    if n == 0:
-        return float("nan"), float("nan")
-    ci = stats.binomtest(k, n).proportion_ci(confidence, method="exact")
-    return float(ci.low), float(ci.high)
+    alpha = (1 - confidence) / 2
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.where(k > 0, stats.beta.ppf(alpha, k, n - k + 1), 0.0)
+        hi = np.where(k < n, stats.beta.ppf(1 - alpha, k + 1, n - k), 1.0)
+    empty = n == 0
+    return np.where(empty, np.nan, lo), np.where(empty, np.nan, hi)
 
 
 # -- dose-response ---------------------------------------------------------------------------
@@ -317,8 +356,11 @@ def dose_response(
     ]
     wide = s.pivot_table(index="participant_id", columns="timepoint", values="score")
     wide = wide.reindex(columns=["baseline", "end"])
-    att = attendance_summary(ds, by="participant").set_index("participant_id")["attendance_rate"]
-    dose = _participant_dose(ds, art_course_hours).set_index("participant_id")["art_hours"]
+    sched = _scheduled_days(ds)
+    att = _summarise(sched, _group_keys("participant"))
+    att = att.set_index("participant_id")["attendance_rate"]
+    dose = _participant_dose(ds, art_course_hours, sched=sched)
+    dose = dose.set_index("participant_id")["art_hours"]
     ids = ds.participants["participant_id"]
     base = pd.DataFrame(index=pd.Index(ids, name="participant_id"))
     base = base.join(wide).join(att).join(dose)

@@ -191,19 +191,23 @@ def kaplan_meier(
 
 
 def _observed_expected(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> pd.DataFrame:
-    """Log-rank observed and expected events per group (R ``survdiff`` ``obs``/``exp``)."""
-    ut = np.unique(time[event == 1])
+    """Log-rank observed and expected events per group (R ``survdiff`` ``obs``/``exp``).
+
+    ``expected_g = sum_t n_g(t) d(t) / n(t)`` over the distinct event times ``t``, with
+    ``n(t)`` the number at risk (time >= t) and ``d(t)`` the events at ``t``.
+    """
+    ut, d_all = np.unique(time[event == 1], return_counts=True)
+    st = np.sort(time)
+    at_risk_all = len(st) - np.searchsorted(st, ut, side="left")
     labels = pd.unique(group)
-    obs, exp = {}, {}
-    at_risk_all = (time[None, :] >= ut[:, None]).sum(axis=1)
-    d_all = ((time[None, :] == ut[:, None]) & (event[None, :] == 1)).sum(axis=1)
+    obs, exp = [], []
     for g in labels:
         m = group == g
-        n_g = (time[m][None, :] >= ut[:, None]).sum(axis=1)
-        obs[g] = float(event[m].sum())
-        exp[g] = float((n_g * d_all / at_risk_all).sum())
-    return pd.DataFrame({"group": labels, "observed": [obs[g] for g in labels],
-                         "expected": [exp[g] for g in labels]})  # fmt: skip
+        sg = np.sort(time[m])
+        n_g = len(sg) - np.searchsorted(sg, ut, side="left")
+        obs.append(float(event[m].sum()))
+        exp.append(float((n_g * d_all / at_risk_all).sum()))
+    return pd.DataFrame({"group": labels, "observed": obs, "expected": exp})
 
 
 def retention(
@@ -270,7 +274,7 @@ def retention(
     t = (
         t.assign(_group="all")
         if not keys
-        else t.assign(_group=t[keys].astype("str").agg("\x1f".join, axis=1))
+        else t.assign(_group=t.groupby(keys, sort=True, dropna=False).ngroup())
     )
     u = t.loc[t["usable"]]
     key_of = t.drop_duplicates("_group").set_index("_group")[keys]
@@ -333,33 +337,47 @@ def retention(
 
 
 def _dropout_weeks(ds: Dataset, t: pd.DataFrame) -> pd.DataFrame:
-    w = _participant_window(ds).set_index("participant_id")
-    u = t.loc[t["usable"]].copy()
-    u["start_week"] = _course_week(
-        u["participant_id"].map(w["start"]), u["participant_id"].map(w["team_start"])
+    cols = [
+        "_group", "course_week", "n_at_risk", "n_dropout", "n_censored", "dropout_rate",
+        "cumulative_dropouts", "n",
+    ]  # fmt: skip
+    w = _participant_window(ds).drop_duplicates("participant_id").set_index("participant_id")
+    u = t.loc[t["usable"]]
+    if not len(u):
+        return pd.DataFrame(columns=cols)
+    pid = u["participant_id"]
+    start_week = _course_week(
+        pid.map(w["start"]).astype("datetime64[us]"),
+        pid.map(w["team_start"]).astype("datetime64[us]"),
     ).to_numpy()
-    u["exit_week"] = u["exit_week"].astype("int64")
-    rows = []
-    for g, sub in u.groupby("_group", sort=True):
-        top = int(sub["exit_week"].max())
-        first = int(min(sub["start_week"].min(), 1))
-        for k in range(first, top + 1):
-            at_risk = int(((sub["start_week"] <= k) & (sub["exit_week"] >= k)).sum())
-            ended = sub["exit_week"] == k
-            rows.append(
-                {
-                    "_group": g,
-                    "course_week": k,
-                    "n_at_risk": at_risk,
-                    "n_dropout": int((ended & (sub["event"] == 1)).sum()),
-                    "n_censored": int((ended & (sub["event"] == 0)).sum()),
-                    "n": len(sub),
-                }
-            )
-    out = pd.DataFrame(rows)
+    exit_week = u["exit_week"].astype("int64").to_numpy()
+    exit_week = np.maximum(exit_week, start_week)
+    group = u["_group"].to_numpy()
+    event = u["event"].to_numpy()
+
+    def expand(g: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pd.DataFrame:
+        # one row per (g, week) for week in lo..hi
+        length = hi - lo + 1
+        offset = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+        return pd.DataFrame(
+            {"_group": np.repeat(g, length), "course_week": np.repeat(lo, length) + offset}
+        )
+
+    enrolled = expand(group, start_week, exit_week)
+    at_risk = enrolled.groupby(["_group", "course_week"]).size().rename("n_at_risk")
+    ends = pd.DataFrame({"_group": group, "course_week": exit_week, "event": event})
+    n_drop = ends.loc[ends["event"] == 1].groupby(["_group", "course_week"]).size()
+    n_cens = ends.loc[ends["event"] == 0].groupby(["_group", "course_week"]).size()
+    per = pd.DataFrame({"_group": group, "start": start_week, "end": exit_week}).groupby("_group")
+    first = np.minimum(per["start"].min().to_numpy(), 1)
+    last = per["end"].max().to_numpy()
+    grid = expand(per["start"].min().index.to_numpy(), first, last)
+    out = grid.set_index(["_group", "course_week"])
+    out["n_at_risk"] = at_risk
+    out["n_dropout"] = n_drop
+    out["n_censored"] = n_cens
+    out = out.fillna(0).astype("int64").reset_index()
+    out["n"] = out["_group"].map(pd.Series(group).value_counts()).astype("int64")
     out["dropout_rate"] = (out["n_dropout"] / out["n_at_risk"]).where(out["n_at_risk"] > 0)
     out["cumulative_dropouts"] = out.groupby("_group")["n_dropout"].cumsum().astype("int64")
-    return out[
-        ["_group", "course_week", "n_at_risk", "n_dropout", "n_censored", "dropout_rate",
-         "cumulative_dropouts", "n"]
-    ]  # fmt: skip
+    return out[cols]
