@@ -118,7 +118,7 @@ def star_coordinates(
     )
     ring_labels = pd.DataFrame(
         {
-            "x": 0.015,
+            "x": 0.03,
             "y": [(v - lo) / (hi - lo) for v in ring_vals],
             "label": [
                 fmt_number(v, lang, digits=0 if float(v).is_integer() else 1) for v in ring_vals
@@ -207,6 +207,7 @@ def star_profile(
     co = star_coordinates(d, instrument=instrument, lang=lang, instruments=instruments)
     pts = co["points"]
     xlim = 2.2 if facet_cols else 1.75
+    ylim = 1.55 if facet_cols else 1.35
     n_panels = (
         int(d[[f"_facet{k}" for k in range(len(facet_cols))]].drop_duplicates().shape[0])
         if facet_cols
@@ -244,7 +245,7 @@ def star_profile(
             size=6,
             color="#777777",
             ha="left",
-            va="bottom",
+            va="center",
         )
         + p9.geom_polygon(
             p9.aes(group="group", fill="timepoint_label", color="timepoint_label"),
@@ -262,7 +263,7 @@ def star_profile(
         + p9.scale_color_manual(values=colours, name="")
         + p9.scale_fill_manual(values=colours, name="")
         + p9.scale_x_continuous(limits=(-xlim, xlim), expand=(0, 0))
-        + p9.scale_y_continuous(limits=(-1.35, 1.35), expand=(0, 0))
+        + p9.scale_y_continuous(limits=(-ylim, ylim), expand=(0, 0))
         + p9.coord_fixed()
         + p9.labs(
             x="",
