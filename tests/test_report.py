@@ -212,3 +212,22 @@ def test_option_sets_are_checked(tmp_path: Path, canonical: Path) -> None:
         build_report(canonical, tmp_path / "r", lang="de")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="Expecting one of municipality"):
         build_report(canonical, tmp_path / "r", by="team")  # type: ignore[arg-type]
+
+
+def test_leak_scan_blocks_a_cpr_shaped_label(tmp_path: Path, tiny: Path) -> None:
+    import shutil
+
+    from envejind_eval.errors import DisclosureError
+
+    src = tmp_path / "canonical"
+    shutil.copytree(tiny / "canonical", src)
+    for name in ("participants.csv", "cohorts.csv"):
+        f = src / name
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+        df["cohort_id"] = "Hold 010190-1234"  # a CPR-shaped string in a label
+        df.to_csv(f, index=False)
+    out = tmp_path / "rep"
+    with pytest.raises(DisclosureError, match="CPR|leak scan") as err:
+        build_report(src, out, quiet=True, figures=False, **FAST)
+    assert "010190" not in str(err.value)
+    assert not out.exists()

@@ -292,10 +292,14 @@ def leak_scan(root: Path, pseudonyms: set[str]) -> list[str]:
     """
     from envejind_eval.report.sections import optional
 
-    scan = optional("envejind_eval.disclosure.scan", "scan_paths")
+    scan = optional("envejind_eval.disclosure.scan", "scan")
     if scan is not None:
-        hits = scan([root], pseudonyms=pseudonyms)
-        return [f"{h}" for h in (hits.itertuples() if isinstance(hits, pd.DataFrame) else hits)]
+        hits = scan([root], pseudonyms=sorted(pseudonyms))
+        return [
+            f"{Path(str(h.file)).relative_to(root) if Path(str(h.file)).is_absolute() else h.file}"
+            f" ({h.location}): {h.kind}"
+            for h in hits.itertuples()
+        ]
     found = []
     pseud = [p.encode() for p in pseudonyms if p]
     for f in sorted(root.rglob("*")):
