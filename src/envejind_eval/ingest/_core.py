@@ -35,6 +35,11 @@ from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestRep
 
 log = logging.getLogger("envejind_eval.ingest")
 
+_WIDE_CANON = {
+    "attendance": ("status", "date"),
+    "measurements": ("value", "item"),
+    "outcomes": ("value", "indicator"),
+}
 TABLE_OF_KIND = {
     "participants": "participants",
     "cohorts": "cohorts",
@@ -970,7 +975,6 @@ class Pipeline:
             self.q[s.offset : s.offset + s.n] = s.bad
         tables = ("participants", "cohorts", "activities", "measurements", "outcomes")
         A = {t: self._assemble(t) for t in (*tables, "attendance")}
-        seen: set[tuple[int, str, str]] = set()
         for _ in range(10):
             frames = {}
             for t in tables:
@@ -994,17 +998,11 @@ class Pipeline:
             found.append(self._validate_attendance(A["attendance"], frames["participants"], pcodes))
             new = 0
             for grow, label, rule, msg, cell in found[0] + found[1]:
-                for g, lab, c in zip(
-                    grow.tolist(), _seq(label, len(grow)), _seq(cell, len(grow)), strict=True
-                ):
-                    k = (g, lab, rule)
-                    if k in seen:
-                        continue
-                    seen.add(k)
-                    self.problem(np.array([g]), lab, rule, msg, SEVERITY_ERROR, c)
-                    if not self.q[g]:
-                        new += 1
-                    self.q[g] = True
+                # every error quarantines its row, so a row never fails twice across
+                # iterations; repeats within one (wide rows) are dropped in the report
+                self.problem(grow, label, rule, msg, SEVERITY_ERROR, cell)
+                new += int((~self.q[grow]).sum())
+                self.q[grow] = True
             if not new:
                 break
         self.frames = frames
@@ -1032,26 +1030,60 @@ class Pipeline:
             return canon, None
         return s.raw.header[i], i
 
-    def _where(self, grow: int, canon_cols: str, cell: int) -> tuple[str, Any]:
-        s = self.sources[int(self._source_of(np.array([grow]))[0])]
-        labels, cells = [], []
-        for c in canon_cols.split(","):
-            lab, ci = self._label(s, c, cell)
-            labels.append(lab)
-            if ci is not None and s.raw.letters is not None:
-                cells.append(f"{s.raw.letters[ci]}{s.raw.lines[grow - s.offset]}")
-        return ",".join(labels), (",".join(cells) or None)
+    def _where(self, grow: np.ndarray, canon_cols: str, cell: np.ndarray) -> tuple[Any, Any]:
+        """Header labels and Excel cell references for problem rows (vectorised per source)."""
+        grow = np.asarray(grow, dtype=np.int64)
+        cell = np.asarray(cell, dtype=np.int64)
+        src = self._source_of(grow)
+        labels = np.empty(len(grow), dtype=object)
+        refs = np.full(len(grow), None, dtype=object)
+        for si in np.unique(src).tolist():
+            m = src == si
+            s = self.sources[si]
+            g, c = grow[m], cell[m]
+            labs: list[np.ndarray] = []
+            cis: list[np.ndarray] = []
+            for canon in canon_cols.split(","):
+                lab = np.empty(len(g), dtype=object)
+                ci = np.full(len(g), -1, dtype=np.int64)
+                wide = c >= 0 if canon in _WIDE_CANON.get(TABLE_OF_KIND[s.kind], ()) else None
+                if wide is not None and wide.any():
+                    lab[wide] = np.array(s.raw.header, dtype=object)[c[wide]]
+                    ci[wide] = c[wide]
+                rest = ~wide if wide is not None else np.ones(len(g), dtype=bool)
+                if rest.any():
+                    hl, hi = self._label(s, canon, -1)
+                    lab[rest] = hl
+                    ci[rest] = -1 if hi is None else hi
+                labs.append(lab)
+                cis.append(ci)
+            labels[m] = (
+                labs[0] if len(labs) == 1 else [",".join(t) for t in zip(*labs, strict=True)]
+            )
+            if s.raw.letters is not None:
+                lines = s.raw.lines[g - s.offset]
+                letters = np.array([*s.raw.letters, ""], dtype=object)
+                parts = [
+                    [
+                        f"{letters[x]}{ln}" if x >= 0 else None
+                        for x, ln in zip(ci, lines, strict=True)
+                    ]
+                    for ci in cis
+                ]
+                refs[m] = [",".join(x for x in t if x) or None for t in zip(*parts, strict=True)]
+        return labels, refs
 
     def _map_schema_problems(self, probs: pd.DataFrame, A: dict) -> list:
         out = []
-        for r in probs.itertuples(index=False):
-            if pd.isna(r.row):
-                continue
-            a = A[r.table]
-            g = int(a["_grow"][int(r.row)])
-            cell = int(a["_cell"][int(r.row)])
-            lab, ref = self._where(g, str(r.column), cell)
-            out.append((np.array([g]), lab, str(r.rule), str(r.message), ref))
+        probs = probs[probs["row"].notna()]
+        for (table, column, rule, msg), g in probs.groupby(
+            ["table", "column", "rule", "message"], sort=False
+        ):
+            a = A[table]
+            rows = g["row"].to_numpy(dtype=np.int64)
+            grow = a["_grow"][rows]
+            labels, refs = self._where(grow, str(column), a["_cell"][rows])
+            out.append((grow, labels, str(rule), str(msg), refs))
         return out
 
     def _validate_attendance(self, a: dict, participants: pd.DataFrame, codes: np.ndarray) -> list:
@@ -1108,10 +1140,11 @@ class Pipeline:
             ),
         ]
         for mask, col, rule, msg in checks:
-            for j in np.nonzero(mask)[0]:
-                g = int(a["_grow"][ix[j]])
-                lab, ref = self._where(g, col, int(a["_cell"][ix[j]]))
-                out.append((np.array([g]), lab, rule, msg, ref))
+            j = np.nonzero(mask)[0]
+            if len(j):
+                g = a["_grow"][ix[j]]
+                labels, refs = self._where(g, col, a["_cell"][ix[j]])
+                out.append((g, labels, rule, msg, refs))
         return out
 
     def attendance_frame(self) -> pd.DataFrame:
@@ -1217,33 +1250,50 @@ class Pipeline:
         )
 
     def _problem_frame(self) -> pd.DataFrame:
-        recs = []
+        cols = [*PROBLEM_COLUMNS, "_g"]
+        if not self._problems:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+        g_lines = (
+            np.concatenate([s.raw.lines for s in self.sources])
+            if self.sources
+            else np.empty(0, np.int64)
+        )
+        files = np.array([s.raw.file for s in self.sources], dtype=object)
+        sheets = np.array([s.raw.sheet for s in self.sources], dtype=object)
+        chunks = []
         for grow, col, rule, msg, sev, cell in self._problems:
             n = len(grow)
-            labels = _seq(col, n)
-            cells = _seq(cell, n)
-            if grow[0] < 0:  # file-level
-                s = self.sources[-1 - int(grow[0])]
-                recs.append((s.raw.file, s.raw.sheet, None, None, labels[0], rule, sev, msg, -1))
-                continue
-            srcs = self._source_of(grow)
-            for g, si, lab, c in zip(grow.tolist(), srcs.tolist(), labels, cells, strict=True):
-                s = self.sources[si]
-                line = int(s.raw.lines[g - s.offset])
-                recs.append((s.raw.file, s.raw.sheet, line, c, lab, rule, sev, msg, g))
-        df = pd.DataFrame(recs, columns=[*PROBLEM_COLUMNS, "_g"])
-        if not len(df):
-            return df.drop(columns="_g").astype(object)
-        df = df.drop_duplicates(subset=["_g", "column", "rule", "file", "sheet"])
-        order = {s.name: i for i, s in enumerate(self.sources)}
-        df["_o"] = [
-            order.get(f + (f"[{sh}]" if isinstance(sh, str) and sh else ""), 0)
-            for f, sh in zip(df.file, df.sheet, strict=True)
-        ]
+            if grow[0] < 0:  # file-level (e.g. an ignored column)
+                si = -1 - int(grow[0])
+                src = np.array([si])
+                line = np.array([None], dtype=object)
+                gg = grow
+            else:
+                src = self._source_of(grow)
+                line = g_lines[grow]
+                gg = grow
+            chunks.append(
+                pd.DataFrame(
+                    {
+                        "file": files[src],
+                        "sheet": sheets[src],
+                        "row": line,
+                        "cell": np.array(_seq(cell, n), dtype=object),
+                        "column": np.array(_seq(col, n), dtype=object),
+                        "rule": rule,
+                        "severity": sev,
+                        "message": msg,
+                        "_g": gg,
+                        "_o": src,
+                    }
+                )
+            )
+        df = pd.concat(chunks, ignore_index=True)
+        df = df.drop_duplicates(subset=["_g", "column", "rule"])
         df = df.sort_values(["_o", "_g", "rule", "column"], kind="stable")
-        df = df.drop(columns=["_g", "_o"]).reset_index(drop=True)
+        df = df[cols].drop(columns="_g").reset_index(drop=True)
         df["row"] = df["row"].astype("Int64")
-        return df
+        return df.astype({c: object for c in PROBLEM_COLUMNS if c != "row"})
 
     def _quarantine_rows(self, probs: pd.DataFrame) -> dict[str, pd.DataFrame]:
         out = {}
@@ -1255,15 +1305,11 @@ class Pipeline:
             mine = err[
                 (err["file"] == s.raw.file) & (err["sheet"].fillna("") == (s.raw.sheet or ""))
             ]
-            reasons = (
-                mine.assign(r=mine["rule"] + ": " + mine["column"].fillna("").astype(str))
-                .groupby("row")["r"]
-                .agg("; ".join)
-            )
+            reasons = _reasons(mine)
             lines = s.raw.lines[q]
             data: dict[str, Any] = {
                 "row": lines,
-                "reasons": [reasons.get(int(x), "") for x in lines],
+                "reasons": pd.Series(lines).map(reasons).fillna("").to_numpy(dtype=object),
             }
             idcol = s.fields.get("cpr", s.fields.get("participant_id"))
             for i, h in enumerate(s.raw.header):
@@ -1280,6 +1326,21 @@ class Pipeline:
                 data[name] = texts
             out[s.name] = pd.DataFrame(data)
         return out
+
+
+def _reasons(problems: pd.DataFrame) -> pd.Series:
+    """``rule: column; ...`` per row number; the per-group join runs only for rows with more
+    than one problem (a million single-problem rows stay vectorised)."""
+    r = (problems["rule"].astype(str) + ": " + problems["column"].fillna("").astype(str)).to_numpy(
+        dtype=object
+    )
+    rows = problems["row"].to_numpy(dtype=np.int64)
+    multi = pd.Series(rows).duplicated(keep=False).to_numpy()
+    single = pd.Series(r[~multi], index=rows[~multi], dtype=object)
+    if not multi.any():
+        return single
+    joined = pd.Series(r[multi], dtype=object).groupby(rows[multi], sort=False).agg("; ".join)
+    return pd.concat([single, joined])
 
 
 def _seq(x: Any, n: int) -> list:
