@@ -98,7 +98,7 @@ def _prepare(
 
 
 def _caption(lang: str, extra: str = "") -> str:
-    return t("internal", lang) + (f". {extra}" if extra else "")
+    return wrap(t("internal", lang) + (f". {extra}." if extra else ""), 100)
 
 
 def slope_plot(
@@ -348,7 +348,13 @@ def attendance_heatmap(
                 "da": "Fremmøde pr. deltager og forløbsuge",
                 "en": "Attendance by participant and course week",
             }[lang],
-            caption=_caption(lang),
+            caption=_caption(
+                lang,
+                {
+                    "da": "Tomt felt: ingen planlagte dage den uge (ikke i forløbet)",
+                    "en": "Blank cell: no scheduled days that week (not in the programme)",
+                }[lang],
+            ),
         )
         + theme_envejind(size=(6.3, min(1.6 + 0.16 * n_part + 0.3 * n_teams, 11.0)))
         + p9.theme(
