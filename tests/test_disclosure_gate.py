@@ -318,3 +318,23 @@ def test_means_of_all_and_of_completers_never_expose_the_rest(sizes, completers)
         if 1 <= s - c <= 4:
             shown = (not ta.suppressed.loc[i, "n"]) and (not tc.suppressed.loc[i, "n"])
             assert not shown
+
+
+def test_repeated_table_total_in_n_column_is_a_margin():
+    """``n_total`` repeated on every row (the shares' denominator) is the table total:
+    with it, 'other' = 50 - 42 - 7 would be 1, so a complement must be hidden."""
+    df = pd.DataFrame(
+        {"group": ["male", "female", "other"], "n": [42, 7, 1], "share": [0.84, 0.14, 0.02],
+         "n_total": [50, 50, 50]}
+    )  # fmt: skip
+    gate = Gate()
+    t = gate.release().table("sex", df, by=["group"], counts=["n"], n="n_total",
+                             shares=["share"])  # fmt: skip
+    assert gate.verify().ok
+    sup = t.suppressed
+    assert sup.loc[2, "n"] and sup.loc[2, "share"]
+    assert sup.loc[[0, 1], "n"].any() or sup["n_total"].all()
+    # persons outside the listed groups (n_total > sum) are allowed for
+    t2 = Gate().release().table("sex", df.assign(n_total=52), by=["group"], counts=["n"],
+                                n="n_total", shares=["share"])  # fmt: skip
+    assert t2.suppressed["n"].tolist() == [False, False, True]

@@ -591,10 +591,32 @@ def _cells_of(
     interior = frozenset(tuple(bk[dim] for dim in reg.by) for _, bk, m in rows if not m)
     metas: list[TableMeta] = []
     colkeys: dict[str, dict[str, str]] = {}
+    values = {c: pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float) for c in count_cols}
+    grand_n = _grand_total_n(reg, rows, values)
+    cells: list[Cell] = []
+    meta_interior = interior
+    if grand_n is not None:
+        # ``n`` repeats the number of persons of the whole table on every row (the
+        # denominator of its shares): one cell, the margin over every dimension
+        count_cols = [c for c in count_cols if c != reg.n]
+        nvals = values.pop(reg.n)  # type: ignore[arg-type]
+        if grand_n == "other":  # persons outside the listed groups exist
+            meta_interior = interior | {("__other__",)}
+        cells.append(
+            Cell(
+                population=reg.population,
+                release=reg.release,
+                table=reg.name,
+                key=make_key(reg.fixed),
+                value=float(nvals[~np.isnan(nvals)][0]),
+                margin=True,
+                ref=[(r, reg.n) for r, _, _ in rows],
+            )
+        )
     total = reg.total
     if total is None and len(count_cols) == 1:
         total = count_cols[0]  # a single count column is the table's own count
-    elif total is None and reg.n is not None and reg.n not in reg.counts and reg.counts:
+    elif total is None and reg.n is not None and reg.n in count_cols and reg.counts:
         total = reg.n  # persons behind the row: the group the other counts are part of
     for c in count_cols:
         ck = {} if c == total else {reg.column_dim: str(c)}
@@ -606,11 +628,9 @@ def _cells_of(
                 table=reg.name,
                 dims=reg.by,
                 fixed=make_key({**reg.fixed, **ck}),
-                interior=interior,
+                interior=meta_interior,
             )
         )
-    cells: list[Cell] = []
-    values = {c: pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float) for c in count_cols}
     parts = [c for c in count_cols if c != total]
     if total is not None and parts:
         # when the count columns add up to the total in every row, no one is outside them:
@@ -653,6 +673,26 @@ def _cells_of(
     if publication:
         _primary(reg, cells, rules)
     return metas, cells
+
+
+def _grand_total_n(
+    reg: _Registered, rows: list[tuple[Any, dict[str, str], bool]], values: dict[str, np.ndarray]
+) -> str | None:
+    """``"exact"`` / ``"other"`` when the ``n`` column is the same number on every row and
+    is the total of the whole table (``"other"``: a one-way table whose listed groups do
+    not cover everyone); None when ``n`` is each row's own group size."""
+    if reg.total is not None or reg.n is None or reg.n in reg.counts or not reg.counts:
+        return None
+    nv = values[reg.n][~np.isnan(values[reg.n])]
+    if len(rows) < 2 or len(nv) == 0 or not np.all(nv == nv[0]):
+        return None
+    inner = [j for j, (_, _, m) in enumerate(rows) if not m]
+    summed = float(np.nansum([values[c][inner] for c in reg.counts]))
+    if summed == nv[0]:
+        return "exact"
+    if len(reg.by) == 1 and len(reg.counts) == 1 and summed < nv[0]:
+        return "other"
+    return None
 
 
 def _primary(reg: _Registered, cells: list[Cell], rules: DisclosureRules) -> None:
@@ -727,13 +767,15 @@ def _render(
     small_lab, sup_lab = rules.label_small, rules.suppressed_label
     row_hidden: dict[Any, bool] = {}
     for c in mine:
-        r, col = cast("tuple[Any, str]", c.ref)
-        if c.state == "small":
-            mark(r, col, small_lab, "small_count", key_text(c.key))
-        elif c.state == "suppressed":
-            mark(r, col, sup_lab, "protected", key_text(c.key))
-        if c.state != "published":
-            row_hidden[r] = True
+        refs = c.ref if isinstance(c.ref, list) else [c.ref]
+        for ref in refs:
+            r, col = cast("tuple[Any, str]", ref)
+            if c.state == "small":
+                mark(r, col, small_lab, "small_count", key_text(c.key))
+            elif c.state == "suppressed":
+                mark(r, col, sup_lab, "protected", key_text(c.key))
+            if c.state != "published" and len(refs) == 1:
+                row_hidden[r] = True
     if publication and (reg.estimates or reg.shares):
         n = pd.to_numeric(d[reg.n], errors="coerce").to_numpy(dtype=float)
         few = ~(n >= rules.min_cell)

@@ -243,7 +243,9 @@ class System:
                 for d, v in c.key:
                     cats[d].add(v)
             catl = {
-                d: sorted(cats[d] - {OTHER}) + ([OTHER] if d in fixed_dims else []) for d in dims
+                d: sorted(cats[d] - {OTHER})
+                + ([OTHER] if d in fixed_dims or OTHER in cats[d] else [])
+                for d in dims
             }
             editions = sorted({t.edition for t in ptab} | {c.edition for c in pcell})
             for ed in editions:
