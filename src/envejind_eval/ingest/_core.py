@@ -909,8 +909,8 @@ class Pipeline:
 
         parts = self.rows.get(table, [])
         out: dict[str, np.ndarray] = {
-            "_grow": np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64),
-            "_cell": np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64),
+            "_grow": _cat([p[0] for p in parts]),
+            "_cell": _cat([p[1] for p in parts]),
         }
         for c, spec in TABLES[table].columns.items():
             if not any(c in p[2] for p in parts):
@@ -928,7 +928,7 @@ class Pipeline:
                 elif spec.kind == "date" and v.dtype == object:
                     v = np.array([D.NAT if x is None else x for x in v], dtype=np.int64)
                 arrs.append(v)
-            out[c] = np.concatenate(arrs)
+            out[c] = arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
         return out
 
     def _frame(self, table: str, a: dict[str, np.ndarray], keep: np.ndarray) -> pd.DataFrame:
@@ -940,11 +940,12 @@ class Pipeline:
 
             return empty_table(table)
         idx = np.nonzero(keep)[0]
+        everything = len(idx) == len(keep)
         cols: dict[str, Any] = {}
         for c, spec in TABLES[table].columns.items():
             if c not in a:
                 continue
-            v = a[c][idx]
+            v = a[c] if everything else a[c][idx]
             if c == "participant_id":
                 cols[c] = _str_from_codes(v, self.pid_list)
             elif table == "attendance" and c == "status":
@@ -959,7 +960,8 @@ class Pipeline:
                 cols[c] = np.array([x == "1" for x in v], dtype=bool)
             else:
                 cols[c] = pd.array(v, dtype="str")
-        df = pd.DataFrame(cols, index=pd.Index(idx), copy=False)
+        index = pd.RangeIndex(len(idx)) if everything else pd.Index(idx)
+        df = pd.DataFrame(cols, index=index, copy=False)
         if table == "attendance":  # built with the canonical dtypes; skip a 2M-row re-cast
             if "arrival_time" not in df.columns:
                 df["arrival_time"] = _str_from_codes(np.full(len(df), -1), [])
@@ -1326,6 +1328,12 @@ class Pipeline:
                 data[name] = texts
             out[s.name] = pd.DataFrame(data)
         return out
+
+
+def _cat(arrs: list[np.ndarray]) -> np.ndarray:
+    if not arrs:
+        return np.empty(0, np.int64)
+    return arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
 
 
 def _reasons(problems: pd.DataFrame) -> pd.Series:
