@@ -338,3 +338,17 @@ def test_repeated_table_total_in_n_column_is_a_margin():
     t2 = Gate().release().table("sex", df.assign(n_total=52), by=["group"], counts=["n"],
                                 n="n_total", shares=["share"])  # fmt: skip
     assert t2.suppressed["n"].tolist() == [False, False, True]
+
+
+def test_undeclared_count_columns_are_gated_with_a_warning():
+    from envejind_eval.errors import EnvejindWarning
+
+    df = pd.DataFrame(
+        {"unit": ["a", "b"], "n": [7, 9], "n_excluded": [3, 6], "n_teams": [1, 2],
+         "mean": [2.1, 2.2]}
+    )  # fmt: skip
+    with pytest.warns(EnvejindWarning, match="n_excluded"):
+        t = Gate().release().table("pp", df, by=["unit"], n="n", estimates=["mean"])
+    assert t.display["n_excluded"].tolist() == ["<5", 6]
+    assert t.display["n_teams"].tolist() == [1, 2]  # not about persons: left alone
+    assert t.suppressed["n_excluded"].tolist() == [True, False]

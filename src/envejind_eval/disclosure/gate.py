@@ -37,6 +37,8 @@ differencing *between* them is checked.
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -57,9 +59,16 @@ from envejind_eval.disclosure.verify import (
     key_text,
     make_key,
 )
-from envejind_eval.errors import DisclosureError
+from envejind_eval.errors import DisclosureError, EnvejindWarning
 
 LOG_COLUMNS = ["release", "table", "row", "column", "cell", "rule"]
+
+#: Count-like columns that do not count persons; left as they are unless declared.
+PUBLIC_COUNT_NAMES = (
+    "n_teams", "n_cohorts", "n_municipalities", "n_mentors", "n_items", "n_days",
+    "n_sessions", "n_weeks",
+)  # fmt: skip
+_COUNT_LIKE = re.compile(r"^(n|n_.+|.+_n|count|count_.+|.+_count|antal|antal_.+)$", re.I)
 
 #: Column names that identify individuals: a table with one of these as a dimension shows
 #: individuals and is refused in publication mode.
@@ -84,6 +93,7 @@ class _Registered:
     fixed: dict[str, str]
     column_dim: str
     attributes: tuple[str, ...]
+    extra: tuple[str, ...] = ()  # undeclared count columns, gated on their own
     result: PublishedTable | None = None
     cells: list[int] = field(default_factory=list)
 
@@ -182,6 +192,7 @@ class Release:
         column_dim: str = "column",
         attributes: Sequence[str] | None = None,
         margins: bool = False,
+        public: Sequence[str] = (),
     ) -> PublishedTable:
         """Register a table for publication; returns its (lazily) gated version.
 
@@ -224,6 +235,13 @@ class Release:
             Default: the count columns when there are several, else every ``by`` column.
         margins
             Add margin rows (``total_label``) for every subset of ``by`` (counts only).
+        public
+            Numeric columns that are not about persons and are published as they are. In
+            publication mode every other *undeclared* whole-number column with a count-like
+            name (``n``, ``n_*``, ``*_n``, ``count*``, ``antal*``; except
+            :data:`PUBLIC_COUNT_NAMES` such as ``n_teams``) is gated as a person count, with
+            an :class:`EnvejindWarning` naming it, so a forgotten ``n_excluded`` cannot
+            leak a small number.
 
         Returns
         -------
@@ -247,6 +265,26 @@ class Release:
                 raise ValueError(f"table {name!r}: {label} column {col!r} not in data")
         if total is not None and total not in counts:
             counts = (total, *counts)
+        if self._gate.publication:
+            declared = {*by, *counts, *estimates, *shares, total, n, n_sharing, *public}
+            extra = tuple(
+                c
+                for c in data.columns
+                if c not in declared
+                and str(c) not in PUBLIC_COUNT_NAMES
+                and _COUNT_LIKE.match(str(c))
+                and pd.api.types.is_numeric_dtype(data[c])
+                and _whole(data[c])
+            )
+            if extra:
+                warnings.warn(
+                    f"disclosure: table {name!r}: undeclared count column(s) {list(extra)} "
+                    "are gated as person counts; declare them (counts= or public=)",
+                    EnvejindWarning,
+                    stacklevel=2,
+                )
+        else:
+            extra = ()
         if (estimates or shares) and n is None:
             raise ValueError(f"table {name!r}: estimates and shares need n=")
         if self._gate.publication:
@@ -293,6 +331,7 @@ class Release:
             fixed=fixed,
             column_dim=column_dim,
             attributes=attrs,
+            extra=extra,
         )
         self._gate._registered[key] = reg
         self._gate._pending.append(reg)
@@ -430,7 +469,7 @@ class Gate:
         if self.publication:
             # populations are independent blocks of the linear system: solve them apart
             cand_all = {i for r in pending for i in r.cells}
-            for pop in sorted({r.population for r in pending}):
+            for pop in sorted({self._cells[i].population for i in cand_all}):
                 system, index = self._system(pop)
                 cand = [j for j, i in enumerate(index) if i in cand_all]
                 secondary(system, cand)
@@ -542,6 +581,12 @@ def _refuse_identifiers(
                 f"table {name!r}: a scope/where value looks like a CPR number (rule: no "
                 "identifiers)"
             )
+
+
+def _whole(col: pd.Series) -> bool:
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    v = v[~np.isnan(v)]
+    return bool(len(v)) and bool(np.all(v == np.floor(v))) and bool(np.all(v >= 0))
 
 
 def _is_total(v: object, label: str) -> bool:
@@ -672,6 +717,36 @@ def _cells_of(
             )
     if publication:
         _primary(reg, cells, rules)
+    # undeclared count columns: their relation to the other columns is unknown, so each is
+    # its own linear system (threshold rule and differencing across releases/editions only)
+    for c in reg.extra:
+        xvals = pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float)
+        pop = f"{reg.population}::{c}"
+        metas.append(
+            TableMeta(
+                population=pop,
+                release=reg.release,
+                table=reg.name,
+                dims=reg.by,
+                fixed=make_key(reg.fixed),
+                interior=interior,
+            )
+        )
+        for j, (r, bykey, margin) in enumerate(rows):
+            if math.isnan(xvals[j]):
+                continue
+            cell = Cell(
+                population=pop,
+                release=reg.release,
+                table=reg.name,
+                key=make_key({**reg.fixed, **bykey}),
+                value=float(xvals[j]),
+                margin=margin,
+                ref=(r, c),
+            )
+            if publication and rules.small_count(cell.value):
+                cell.state, cell.reason = "small", "small"
+            cells.append(cell)
     return metas, cells
 
 
@@ -690,7 +765,13 @@ def _grand_total_n(
     summed = float(np.nansum([values[c][inner] for c in reg.counts]))
     if summed == nv[0]:
         return "exact"
-    if len(reg.by) == 1 and len(reg.counts) == 1 and summed < nv[0]:
+    if len(reg.by) == 1 and len(reg.counts) == 1 and summed < nv[0] and reg.shares:
+        # only when the shares say so: share = count / n on every row
+        cnt = values[reg.counts[0]][inner]
+        for sh in reg.shares:
+            got = pd.to_numeric(reg.data[sh], errors="coerce").to_numpy(dtype=float)[inner]
+            if not np.allclose(got, cnt / nv[0], equal_nan=True):
+                return None
         return "other"
     return None
 
@@ -803,7 +884,7 @@ def _render(
                     mark(r, col, small_lab, "estimate_small_n", "")
                 elif bad[j] or row_hidden.get(r, False):
                     mark(r, col, sup_lab, "protected", "")
-    numeric = [*reg.counts, *([reg.n] if reg.n else []), *reg.estimates, *reg.shares]
+    numeric = [*reg.counts, *([reg.n] if reg.n else []), *reg.extra, *reg.estimates, *reg.shares]
     data = d.copy()
     for col in dict.fromkeys(numeric):
         data[col] = pd.to_numeric(data[col], errors="coerce").astype(float).mask(sup[col])
