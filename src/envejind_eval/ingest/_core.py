@@ -230,11 +230,17 @@ class Source:
         default_factory=list
     )  # header indices of date/item/indicator cells
     wide_keys: list[Any] = field(default_factory=list)  # day / item id / indicator per wide col
-    redacted_rows: np.ndarray | None = None
-    pcode: np.ndarray | None = None  # per row participant code (-1 = none)
+    redacted_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    pcode: np.ndarray = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64)
+    )  # per row participant code (-1 = none)
     parsed: dict[str, Parsed] = field(default_factory=dict)
-    bad: np.ndarray | None = None  # per row: has an error
-    dup: np.ndarray | None = None  # per row: exact duplicate (dropped)
+    bad: np.ndarray = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64)
+    )  # per row: has an error
+    dup: np.ndarray = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64)
+    )  # per row: exact duplicate (dropped)
 
     @property
     def name(self) -> str:
@@ -527,8 +533,8 @@ class Pipeline:
                         c = pids[ps_] = len(plist)
                         plist.append(ps_)
                     codes_u[i] = c
-        for i in np.nonzero(~is_cpr)[0]:
-            codes_u[i] = self.pid_code(vals[i])
+        for k in np.nonzero(~is_cpr)[0].tolist():
+            codes_u[k] = self.pid_code(vals[k])
         rules_u[len(vals)] = "not_null"
         idx = np.where(col.codes < 0, len(vals), col.codes)
         s.pcode = codes_u[idx]
@@ -714,7 +720,8 @@ class Pipeline:
             if not s.n:
                 continue
             kf = self._key_fields(s)
-            parts = ([s.pcode] if s.pcode is not None else []) + [s.parsed[f].codes() for f in kf]
+            has_id = len(s.pcode) == s.n
+            parts = ([s.pcode] if has_id else []) + [s.parsed[f].codes() for f in kf]
             key = combine(parts)
             ok = ~s.bad
             idx = np.nonzero(ok)[0]
@@ -739,7 +746,7 @@ class Pipeline:
     # -- 4. canonical tables -------------------------------------------------------------------------
     def build_rows(self) -> None:
         """Per table, canonical rows (as column arrays) with their grow and cell."""
-        self.rows: dict[str, dict[str, list]] = {}
+        self.rows: dict[str, list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]] = {}
         self.arrivals: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for s in self.sources:
             if not s.n:
@@ -762,7 +769,7 @@ class Pipeline:
             cell = np.full(len(rows), -1, np.int64)
         self.rows.setdefault(table, []).append((self._grow(s, rows), cell, cols))
 
-    def _v(self, s: Source, f: str, rows: np.ndarray) -> np.ndarray | None:
+    def _v(self, s: Source, f: str, rows: np.ndarray) -> Any:
         p = s.parsed.get(f)
         return None if p is None else p.values[p.idx[rows]]
 
@@ -1015,7 +1022,7 @@ class Pipeline:
         offs = np.array([s.offset for s in self.sources], dtype=np.int64)
         return np.searchsorted(offs, grow, side="right") - 1
 
-    def _label(self, s: Source, canon: str, cell: int) -> tuple[str, str | None]:
+    def _label(self, s: Source, canon: str, cell: int) -> tuple[str, int | None]:
         wide_canon = {
             "attendance": ("status", "date"),
             "measurements": ("value", "item"),
@@ -1109,8 +1116,8 @@ class Pipeline:
         end = np.full(npid, D.NAT, np.int64)
         first = ~pd.Series(codes).duplicated().to_numpy()
         sd = participants["start_date"].to_numpy("datetime64[D]").astype(np.int64)
-        ed = participants["exit_date"].fillna(participants["planned_end_date"])
-        ed = ed.to_numpy("datetime64[D]").astype(np.int64)
+        ends = participants["exit_date"].fillna(participants["planned_end_date"])
+        ed = ends.to_numpy("datetime64[D]").astype(np.int64)
         start[codes[first]] = sd[first]
         end[codes[first]] = ed[first]
         k = known[pc]
@@ -1227,7 +1234,7 @@ class Pipeline:
                     "skipped_title": int(sk["title"]),
                     "skipped_blank": int(sk["blank"]),
                     "skipped_total": int(sk["total"]),
-                    "redacted": int(len(s.redacted_rows)) if s.redacted_rows is not None else 0,
+                    "redacted": int(len(s.redacted_rows)),
                 }
             )
         files = pd.DataFrame(rows, columns=FILE_COLUMNS)
@@ -1316,8 +1323,10 @@ class Pipeline:
             idcol = s.fields.get("cpr", s.fields.get("participant_id"))
             for i, h in enumerate(s.raw.header):
                 texts = s.raw.cols[i].take(q).texts()
-                if i == idcol or (s.pcode is not None and i == idcol):
-                    texts = np.where(pd.isna(texts), None, "XXXXXX-XXXX")
+                if i == idcol:
+                    texts = np.array(
+                        [None if t is None else "XXXXXX-XXXX" for t in texts], dtype=object
+                    )
                 elif any(s.fields.get(f) == i for f in M.FREE_TEXT_FIELDS) or i in s.ignored:
                     texts = np.array(
                         [None if t is None else P.redact_cpr(t)[0] for t in texts], dtype=object

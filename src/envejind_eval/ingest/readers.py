@@ -436,7 +436,7 @@ def read_xlsx(
         cols = [_clean(_factorize([r[j] for r in body])) for j in range(width)]
         if not body:
             cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(width)]
-        t = RawTable(
+        tbl = RawTable(
             path=path,
             file=file,
             sheet=ws.title,
@@ -450,8 +450,8 @@ def read_xlsx(
             header_dates=hdates,
             letters=[get_column_letter(j + 1) for j in range(width)],
         )
-        skip_blank_and_total(t)
-        out.append(t)
+        skip_blank_and_total(tbl)
+        out.append(tbl)
     return out
 
 

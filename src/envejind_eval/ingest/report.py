@@ -143,14 +143,15 @@ class IngestReport:
             lines.append(f"{len(p)} problem(s):")
             show = p.head(max_problems).astype(object)
             show = show.where(show.notna(), "")
-            for r in show.itertuples(index=False):
-                where = r.file + (f"[{r.sheet}]" if r.sheet else "")
-                if r.row != "":
-                    where += f" row {r.row}"
-                if r.cell:
-                    where += f" ({r.cell})"
-                col = f" column '{r.column}'" if r.column else ""
-                lines.append(f"  {r.severity}: {where}{col}: {r.rule}: {r.message}")
+            for rec in show.to_dict(orient="records"):
+                r = {k: str(v) for k, v in rec.items()}
+                where = r["file"] + (f"[{r['sheet']}]" if r["sheet"] else "")
+                if r["row"]:
+                    where += f" row {r['row']}"
+                if r["cell"]:
+                    where += f" ({r['cell']})"
+                col = f" column '{r['column']}'" if r["column"] else ""
+                lines.append(f"  {r['severity']}: {where}{col}: {r['rule']}: {r['message']}")
             if len(p) > max_problems:
                 lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
         else:
