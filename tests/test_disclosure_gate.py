@@ -352,3 +352,25 @@ def test_undeclared_count_columns_are_gated_with_a_warning():
     assert t.display["n_excluded"].tolist() == ["<5", 6]
     assert t.display["n_teams"].tolist() == [1, 2]  # not about persons: left alone
     assert t.suppressed["n_excluded"].tolist() == [True, False]
+
+
+def test_share_times_n_is_a_count():
+    """share_post = 1/9 with n = 9 publishes 'one person'; the share is a count in
+    disguise and gets the threshold rule, and estimates derived from it go with it."""
+    df = pd.DataFrame(
+        {"indicator": ["charge", "house"], "n": [9, 30], "share_pre": [3 / 9, 12 / 30],
+         "share_post": [1 / 9, 15 / 30], "difference": [-2 / 9, 3 / 30]}
+    )  # fmt: skip
+    gate = Gate()
+    t = gate.release().table("outcomes", df, by=["indicator"], n="n",
+                             shares=["share_pre", "share_post"], estimates=["difference"])  # fmt: skip
+    assert gate.verify().ok
+    assert t.display.loc[0, ["share_pre", "share_post"]].tolist() == ["<5", "<5"]
+    assert t.suppressed.loc[0, "difference"]
+    assert not t.suppressed.loc[1].any()
+    # pre and post may both be "yes" for a person: no false inconsistency
+    both = pd.DataFrame({"indicator": ["house"], "n": [10], "share_pre": [0.8],
+                         "share_post": [0.9]})  # fmt: skip
+    g2 = Gate()
+    g2.release().table("o2", both, by=["indicator"], n="n", shares=["share_pre", "share_post"])
+    assert g2.verify().ok

@@ -717,6 +717,8 @@ def _cells_of(
             )
     if publication:
         _primary(reg, cells, rules)
+    if grand_n is None and reg.n is not None:
+        cells.extend(_share_cells(reg, rows, interior, colkeys, rules, metas, publication))
     # undeclared count columns: their relation to the other columns is unknown, so each is
     # its own linear system (threshold rule and differencing across releases/editions only)
     for c in reg.extra:
@@ -748,6 +750,71 @@ def _cells_of(
                 cell.state, cell.reason = "small", "small"
             cells.append(cell)
     return metas, cells
+
+
+def _share_cells(
+    reg: _Registered,
+    rows: list[tuple[Any, dict[str, str], bool]],
+    interior: frozenset[tuple[str, ...]],
+    colkeys: dict[str, dict[str, str]],
+    rules: DisclosureRules,
+    metas: list[TableMeta],
+    publication: bool,
+) -> list[Cell]:
+    """A share next to its ``n`` publishes a count (share x n). Each share column becomes a
+    yes/no dimension of the persons counted by ``n`` (``share:<column>``), so the count, its
+    complement and their differences are checked like any other count."""
+    assert reg.n is not None
+    d = reg.data
+    n = pd.to_numeric(d[reg.n], errors="coerce").to_numpy(dtype=float)
+    counts = {
+        c: pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float)
+        for c in reg.counts
+        if c != reg.n
+    }
+    out: list[Cell] = []
+    nkey = colkeys.get(reg.n, {})
+    for sh in reg.shares:
+        share = pd.to_numeric(d[sh], errors="coerce").to_numpy(dtype=float)
+        implied = share * n
+        ok = ~np.isnan(implied)
+        if not ok.any():
+            continue
+        if not np.allclose(implied[ok], np.round(implied[ok]), atol=1e-6):
+            continue  # not an exact count (weighted or rounded share)
+        implied = np.round(implied)
+        if any(np.array_equal(implied[ok], v[ok]) for v in counts.values()):
+            continue  # the count is published next to it already
+        dim = f"share:{sh}"
+        metas.append(
+            TableMeta(
+                population=reg.population,
+                release=reg.release,
+                table=reg.name,
+                dims=reg.by,
+                fixed=make_key({**reg.fixed, **nkey, dim: "yes"}),
+                interior=interior,
+            )
+        )
+        for j, (r, bykey, margin) in enumerate(rows):
+            if not ok[j]:
+                continue
+            cell = Cell(
+                population=reg.population,
+                release=reg.release,
+                table=reg.name,
+                key=make_key({**reg.fixed, **nkey, **bykey, dim: "yes"}),
+                value=float(implied[j]),
+                margin=margin,
+                ref=(r, sh),
+            )
+            if publication:
+                if rules.small_count(cell.value):
+                    cell.state, cell.reason = "small", "small"
+                elif rules.extreme_share(cell.value, n[j]):
+                    cell.state, cell.reason = "suppressed", "dominance"
+            out.append(cell)
+    return out
 
 
 def _grand_total_n(
@@ -861,6 +928,15 @@ def _render(
         n = pd.to_numeric(d[reg.n], errors="coerce").to_numpy(dtype=float)
         few = ~(n >= rules.min_cell)
         nsh = d[reg.n_sharing].to_numpy(dtype=float) if reg.n_sharing else None
+        for col in reg.shares:
+            bad = rules.estimate_unsafe(
+                n, kind="share", value=pd.to_numeric(d[col], errors="coerce").to_numpy(float)
+            )
+            for j, r in enumerate(d.index):
+                if few[j]:
+                    mark(r, col, small_lab, "estimate_small_n", "")
+                elif bad[j] or row_hidden.get(r, False):
+                    mark(r, col, sup_lab, "protected", "")
         for col in reg.estimates:
             bad = rules.estimate_unsafe(
                 n,
@@ -873,16 +949,13 @@ def _render(
             for j, r in enumerate(d.index):
                 if few[j]:
                     mark(r, col, small_lab, "estimate_small_n", "")
-                elif bad[j] or sup.at[r, reg.n]:
-                    mark(r, col, sup_lab, "protected", "")
-        for col in reg.shares:
-            bad = rules.estimate_unsafe(
-                n, kind="share", value=pd.to_numeric(d[col], errors="coerce").to_numpy(float)
-            )
-            for j, r in enumerate(d.index):
-                if few[j]:
-                    mark(r, col, small_lab, "estimate_small_n", "")
-                elif bad[j] or row_hidden.get(r, False):
+                elif (
+                    bad[j]
+                    or sup.at[r, reg.n]
+                    # an estimate next to shares is a function of them (a difference of
+                    # shares is a difference of counts): it goes with a hidden share
+                    or any(sup.at[r, sh] for sh in reg.shares)
+                ):
                     mark(r, col, sup_lab, "protected", "")
     numeric = [*reg.counts, *([reg.n] if reg.n else []), *reg.extra, *reg.estimates, *reg.shares]
     data = d.copy()
