@@ -92,7 +92,7 @@ def combine(arrs: list[np.ndarray]) -> np.ndarray:
         m = int(a.max()) + 2 if len(a) else 2
         if out.size and int(out.max()) >= (1 << 62) // m:
             out = pd.factorize(out)[0].astype(np.int64)
-        out = out * m + (a.astype(np.int64) + 1)
+        out = out * m + (np.asarray(a, dtype=np.int64) + 1)
     return out
 
 
@@ -427,7 +427,7 @@ class Pipeline:
             self._parse_source(s)
 
     def _grow(self, s: Source, rows: np.ndarray) -> np.ndarray:
-        return rows.astype(np.int64) + s.offset
+        return np.asarray(rows, dtype=np.int64) + s.offset
 
     def _flag(
         self,
@@ -510,8 +510,8 @@ class Pipeline:
             is_cpr = np.ones(len(vals), dtype=bool)
         else:
             is_cpr = np.array([P.looks_like_cpr(v) for v in vals], dtype=bool)
-        codes_u = np.full(len(vals) + 1, -1, dtype=np.int64)
-        rules_u = np.empty(len(vals) + 1, dtype=object)
+        codes_l: list[int] = [-1] * (len(vals) + 1)
+        rules_l: list[str | None] = [None] * (len(vals) + 1)
         pids = self.pids
         plist = self.pid_list
         if is_cpr.any():
@@ -526,15 +526,17 @@ class Pipeline:
             for i, v in zip(j, sub, strict=True):
                 ps_, r_ = cache[v]
                 if ps_ is None:
-                    rules_u[i] = r_
+                    rules_l[i] = r_
                 else:
                     c = pids.get(ps_)
                     if c is None:
                         c = pids[ps_] = len(plist)
                         plist.append(ps_)
-                    codes_u[i] = c
+                    codes_l[i] = c
         for k in np.nonzero(~is_cpr)[0].tolist():
-            codes_u[k] = self.pid_code(vals[k])
+            codes_l[k] = self.pid_code(vals[k])
+        codes_u = np.array(codes_l, dtype=np.int64)
+        rules_u = np.array(rules_l, dtype=object)
         rules_u[len(vals)] = "not_null"
         idx = np.where(col.codes < 0, len(vals), col.codes)
         s.pcode = codes_u[idx]
@@ -1376,8 +1378,8 @@ def _str_from_codes(codes: np.ndarray, cats: list[str]) -> Any:
     arr = pa.DictionaryArray.from_arrays(
         pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(cats, pa.string())
     )
-    s = arr.cast(pa.string()).to_pandas()
-    return s.array if s.dtype == "str" else pd.array(s.to_numpy(), dtype="str")
+    out = pd.array(arr.cast(pa.large_string()), dtype="str")  # pandas' own storage type
+    return out
 
 
 def run(

@@ -66,9 +66,8 @@ def parse_unique_dates(values: Sequence[str]) -> tuple[np.ndarray, list[str | No
 
 def days_to_datetime64(days: np.ndarray) -> np.ndarray:
     """int64 days (with :data:`NAT`) -> ``datetime64[us]``."""
-    out = days.astype("datetime64[D]").astype("datetime64[us]")
-    out[days == NAT] = np.datetime64("NaT")
-    return out
+    # NAT is numpy's own NaT bit pattern, so a view keeps missing dates missing
+    return np.asarray(days, dtype=np.int64).view("datetime64[D]").astype("datetime64[us]")
 
 
 def parse_time(text: str) -> str | None:

@@ -152,12 +152,12 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
     per person, not once per row.
     """
     digits, rules = normalise_many(list(values))
-    out = np.empty(len(values), dtype=object)
     digest = hmac.digest
-    for i, d in enumerate(digits):
-        if d is not None:
-            out[i] = digest(key, d.encode("ascii"), "sha256").hex()[:PSEUDONYM_LENGTH]
-    return out, np.array(rules, dtype=object)
+    n = PSEUDONYM_LENGTH
+    out = [
+        None if d is None else digest(key, d.encode("ascii"), "sha256").hex()[:n] for d in digits
+    ]
+    return np.array(out, dtype=object), np.array(rules, dtype=object)
 
 
 def redact_cpr(text: str) -> tuple[str, int]:

@@ -28,6 +28,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,7 +177,10 @@ def _sniff_separator(first_line: str) -> str:
 def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float]) -> RawTable:
     """Read a delimited text file (see module docstring)."""
     data = path.read_bytes()
-    digest = sha256_bytes(data)
+    # hash in a thread while pyarrow parses (hashlib releases the GIL on large buffers)
+    pool = ThreadPoolExecutor(max_workers=1)
+    digest_f = pool.submit(sha256_bytes, data)
+    pool.shutdown(wait=False)
     if b"\x00" in data[:4096]:
         raise IngestError(f"{file}: binary content, not a text file")
     body, start, encoding, text = _decode(data, file)
@@ -186,7 +190,7 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
     sep = _sniff_separator(head)
     table = None
     if head.strip() and header_score([h.strip().strip('"') for h in head.split(sep)]) > 0:
-        table = _read_csv_arrow(body, start, head, sep, path=path, file=file, digest=digest)
+        table = _read_csv_arrow(body, start, head, sep, path=path, file=file, digest="")
     if table is None:
         if text is None:
             try:
@@ -195,9 +199,10 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
                 raise IngestError(
                     f"{file}: starts with a UTF-8 byte order mark but is not valid UTF-8"
                 ) from None
-        table = _read_csv_python(text, sep, path=path, file=file, digest=digest, score=header_score)
+        table = _read_csv_python(text, sep, path=path, file=file, digest="", score=header_score)
     table.encoding = encoding
     table.separator = sep
+    table.sha256 = digest_f.result()
     skip_blank_and_total(table)
     return table
 
