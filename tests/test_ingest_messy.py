@@ -109,3 +109,16 @@ def _keyfile(tmp: Path) -> Path:
     k.write_text(KEY.hex())
     k.chmod(0o600)
     return k
+
+
+def test_logs_hold_no_personal_values(caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        tables, _, _ = read_delivery(HERE, key=KEY)
+    pids = set(tables["participants"]["participant_id"])
+    assert caplog.records  # the summary line is logged
+    for c in CPRS:
+        assert c not in caplog.text
+    for pid in pids:
+        assert pid not in caplog.text
