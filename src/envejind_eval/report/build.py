@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -554,7 +555,7 @@ def _run(
         labels = {"table": text("table", L), "figure": text("figure", L)}
         nav = []
         if len(scopes) > 1:
-            nav = [(f"{scope_slug(s)}/index.html", s) for s in scopes[1:]]
+            nav = [(f"{quote(scope_slug(s))}/index.html", s) for s in scopes[1:]]
         for scope in scopes:
             pub = Published(
                 {n: t for (s, n), t in gated.tables.items() if s == scope}, L, opts.min_cell

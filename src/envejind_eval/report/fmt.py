@@ -69,3 +69,18 @@ def p_text(p: object, lang: Lang = "da") -> str:
         return "p = –"
     v = p_value(p, lang)
     return f"p {v}" if v.startswith("<") else f"p = {v}"
+
+
+def clock(minutes: object) -> str:
+    """Minutes after midnight as a time of day (``9:02``)."""
+    if _missing(minutes):
+        return "–"
+    m = round(float(minutes))  # type: ignore[arg-type]
+    return f"{m // 60}:{m % 60:02d}"
+
+
+def minutes(x: object, lang: Lang = "da") -> str:
+    """A duration in minutes (``−11,8 min``)."""
+    if _missing(x):
+        return "–"
+    return f"{num(x, lang, 1)} min"

@@ -89,6 +89,7 @@ def gate(
             shares=t.share_cols,
             kind=t.kind,  # type: ignore[arg-type]
             population=t.population,
+            **({"public": t.public_cols} if t.public_cols and _accepts_public(Gate) else {}),
         )
     if published:
         g.run()
@@ -107,6 +108,14 @@ def gate(
     man = g.manifest() if published else {"engine": "envejind_eval.disclosure", "n_suppressed": 0}
     log = g.log() if published else pd.DataFrame(columns=LOG_COLUMNS)
     return GateResult(out, log, "envejind_eval.disclosure", man, g)
+
+
+def _accepts_public(gate_cls: Any) -> bool:
+    import inspect
+
+    from envejind_eval.disclosure.gate import Release
+
+    return "public" in inspect.signature(Release.table).parameters
 
 
 # -- built-in fallback ----------------------------------------------------------------------

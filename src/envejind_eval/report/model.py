@@ -41,6 +41,7 @@ class Table:
     total_label: str = ""  # value of a ``by`` column marking a margin row
     kind: str = "mean"  # estimate kind for the disclosure rules (mean, model, share, ...)
     population: str | None = None  # tables counting the same persons share a population
+    public_cols: tuple[str, ...] = ()  # whole-number columns that do not count persons
     formats: Mapping[str, str] = field(default_factory=dict)  # column -> int|num1|num2|pct|p
     labels: Mapping[str, str] = field(default_factory=dict)  # column -> header
     caption: str = ""
@@ -152,8 +153,16 @@ class Published:
         if self.is_suppressed(name, col, **where):
             t = self.tables[name]
             r = self.row(name, **where)
+            mark = f"<{self.min_cell}"
             if t.marks is not None and r is not None:
-                return str(t.marks.at[r.name, col])  # type: ignore[index]
-            return f"<{self.min_cell}"
+                mark = str(t.marks.at[r.name, col])  # type: ignore[index]
+            return prose_mark(mark, self.lang, self.min_cell)
         r = self.row(name, **where)
         return "–" if r is None else format_value(r[col], kind, self.lang)
+
+
+def prose_mark(mark: str, lang: str, min_cell: int) -> str:
+    """A suppression symbol in running text: words instead of ``<5`` and ``..``."""
+    if mark.startswith("<"):
+        return {"da": f"færre end {min_cell}", "en": f"fewer than {min_cell}"}[lang]
+    return {"da": "et ikke oplyst antal", "en": "an undisclosed number"}[lang]

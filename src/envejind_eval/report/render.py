@@ -32,6 +32,10 @@ def format_value(v: Any, kind: str, lang: fmt.Lang) -> str:
         return fmt.p_value(v, lang)
     if kind == "ptext":
         return fmt.p_text(v, lang)
+    if kind == "clock":
+        return fmt.clock(v)
+    if kind == "minutes":
+        return fmt.minutes(v, lang)
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return "–"
     return str(v)
@@ -155,4 +159,5 @@ def page(
         lang=lang,
         nav=nav,
         toc_label={"da": "Indhold", "en": "Contents"}[lang],
+        nav_label={"da": "Rapporter", "en": "Reports"}[lang],
     )

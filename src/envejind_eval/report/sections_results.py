@@ -166,10 +166,7 @@ add(
         "m_mi_talks": {"da": "MI-samtaler", "en": "MI talks"},
         "m_mi_per_week": {"da": "MI-samtaler per uge", "en": "MI talks per week"},
         "m_on_time_share": {"da": "Andel til tiden", "en": "Share on time"},
-        "m_arrival_minutes": {
-            "da": "Ankomsttid (minutter efter midnat)",
-            "en": "Arrival time (minutes after midnight)",
-        },
+        "m_arrival_minutes": {"da": "Ankomsttid", "en": "Arrival time"},
         # attrition
         "attrition_intro": {
             "da": "Frafald kan skævvride før/efter-resultaterne, hvis de unge, der falder fra, "
@@ -282,6 +279,7 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
         d,
         by=("rater_code", "unit"),
         n_col="n",
+        count_cols=("n_excluded",),
         value_cols=PREPOST_ESTIMATES,
         population=f"prepost_{inst_id}",
         formats={
@@ -631,31 +629,48 @@ def _rhythm_table(ctx: Context) -> Table | None:
             "ci_high": p["ci_high"],
         }
     ).reset_index(drop=True)
+    # a share on the on-time row, a time of day on the arrival row: shown as text columns
+    # (the numeric columns stay in the CSV)
+    for col, share_kind, time_kind in (
+        ("mean_pre", "pct", "clock"),
+        ("mean_post", "pct", "clock"),
+        ("mean_diff", "pct_points", "minutes"),
+        ("ci_low", "pct_points", "minutes"),
+        ("ci_high", "pct_points", "minutes"),
+    ):
+        d[f"{col}_text"] = [
+            _rhythm_fmt(v, share_kind if m == "on_time_share" else time_kind, ctx.lang)
+            for v, m in zip(d[col], d["measure"], strict=True)
+        ]
+    text_cols = [f"{c}_text" for c in ("mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high")]
     return Table(
         "rhythm",
         ctx.t("tbl_rhythm"),
         d,
         by=("measure",),
         n_col="n",
-        value_cols=("mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high"),
-        formats={
-            "n": "int",
-            "mean_pre": "num2",
-            "mean_post": "num2",
-            "mean_diff": "num2",
-            "ci_low": "num2",
-            "ci_high": "num2",
-        },
+        value_cols=("mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high", *text_cols),
+        formats={"n": "int", **dict.fromkeys(text_cols, "right")},
         labels={
             "measure_label": ctx.t("col_measure_label"),
             "n": ctx.t("col_n"),
-            "mean_pre": ctx.t("col_pre"),
-            "mean_post": ctx.t("col_post"),
-            "mean_diff": ctx.t("col_mean_diff"),
-            "ci_low": ctx.t("col_ci_low"),
-            "ci_high": ctx.t("col_ci_high"),
+            "mean_pre_text": ctx.t("col_pre"),
+            "mean_post_text": ctx.t("col_post"),
+            "mean_diff_text": ctx.t("col_mean_diff"),
+            "ci_low_text": ctx.t("col_ci_low"),
+            "ci_high_text": ctx.t("col_ci_high"),
         },
     )
+
+
+def _rhythm_fmt(v: float, kind: str, lang: fmt.Lang) -> str:
+    if kind == "pct":
+        return fmt.pct(v, lang)
+    if kind == "pct_points":
+        return fmt.num(100 * v, lang, 0) + (" %-point" if lang == "da" else " pp")
+    if kind == "clock":
+        return fmt.clock(v)
+    return fmt.minutes(v, lang)
 
 
 # -- supplementary outcomes -----------------------------------------------------------------
