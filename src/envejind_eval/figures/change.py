@@ -132,7 +132,7 @@ def reliable_change_bars(
     seg["text_colour"] = seg["change_class"].map(
         {"unchanged": "#111111", "improved": "white", "deteriorated": "#111111"}
     )
-    seg["label"] = [fmt_percent(v, lang) if v >= 0.1 else "" for v in seg["share"].fillna(0)]
+    seg["label"] = [fmt_percent(v, lang) if v >= 0.13 else "" for v in seg["share"].fillna(0)]
     labels_map = {
         (i, u): wrap(unit_label(i, u, lang, instruments=instruments), 26)
         for i, u in seg[["instrument", "unit"]].drop_duplicates().itertuples(index=False)
