@@ -305,7 +305,11 @@ def paired_summary(
       correction ``z₀ = Φ⁻¹((#{θ* < θ̂} + #{θ* ≤ θ̂}) / (2B))``, jackknife acceleration
       ``a = Σ(d − d̄)³ / (6 (Σ(d − d̄)²)^{3/2})`` (closed form for the mean); percentiles
       by linear interpolation, as ``scipy.stats.bootstrap(method="BCa")`` and R
-      ``boot::boot.ci(type = "bca")`` up to Monte-Carlo error.
+      ``boot::boot.ci(type = "bca")`` up to Monte-Carlo error. When a group's differences
+      are few and lie on a lattice ``a + m·h`` (item scores, most domain means) the
+      ``n_boot`` resampled sums are drawn from their exact distribution (the n-fold
+      convolution of the observed distribution, by FFT): the same bootstrap distribution
+      as resampling pairs, at one uniform draw per resample.
 
     Examples
     --------
@@ -564,6 +568,90 @@ def _boot_means_multinomial(
     return np.einsum("bgk,gk->bg", counts, vals) / ng
 
 
+#: Denominators tried when looking for a common lattice step of a group's differences
+#: (item scores are integers; domain means are fractions with small denominators).
+_LATTICE_DENOMS = np.array([1, 2, 3, 4, 5, 6, 8, 10, 12, 20, 24, 30, 60, 120, 840, 2520])
+#: Largest lattice (support of the bootstrap sum) handled by the exact-distribution sampler.
+_LATTICE_MAX = 1 << 20
+
+
+def _lattice(
+    run_val: np.ndarray, run_group: np.ndarray, run_first: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Common lattice of each group's distinct differences: ``v = a + m · h``, m integer.
+
+    Returns per group in ``groups``: the step ``h`` (NaN when none was found), and per run
+    (distinct value, over all runs) its integer lattice index ``m`` (-1 outside ``groups``).
+    ``a`` is the group's smallest difference (``run_val[run_first]``).
+    """
+    n_groups = len(run_first)
+    a_run = run_val[run_first[run_group]]
+    steps = run_val - a_run  # >= 0, sorted within group
+    step = np.full(n_groups, np.nan)
+    m_run = np.full(len(run_val), -1, dtype=np.int64)
+    todo = np.zeros(n_groups, dtype=bool)
+    todo[groups] = True
+    for q in _LATTICE_DENOMS:
+        if not todo.any():
+            break
+        x = steps * q
+        xi = np.rint(x)
+        bad = np.abs(x - xi) > 1e-9 * np.maximum(1.0, np.abs(x))
+        ok_g = todo & (np.bincount(run_group[bad], minlength=n_groups) == 0)
+        if not ok_g.any():
+            continue
+        sel = ok_g[run_group]
+        ints = xi[sel].astype(np.int64)
+        rg = run_group[sel]
+        first = np.searchsorted(rg, np.flatnonzero(ok_g))
+        # gcd of the integer steps within each group (a group with one value: step 1)
+        gcd = np.gcd.reduceat(ints, first) if len(ints) else ints
+        gcd = np.where(gcd == 0, 1, gcd)
+        g_of = np.zeros(n_groups, dtype=np.int64)
+        g_of[ok_g] = gcd
+        m_run[sel] = ints // g_of[rg]
+        step[ok_g] = g_of[ok_g] / q
+        todo &= ~ok_g
+    return step, m_run, a_run
+
+
+def _boot_sum_pmf(m_run: np.ndarray, p_run: np.ndarray, run_g: np.ndarray, ng: np.ndarray):
+    """Exact distribution of the lattice index of a bootstrap sum of ``n`` draws per group.
+
+    ``m_run``/``p_run`` are the lattice indices and shares of each group's distinct values,
+    ``run_g`` the group (0..G-1, sorted) of each. The sum of ``n`` draws with replacement
+    from a distribution on ``0..R`` has the ``n``-fold convolution as its distribution,
+    computed by FFT (``irfft(rfft(p)^n)``) on ``n · R + 1`` points, batched over groups of
+    the same FFT length; rounding noise (< 1e-12) is cut to 0. Returns the concatenated
+    pmfs and the length of each.
+    """
+    n_g = len(ng)
+    r = np.zeros(n_g, dtype=np.int64)
+    np.maximum.at(r, run_g, m_run)
+    sizes = ng.astype(np.int64) * r + 1
+    nfft = np.where(r > 0, 1 << np.ceil(np.log2(np.maximum(sizes, 2))).astype(np.int64), 1)
+    offs = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    pmf = np.zeros(int(sizes.sum()))
+    pmf[offs[r == 0]] = 1.0
+    for nf in np.unique(nfft[r > 0]):
+        gs = np.flatnonzero((nfft == nf) & (r > 0))
+        row = np.full(n_g, -1)
+        row[gs] = np.arange(len(gs))
+        sel = row[run_g] >= 0
+        base = np.zeros((len(gs), int(r[gs].max()) + 1))
+        np.add.at(base, (row[run_g[sel]], m_run[sel]), p_run[sel])
+        f = np.fft.rfft(base, int(nf), axis=1) ** ng[gs].astype(float)[:, None]
+        dens = np.fft.irfft(f, int(nf), axis=1)
+        dens[dens < 1e-12] = 0.0
+        dens /= dens.sum(axis=1, keepdims=True)
+        # scatter each row's first sizes[g] points into the flat output
+        ln = sizes[gs]
+        idx_row = np.repeat(np.arange(len(gs)), ln)
+        idx_col = np.arange(int(ln.sum())) - np.repeat(np.cumsum(ln) - ln, ln)
+        pmf[np.repeat(offs[gs], ln) + idx_col] = dens[idx_row, idx_col]
+    return pmf, sizes
+
+
 def _bca(
     codes: np.ndarray,
     d: np.ndarray,
@@ -608,16 +696,22 @@ def _bca(
     discrete = groups[4 * k_distinct[groups] <= n[groups]]
     general = groups[4 * k_distinct[groups] > n[groups]]
 
-    def finish(g: np.ndarray, boot: np.ndarray) -> None:
+    def finish(
+        g: np.ndarray, boot: np.ndarray, counts: tuple | None = None, is_sorted: bool = False
+    ) -> None:
         th = theta[g]
-        below = (boot < th).sum(axis=0)
-        at_or_below = (boot <= th).sum(axis=0)
+        if counts is None:
+            below = (boot < th).sum(axis=0)
+            at_or_below = (boot <= th).sum(axis=0)
+        else:
+            below, at_or_below = counts
         with np.errstate(divide="ignore", invalid="ignore"):
             z0 = st.norm.ppf((below + at_or_below) / (2.0 * n_boot))
             a = accel[g]
             num = z0[:, None] + z_a[None, :]
             adj = st.norm.cdf(z0[:, None] + num / (1 - a[:, None] * num))
-        boot.sort(axis=0)
+        if not is_sorted:
+            boot.sort(axis=0)
         bad = ~np.isfinite(adj).all(axis=1)
         adj[bad] = 0.5
         # linear interpolation of order statistics (numpy's default percentile method)
@@ -635,6 +729,49 @@ def _bca(
     for b0, b1 in _chunks(n[general] * n_boot, _BOOT_CHUNK):
         g = general[b0:b1]
         finish(g, _boot_means_resample(rng, d, starts[g], n[g], n_boot))
+
+    # groups whose differences lie on a lattice (all item scores, most domain means): draw
+    # the bootstrap sum straight from its exact distribution (the n-fold convolution of the
+    # observed distribution) -- the same bootstrap distribution as resampling pairs or
+    # multinomial counts, at the cost of one uniform per resample
+    if len(discrete):
+        step, m_run, _ = _lattice(run_val, run_group, run_first, discrete)
+        r_max = np.zeros(n_groups, dtype=np.int64)
+        has_m = m_run >= 0
+        np.maximum.at(r_max, run_group[has_m], m_run[has_m])
+        lat = np.isfinite(step[discrete]) & (n[discrete] * r_max[discrete] + 1 <= _LATTICE_MAX)
+        lattice_groups, discrete = discrete[lat], discrete[~lat]
+    else:
+        lattice_groups = discrete
+        step = m_run = np.zeros(0)
+    if len(lattice_groups):
+        for b0, b1 in _chunks(np.full(len(lattice_groups), n_boot), _BOOT_CHUNK):
+            g = lattice_groups[b0:b1]
+            row = np.full(n_groups, -1)
+            row[g] = np.arange(len(g))
+            sel = row[run_group] >= 0
+            pmf, sizes = _boot_sum_pmf(
+                m_run[sel], run_len[sel] / n[run_group[sel]], row[run_group[sel]], n[g]
+            )
+            offs = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+            # one increasing array: group k's CDF shifted by k, its last point exactly k + 1
+            ends = np.arange(1, len(g) + 1, dtype=float)
+            cdf = np.minimum(np.cumsum(pmf), np.repeat(ends, sizes))
+            cdf[offs + sizes - 1] = ends
+            cdf = np.maximum.accumulate(cdf)
+            # sorted uniforms map to sorted draws (the CDF inverse is monotone): the order
+            # statistics come out directly and the search runs over sorted keys
+            u = rng.random((n_boot, len(g)))
+            u.sort(axis=0)
+            u += np.arange(len(g), dtype=float)
+            jj = np.searchsorted(cdf, u.T.ravel(), side="right").reshape(len(g), n_boot).T
+            jj = np.minimum(jj - offs, sizes - 1)  # u within rounding of 1
+            ng, h = n[g].astype(float), step[g]
+            a0 = run_val[run_first[g]]
+            boot = (ng * a0 + jj * h) / ng
+            j_hat = np.rint((theta[g] * ng - ng * a0) / h)
+            counts = ((jj < j_hat).sum(axis=0), (jj <= j_hat).sum(axis=0))
+            finish(g, boot, counts, is_sorted=True)
 
     if len(discrete):
         k_max_each = k_distinct[discrete]

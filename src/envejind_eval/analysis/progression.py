@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats as st
 
 from envejind_eval.analysis.paired import PAIRED_COLUMNS, holm, paired_summary, wilson_interval
-from envejind_eval.instruments.scoring import LEVELS, scores
+from envejind_eval.instruments.scoring import LEVELS, _score_codes, scores
 from envejind_eval.schema import TIMEPOINTS
 
 if TYPE_CHECKING:
@@ -103,23 +103,31 @@ def _universe(
     Columns: ``participant_id, status, <by>, rater, unit`` (categoricals in instrument
     order), then per timepoint ``tp`` the score column ``tp`` and ``has_form_<tp>``.
     """
-    sc = scores(ds, inst.id, level=level)  # type: ignore[arg-type]
-    sc = sc.loc[sc["timepoint"].isin(list(timepoints))]
-    raters = _raters(inst, sc, rater)
+    # integer codes straight from scoring (no string columns at national scale)
+    sc = _score_codes(ds.measurements, inst, level=level)  # type: ignore[arg-type]
+    t_map = pd.Index(list(timepoints)).get_indexer(sc.t_cats)
+    ti_all = np.where(sc.t >= 0, t_map[sc.t] if len(t_map) else -1, -1)
+    in_tp = ti_all >= 0
+    if rater is not None:
+        raters = [rater]
+    else:
+        seen = set(sc.r_cats[np.unique(sc.r[in_tp & (sc.r >= 0)])])
+        raters = [r for r in inst.raters if r in seen] or list(inst.raters)
     units = _units(inst, level)
-    sc = sc.loc[sc["rater"].isin(raters)]
 
     pcols = ["participant_id", "status", *[b for b in by if b != "status"]]
     part = ds.participants[pcols]
     n_p, n_r, n_u = len(part), len(raters), len(units)
     # place each score at its row of the universe (participant-major, then rater, unit)
-    pi = pd.Index(part["participant_id"]).get_indexer(pd.Index(sc["participant_id"]))
-    ri = pd.Index(raters).get_indexer(pd.Index(sc["rater"]))
-    ui = pd.Index(units).get_indexer(pd.Index(sc["unit"]))
-    ti = pd.Index(list(timepoints)).get_indexer(pd.Index(sc["timepoint"]))
-    ok = (pi >= 0) & (ri >= 0) & (ui >= 0) & (ti >= 0)
+    p_map = pd.Index(part["participant_id"]).get_indexer(sc.p_cats)
+    r_map = pd.Index(raters).get_indexer(sc.r_cats)
+    u_map = pd.Index(units).get_indexer(sc.u_cats)
+    pi = np.where(sc.p >= 0, p_map[sc.p], -1) if len(p_map) else np.full(len(sc.p), -1)
+    ri = np.where(sc.r >= 0, r_map[sc.r], -1) if len(r_map) else np.full(len(sc.r), -1)
+    ui = u_map[sc.u] if len(u_map) else np.full(len(sc.u), -1)
+    ok = in_tp & (pi >= 0) & (ri >= 0) & (ui >= 0)
     pos = ((pi * n_r + ri) * n_u + ui)[ok]
-    ti, score = ti[ok], sc["score"].to_numpy(dtype=float)[ok]
+    ti, score = ti_all[ok], sc.score[ok]
     n_rows = n_p * n_r * n_u
     idx_p = np.repeat(np.arange(n_p), n_r * n_u)
     out = pd.DataFrame({c: part[c].to_numpy()[idx_p] for c in pcols})
@@ -315,19 +323,25 @@ def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str
     return pd.Categorical.from_codes(lab_to_cat[code], categories=cats)
 
 
-def _format_reasons(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: ``"reason: count; reason: count"`` sorted by count (desc) and text."""
-    ex = frame.loc[frame["_reason"] != ""]
-    if not len(ex):
-        return pd.DataFrame(columns=[*keys, "exclusion_reasons"])
-    cnt = (
-        ex.groupby([*keys, "_reason"], observed=True, dropna=False).size().rename("k").reset_index()
-    )
-    cnt["_reason"] = cnt["_reason"].astype(str)
-    cnt = cnt.sort_values([*keys, "k", "_reason"], ascending=[True] * len(keys) + [False, True])
-    cnt["txt"] = cnt["_reason"].astype(str) + ": " + cnt["k"].astype(str)
-    out = cnt.groupby(keys, observed=True, dropna=False, sort=False)["txt"].agg("; ".join)
-    return out.rename("exclusion_reasons").reset_index()
+def _format_reasons(codes: np.ndarray, reason: pd.Categorical, n_groups: int) -> np.ndarray:
+    """Per group (``codes`` 0..n_groups-1): ``"reason: count; reason: count"`` sorted by
+    count (desc) and text, ``""`` when every row has a pair (counts by ``np.bincount``)."""
+    cats = np.asarray(reason.categories, dtype=object)
+    n_cat = len(cats)
+    out = np.full(n_groups, "", dtype=object)
+    if not n_cat or not len(codes):
+        return out
+    rc = np.asarray(reason.codes, dtype=np.int64)
+    ok = rc >= 0
+    cnt = np.bincount(codes[ok] * n_cat + rc[ok], minlength=n_groups * n_cat)
+    cnt = cnt.reshape(n_groups, n_cat)
+    cnt[:, cats == ""] = 0
+    text_rank = np.empty(n_cat, dtype=np.int64)
+    text_rank[np.argsort(cats.astype(str), kind="stable")] = np.arange(n_cat)
+    order = np.argsort(-cnt * n_cat + text_rank[None, :], axis=1, kind="stable")
+    for gi in np.flatnonzero(cnt.any(axis=1)):
+        out[gi] = "; ".join(f"{cats[k]}: {cnt[gi, k]}" for k in order[gi] if cnt[gi, k] > 0)
+    return out
 
 
 # -- pre_post --------------------------------------------------------------------------------
@@ -454,11 +468,13 @@ def pre_post(
         n_boot=n_boot,
         seed=seed,
     )
-    g = frame.groupby(keys, observed=True, dropna=False, sort=True)
-    cnt = g[["_imp", "_unc", "_det", "_cls"]].sum().reset_index()
-    res = res.merge(cnt, on=keys, how="left", validate="one_to_one")
-    res = res.merge(_format_reasons(frame, keys), on=keys, how="left", validate="one_to_one")
-    res["exclusion_reasons"] = res["exclusion_reasons"].fillna("").astype(str)
+    # group codes in paired_summary's order (same grouping), so per-group counts align
+    gcodes = frame.groupby(keys, observed=True, dropna=False, sort=True).ngroup().to_numpy(np.int64)
+    for c in ["_imp", "_unc", "_det", "_cls"]:
+        res[c] = np.bincount(gcodes[frame[c].to_numpy(dtype=bool)], minlength=len(res))
+    res["exclusion_reasons"] = pd.array(
+        _format_reasons(gcodes, frame["_reason"].array, len(res)).astype(str), dtype="str"
+    )
 
     n_cls = res["_cls"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -38,6 +38,161 @@ SCORE_COLUMNS = [
 _KEYS = ["participant_id", "rater", "timepoint"]
 
 
+def _factor(values: pd.Series, order: list[str] | None = None) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of ``values`` (-1 for missing) and their categories.
+
+    With ``order`` the codes are positions in ``order`` (-1 when absent), else positions in
+    the sorted distinct values (as ``pd.Categorical(values).codes``).
+    """
+    codes, uniq = pd.factorize(values, sort=order is None)
+    if order is None:
+        return codes.astype(np.int64), pd.Index(uniq)
+    cats = pd.Index(order)
+    pos = cats.get_indexer(pd.Index(uniq))
+    return np.where(codes >= 0, pos[codes], -1).astype(np.int64), cats
+
+
+class _Scored:
+    """Scores as integer codes + values, in output order (participant, rater, timepoint,
+    unit); :func:`score_instrument` turns it into the documented frame, and
+    ``analysis.progression`` uses the codes directly (no string columns at scale)."""
+
+    __slots__ = (
+        "p",
+        "p_cats",
+        "r",
+        "r_cats",
+        "t",
+        "t_cats",
+        "u",
+        "u_cats",
+        "score",
+        "n_items",
+        "n_ans",
+    )
+
+    def __init__(self, **kw: object) -> None:
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+    p: np.ndarray
+    p_cats: pd.Index
+    r: np.ndarray
+    r_cats: pd.Index
+    t: np.ndarray
+    t_cats: pd.Index
+    u: np.ndarray
+    u_cats: pd.Index
+    score: np.ndarray
+    n_items: np.ndarray
+    n_ans: np.ndarray
+
+
+def _check_args(instrument: Instrument, level: str, min_answered_share: float | None) -> float:
+    if level not in LEVELS:
+        raise ValueError(f"Expecting one of {', '.join(LEVELS)}; got '{level}'")
+    share = instrument.min_answered_share if min_answered_share is None else min_answered_share
+    if not 0 < share <= 1:
+        raise ValueError("min_answered_share must be in (0, 1]")
+    return share
+
+
+def _score_codes(
+    measurements: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    level: Level = "domain",
+    min_answered_share: float | None = None,
+) -> _Scored:
+    """The work of :func:`score_instrument` on integer codes (one factorisation per key
+    column of the instrument's rows, then numpy: bincount sums, one stable sort)."""
+    share = _check_args(instrument, level, min_answered_share)
+    rows = np.flatnonzero((measurements["instrument"] == instrument.id).to_numpy(dtype=bool))
+    item_c, _ = _factor(measurements["item"].take(rows), instrument.item_ids)
+    keep = item_c >= 0
+    rows, item_c = rows[keep], item_c[keep]
+    p, p_cats = _factor(measurements["participant_id"].take(rows))
+    r, r_cats = _factor(measurements["rater"].take(rows))
+    t, t_cats = _factor(measurements["timepoint"].take(rows))
+    # rows sort by course order of the timepoint; another label sorts first (code -1)
+    t_pos = pd.Index(list(TIMEPOINTS)).get_indexer(t_cats)
+    t_sort = np.where(t >= 0, t_pos[t] if len(t_pos) else -1, -1)
+    v = measurements["value"].to_numpy(dtype=float)[rows].copy()
+    v[np.isin(v, np.asarray(instrument.missing_codes, dtype=float))] = np.nan
+    v[(v < instrument.scale_min) | (v > instrument.scale_max)] = np.nan
+    rev = np.array([i.reverse for i in instrument.items], dtype=bool)[item_c]
+    v = np.where(rev, instrument.scale_min + instrument.scale_max - v, v)
+    # shift codes by one so that -1 (missing / unknown label) sorts first, as in lexsort
+    n_r, n_t = len(r_cats) + 1, len(TIMEPOINTS) + 1
+    form_sort = ((p + 1) * n_r + (r + 1)) * n_t + (t_sort + 1)
+
+    if level == "item":
+        n_u = len(instrument.item_ids)
+        order = np.argsort(form_sort * n_u + item_c, kind="stable")
+        return _Scored(
+            p=p[order],
+            p_cats=p_cats,
+            r=r[order],
+            r_cats=r_cats,
+            t=t[order],
+            t_cats=t_cats,
+            u=item_c[order],
+            u_cats=pd.Index(instrument.item_ids),
+            score=v[order],
+            n_items=np.ones(len(order), dtype=np.int64),
+            n_ans=(~np.isnan(v[order])).astype(np.int64),
+        )
+    if level == "domain":
+        units = list(instrument.domain_ids)
+        dom_of = np.array([units.index(i.domain) for i in instrument.items], dtype=np.int64)
+        unit_c = dom_of[item_c]
+        n_items_u = np.bincount(dom_of, minlength=len(units))
+    else:
+        units = ["total"]
+        unit_c = np.zeros(len(item_c), dtype=np.int64)
+        n_items_u = np.array([len(instrument.items)])
+    n_u = len(units)
+    # every form (participant x rater x timepoint) gets every unit, even if all blank
+    # forms in output order: participant, rater, timepoint, then first appearance
+    form = ((p + 1) * (len(r_cats) + 1) + (r + 1)) * (len(t_cats) + 1) + (t + 1)
+    forms, first, form_id = np.unique(form, return_index=True, return_inverse=True)
+    f_order = np.lexsort((first, form_sort[first]))
+    rank = np.empty(len(forms), dtype=np.int64)
+    rank[f_order] = np.arange(len(forms))
+    cell = rank[form_id] * n_u + unit_c
+    ok = ~np.isnan(v)
+    total = np.bincount(cell[ok], v[ok], minlength=len(forms) * n_u)
+    count = np.bincount(cell[ok], minlength=len(forms) * n_u)
+    f_first = first[f_order]
+    f_p, f_r, f_t = p[f_first], r[f_first], t[f_first]
+    u_all = np.tile(np.arange(n_u), len(forms))
+    n_items = n_items_u[u_all]
+    enough = count >= share * n_items - 1e-9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(enough & (count > 0), total / np.maximum(count, 1), np.nan)
+    return _Scored(
+        p=np.repeat(f_p, n_u),
+        p_cats=p_cats,
+        r=np.repeat(f_r, n_u),
+        r_cats=r_cats,
+        t=np.repeat(f_t, n_u),
+        t_cats=t_cats,
+        u=u_all,
+        u_cats=pd.Index(units),
+        score=score,
+        n_items=n_items.astype(np.int64),
+        n_ans=count.astype(np.int64),
+    )
+
+
+def _take(cats: pd.Index, codes: np.ndarray) -> pd.Series:
+    """String column from codes (missing where -1)."""
+    out = pd.Series(cats, dtype="str").take(np.maximum(codes, 0)).reset_index(drop=True)
+    if (codes < 0).any():
+        out = out.where(pd.Series(codes >= 0))
+    return out
+
+
 def score_instrument(
     measurements: pd.DataFrame,
     instrument: Instrument,
@@ -49,73 +204,29 @@ def score_instrument(
 
     Returns columns ``participant_id, instrument, rater, timepoint, level, unit, score,
     n_items, n_answered``. Every participant × rater × timepoint with a form gets a row per
-    unit, with ``score`` NaN when too few items were answered.
-    """
-    if level not in LEVELS:
-        raise ValueError(f"Expecting one of {', '.join(LEVELS)}; got '{level}'")
-    share = instrument.min_answered_share if min_answered_share is None else min_answered_share
-    if not 0 < share <= 1:
-        raise ValueError("min_answered_share must be in (0, 1]")
-    m = measurements.loc[measurements["instrument"] == instrument.id, [*_KEYS, "item", "value"]]
-    m = m.loc[m["item"].isin(instrument.item_ids)]
-    v = m["value"].to_numpy(dtype=float, copy=True)
-    v[np.isin(v, np.asarray(instrument.missing_codes, dtype=float))] = np.nan
-    v[(v < instrument.scale_min) | (v > instrument.scale_max)] = np.nan
-    rev = m["item"].map({i.id: i.reverse for i in instrument.items}).to_numpy(dtype=bool)
-    v = np.where(rev, instrument.scale_min + instrument.scale_max - v, v)
-    m = m.assign(value=v)
+    unit, with ``score`` NaN when too few items were answered. Rows are ordered by
+    participant, rater, timepoint (course order) and unit (definition order).
 
-    if level == "item":
-        out = m.rename(columns={"item": "unit", "value": "score"}).assign(
-            n_items=1, n_answered=lambda d: d["score"].notna().astype(int)
-        )
-    else:
-        if level == "domain":
-            m = m.assign(unit=m["item"].map({i.id: i.domain for i in instrument.items}))
-            n_items = pd.Series(
-                {d: sum(i.domain == d for i in instrument.items) for d in instrument.domain_ids}
-            )
-        else:
-            m = m.assign(unit="total")
-            n_items = pd.Series({"total": len(instrument.items)})
-        # every form (participant × rater × timepoint) gets every unit, even if all blank
-        forms = m[_KEYS].drop_duplicates()
-        units = pd.DataFrame({"unit": n_items.index})
-        grid = forms.merge(units, how="cross")
-        agg = m.groupby([*_KEYS, "unit"], sort=False)["value"].agg(["sum", "count"]).reset_index()
-        out = grid.merge(agg, on=[*_KEYS, "unit"], how="left")
-        out["n_items"] = out["unit"].map(n_items).astype(int)
-        out["n_answered"] = out["count"].fillna(0).astype(int)
-        enough = out["n_answered"] >= share * out["n_items"] - 1e-9
-        out["score"] = np.where(
-            enough & (out["n_answered"] > 0), out["sum"] / out["n_answered"].clip(lower=1), np.nan
-        )
-    out = out.assign(instrument=instrument.id, level=level)
-    # order: participant, rater, timepoint (course order), unit (definition order); integer
-    # codes + lexsort, because sorting with Python-level key mappers is slow at national scale
-    unit_order = instrument.item_ids if level == "item" else [*instrument.domain_ids, "total"]
-    order = np.lexsort(
-        (
-            pd.Categorical(out["unit"], categories=unit_order).codes,
-            pd.Categorical(out["timepoint"], categories=list(TIMEPOINTS)).codes,
-            pd.Categorical(out["rater"]).codes,
-            pd.Categorical(out["participant_id"]).codes,
-        )
+    Notes
+    -----
+    Computed on integer codes of the key columns (``pandas.factorize``) with numpy
+    (``bincount`` sums per form × unit, one stable sort); the pandas groupby/merge version
+    is kept in ``tests/test_instruments.py`` as the reference it is checked against.
+    """
+    sc = _score_codes(measurements, instrument, level=level, min_answered_share=min_answered_share)
+    return pd.DataFrame(
+        {
+            "participant_id": _take(sc.p_cats, sc.p),
+            "instrument": pd.Series([instrument.id] * len(sc.p), dtype="str"),
+            "rater": _take(sc.r_cats, sc.r),
+            "timepoint": _take(sc.t_cats, sc.t),
+            "level": pd.Series([level] * len(sc.p), dtype="str"),
+            "unit": _take(sc.u_cats, sc.u),
+            "score": sc.score,
+            "n_items": sc.n_items,
+            "n_answered": sc.n_ans,
+        }
     )
-    out = out.iloc[order]
-    return out[
-        [
-            "participant_id",
-            "instrument",
-            "rater",
-            "timepoint",
-            "level",
-            "unit",
-            "score",
-            "n_items",
-            "n_answered",
-        ]
-    ].reset_index(drop=True)
 
 
 def scores(
