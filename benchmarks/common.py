@@ -41,6 +41,32 @@ def timeit(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> float:
     return median(times)
 
 
+def timeit_cpu(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
+    """Median wall time and median CPU time (``time.process_time``: this process, all
+    threads) of ``repeat`` calls after ``warmup`` calls.
+
+    On a shared, loaded machine wall time mostly measures the other processes; the CPU
+    time of the same call is the steadier figure, so the benchmarks report both.
+    """
+    for _ in range(warmup):
+        fn()
+    walls, cpus = [], []
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return median(walls), median(cpus)
+
+
+def load_average() -> float:
+    """1-minute load average (context for wall times on a shared machine)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def run_subprocess(
     cmd: list[str], *, env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)
 ) -> tuple[float, float]:
