@@ -140,6 +140,10 @@ class Published:
             return True
         return bool(t.suppressed is not None and t.suppressed.at[r.name, col])  # type: ignore[index]
 
+    def shown(self, name: str, *cols: str, **where: Any) -> bool:
+        """True when the row exists and none of ``cols`` is suppressed."""
+        return name in self.tables and all(not self.is_suppressed(name, c, **where) for c in cols)
+
     def raw(self, name: str, col: str, **where: Any) -> float | None:
         """The numeric value, or None when suppressed or absent."""
         if self.is_suppressed(name, col, **where):

@@ -33,12 +33,12 @@ add(
             "programme.",
         },
         "design_flow": {
-            "da": "Data omfatter {n} unge på {teams} hold i {k} {kommuner}. {completed} har "
-            "gennemført forløbet, {dropped} er faldet fra, {excluded} er udelukket, og {ongoing} "
-            "er stadig i gang.",
+            "da": "Data omfatter {n} unge på {teams} hold i {k} {kommuner}. Af dem har "
+            "{completed} gennemført forløbet, {dropped} er faldet fra, {excluded} er udelukket, "
+            "og {ongoing} er stadig i gang.",
             "en": "The data cover {n} young people in {teams} {team_s} in {k} {municipalities}. "
-            "{completed} completed the course, {dropped} dropped out, {excluded} were excluded "
-            "and {ongoing} are still ongoing.",
+            "Of these, {completed} completed the course, {dropped} dropped out, {excluded} were "
+            "excluded and {ongoing} are still ongoing.",
         },
         "design_response": {
             "da": "Ved start foreligger {inst} for {base} af deltagerne og ved slut for {end}.",
@@ -254,11 +254,14 @@ def design(ctx: Context) -> Section:
                 )
             )
         )
-        if "response" in pub:
-            d = pub.tables["response"].data
-            inst = d["instrument_id"].iloc[0]
-            rater = d.loc[d["instrument_id"] == inst, "rater_code"].iloc[0]
-            kw = {"instrument_id": inst, "rater_code": rater}
+        d = pub.tables["response"].data if "response" in pub else None
+        inst = d["instrument_id"].iloc[0] if d is not None else None
+        rater = d.loc[d["instrument_id"] == inst, "rater_code"].iloc[0] if d is not None else None
+        kw = {"instrument_id": inst, "rater_code": rater}
+        if d is not None and all(
+            pub.shown("response", "response_rate", timepoint_code=tp, **kw)
+            for tp in ("baseline", "end")
+        ):
             out.append(
                 Para(
                     ctx.t(

@@ -12,10 +12,10 @@ from envejind_eval.report.texts import add
 add(
     {
         "summary_flow": {
-            "da": "Rapporten bygger på {n} unge, der er startet i En vej ind. {completed} har "
-            "gennemført forløbet ({share}).",
-            "en": "The report is based on {n} young people who started En vej ind. {completed} "
-            "completed the course ({share}).",
+            "da": "Rapporten bygger på {n} unge, der er startet i En vej ind. Af dem har "
+            "{completed} gennemført forløbet ({share}).",
+            "en": "The report is based on {n} young people who started En vej ind. Of these, "
+            "{completed} completed the course ({share}).",
         },
         "summary_results_head": {
             "da": "De fire resultater, programmet sigter mod:",
@@ -32,6 +32,14 @@ add(
             "ville afsløre små grupper (fx ved at trække tal fra hinanden), vises som '..'.",
             "en": "Numbers resting on fewer than {k} persons show as <{k}; numbers that would "
             "otherwise reveal small groups (e.g. by subtracting numbers) show as '..'.",
+        },
+        "claim_verdict_short": {
+            "da": "{k} af {m} mål viser en sikker forbedring.",
+            "en": "{k} of {m} measures show a clear improvement.",
+        },
+        "summary_flow_short": {
+            "da": "Rapporten bygger på {n} unge, der er startet i En vej ind.",
+            "en": "The report is based on {n} young people who started En vej ind.",
         },
         "summary_star": {
             "da": "På Ungestjernen steg de unges samlede score fra {pre} ved start til {post} ved "
@@ -215,23 +223,27 @@ def summary(ctx: Context, pub: Published, sections: Sequence[Section]) -> list[B
         w = {key: tot}
         n = pub.raw(flow, "started", **w)
         c = pub.raw(flow, "completed", **w)
-        share = fmt.pct(c / n, L) if n and c is not None else pub.fmt(flow, "completed", **w)
-        out.append(
-            Para(
-                ctx.t(
-                    "summary_flow",
-                    n=pub.fmt(flow, "started", "int", **w),
-                    completed=pub.fmt(flow, "completed", "int", **w),
-                    share=share,
+        if n and c is not None:
+            out.append(
+                Para(
+                    ctx.t(
+                        "summary_flow",
+                        n=pub.fmt(flow, "started", "int", **w),
+                        completed=pub.fmt(flow, "completed", "int", **w),
+                        share=fmt.pct(c / n, L),
+                    )
                 )
             )
-        )
+        else:
+            out.append(Para(ctx.t("summary_flow_short", n=pub.fmt(flow, "started", "int", **w))))
     if "prepost_ungestjernen" in pub:
         d = pub.tables["prepost_ungestjernen"].data
         for _, r in d.loc[d["unit"] == "total"].iterrows():
             w = {"unit": "total", "rater_code": r["rater_code"]}
             name = "prepost_ungestjernen"
             lo, hi = pub.raw(name, "ci_low", **w), pub.raw(name, "ci_high", **w)
+            if not pub.shown(name, "n", "mean_pre", "mean_post", **w):
+                continue
             out.append(
                 Para(
                     ctx.t(
@@ -263,7 +275,7 @@ def _claim_summaries(ctx: Context, pub: Published) -> list[Block]:
     out: list[Block] = []
     for label, k, m in verdicts(ctx, pub):
         if m:
-            out.append(Para(f"**{label}:** " + ctx.t("claim_verdict", k=k, m=m)))
+            out.append(Para(f"**{label}:** " + ctx.t("claim_verdict_short", k=k, m=m)))
     return out
 
 

@@ -444,6 +444,10 @@ def results(ctx: Context) -> Section | None:
             d = pp.data
             for _, r in d.loc[d["level"] == "total"].iterrows():
                 w = {"unit": "total", "rater_code": r["rater_code"]}
+                if not pub.shown(pp.name, "n", "mean_diff", "mean_pre", "mean_post", **w):
+                    kw = {"inst": inst.name[L], "unit": inst.label("total", L), "rater": r["rater"]}
+                    out.append(Para(ctx.t("claim_measure_hidden", **kw)))
+                    continue
                 out.append(
                     Para(
                         ctx.t(
@@ -719,6 +723,8 @@ def outcomes(ctx: Context) -> Section | None:
         out: list[Block] = [Para(ctx.t("outcomes_intro"))]
         for _, r in d.iterrows():
             w = {"indicator": r["indicator"]}
+            if not pub.shown("outcomes", "n", "share_pre", "share_post", "p_value", **w):
+                continue
             out.append(
                 Para(
                     ctx.t(
@@ -780,16 +786,21 @@ def attendance(ctx: Context) -> Section | None:
         tables.append(dose)
 
     def narrate(pub: Published) -> list[Block]:
-        out: list[Block] = [
-            Para(
-                ctx.t(
-                    "attendance_intro",
-                    rate=pub.fmt(
-                        "attendance", "attendance_rate", "pct", municipality=ctx.t("total")
-                    ),
+        shown = pub.shown("attendance", "attendance_rate", municipality=ctx.t("total"))
+        out: list[Block] = (
+            [
+                Para(
+                    ctx.t(
+                        "attendance_intro",
+                        rate=pub.fmt(
+                            "attendance", "attendance_rate", "pct", municipality=ctx.t("total")
+                        ),
+                    )
                 )
-            )
-        ]
+            ]
+            if shown
+            else []
+        )
         return [*out, *tables]
 
     return Section("attendance", ctx.t("sec_attendance"), tables=tables, narrate=narrate)
@@ -925,8 +936,13 @@ def attrition(ctx: Context) -> Section | None:
         out: list[Block] = [Para(ctx.t("attrition_intro"))]
         if "attrition" in pub:
             out.append(pub.tables["attrition"])
-        if sens is not None:
-            cc, mi = {"analysis": "complete_cases"}, {"analysis": "multiple_imputation"}
+        cc, mi = {"analysis": "complete_cases"}, {"analysis": "multiple_imputation"}
+        cols = ("n", "mean_diff", "ci_low", "ci_high")
+        if (
+            sens is not None
+            and pub.shown("sensitivity", *cols, **cc)
+            and pub.shown("sensitivity", *cols, **mi)
+        ):
             out.append(
                 Para(
                     ctx.t(
@@ -941,6 +957,7 @@ def attrition(ctx: Context) -> Section | None:
                     )
                 )
             )
+        if sens is not None:
             out.append(sens)
         return out
 
