@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -125,7 +126,8 @@ class ReportView:
             min_cell=self.min_cell,
             labels={"table": text("table", self.lang), "figure": text("figure", self.lang)},
         )
-        return _HTML(f"<h2>{title}</h2>\n{body}")
+        # the notebook's markdown cells carry the headings; the title is a tooltip only
+        return _HTML(f'<div class="envejind-section" title="{html.escape(title)}">{body}</div>')
 
     def table(self, name: str) -> pd.DataFrame:
         """A gated table as the report prints it (suppressed cells as ``<5`` / ``..``)."""
