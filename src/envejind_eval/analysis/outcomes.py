@@ -13,7 +13,7 @@ attends more differs in many ways from who attends less.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -190,7 +190,7 @@ def status_outcomes(
             "share": np.where(n > 0, k / np.maximum(n, 1), np.nan),
             "ci_low": lo,
             "ci_high": hi,
-            "n_missing": grid.get_level_values("_g").map(n_total).to_numpy() - n,
+            "n_missing": n_total.reindex(grid.get_level_values("_g")).to_numpy() - n,
         }
     )
 
@@ -222,7 +222,8 @@ def status_outcomes(
         index=["_g", "indicator"], columns=["pre_value", "post_value"], values="n", sort=False
     )
     mc_rows = []
-    for (g, ind), r in cells.iterrows():
+    for key, r in cells.iterrows():
+        g, ind = cast(tuple[str, str], key)
         n00, n01, n10, n11 = (int(r[(0, 0)]), int(r[(0, 1)]), int(r[(1, 0)]), int(r[(1, 1)]))
         m = n00 + n01 + n10 + n11
         stat, pval, label = mcnemar(n01, n10, method=method)
@@ -357,10 +358,12 @@ def dose_response(
     wide = s.pivot_table(index="participant_id", columns="timepoint", values="score")
     wide = wide.reindex(columns=["baseline", "end"])
     sched = _scheduled_days(ds)
-    att = _summarise(sched, _group_keys("participant"))
-    att = att.set_index("participant_id")["attendance_rate"]
-    dose = _participant_dose(ds, art_course_hours, sched=sched)
-    dose = dose.set_index("participant_id")["art_hours"]
+    att = _summarise(sched, _group_keys("participant")).set_index("participant_id")[
+        "attendance_rate"
+    ]
+    dose = _participant_dose(ds, art_course_hours, sched=sched).set_index("participant_id")[
+        "art_hours"
+    ]
     ids = ds.participants["participant_id"]
     base = pd.DataFrame(index=pd.Index(ids, name="participant_id"))
     base = base.join(wide).join(att).join(dose)
