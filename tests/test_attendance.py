@@ -265,3 +265,19 @@ def test_single_week_participant_has_no_slope():
     t = r.participant_trends.set_index(["participant_id", "measure"])
     assert np.isnan(t.loc[("P2", "on_time_share"), "slope"])
     assert t.loc[("P2", "on_time_share"), "n_weeks"] == 1
+
+
+def test_participant_without_scheduled_days_is_listed():
+    tables = crafted_tables()
+    p = tables["participants"]
+    extra = p.iloc[[0]].assign(
+        participant_id="P6",
+        start_date=pd.Timestamp("2024-03-01"),
+        planned_end_date=pd.Timestamp("2024-06-01"),
+        exit_date=pd.NaT,
+        status="ongoing",
+    )
+    tables["participants"] = pd.concat([p, extra], ignore_index=True)
+    t = attendance_summary(Dataset.from_tables(tables)).set_index("participant_id")
+    assert t.loc["P6", "n"] == 0 and np.isnan(t.loc["P6", "attendance_rate"])
+    assert len(t) == 6

@@ -158,6 +158,8 @@ def attendance_summary(ds: Dataset, *, by: By | Sequence[By] = "participant") ->
     by
         One or more of ``"participant"``, ``"week"`` (course week), ``"team"`` and
         ``"municipality"``; e.g. ``by=["team", "week"]`` gives one row per team and course week.
+        ``by="participant"`` lists every participant, with ``n = 0`` (and NaN rates) for
+        one without any scheduled day.
 
     Returns
     -------
@@ -185,7 +187,16 @@ def attendance_summary(ds: Dataset, *, by: By | Sequence[By] = "participant") ->
     >>> bool((t["attendance_rate"] <= 1).all())
     True
     """
-    return _summarise(_scheduled_days(ds), _group_keys(by))
+    keys = _group_keys(by)
+    out = _summarise(_scheduled_days(ds), keys)
+    if keys == _BY_KEYS["participant"]:
+        # participants without any scheduled day are shown (n = 0), never dropped
+        w = _participant_window(ds)[keys].drop_duplicates("participant_id")
+        out = w.merge(out, on=keys, how="left")
+        counts = [c for c in out.columns if c == "n" or c.startswith("n_")]
+        out[counts] = out[counts].fillna(0).astype("int64")
+        out = out.sort_values(keys).reset_index(drop=True)
+    return out
 
 
 def _summarise(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
