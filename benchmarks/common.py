@@ -88,6 +88,24 @@ def run_subprocess(
     return wall, usage.ru_maxrss / 1024
 
 
+def run_subprocess_cpu(
+    cmd: list[str], *, env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)
+) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, including the child's
+    own waited-for children, e.g. figure workers) of a child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok_codes:
+        err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+        raise RuntimeError(f"{' '.join(cmd[:2])} exited with {code}: {err}")
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
 def machine() -> str:
     try:
         with open("/proc/cpuinfo") as f:

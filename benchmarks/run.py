@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -30,26 +31,36 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     failures: list[str] = []
     t0 = time.perf_counter()
-    for name in args.only or MODULES:
+    for done, name in enumerate(args.only or MODULES):
         print(f"== {name}", flush=True)
         try:
             mod = importlib.import_module(name)
             got = mod.run(quick=args.quick)
         except Exception:  # a broken benchmark is reported, the others still run
             failures.append(f"{name}: {traceback.format_exc(limit=3)}")
+            _write(args, results, failures, t0, pending=(args.only or MODULES)[done + 1 :])
             continue
         for r in got:
             print(
                 f"   {r.id}: {r.value:.3g} {r.unit} (target {r.target}) {'met' if r.met else 'NOT met'}"
             )
         results.extend(got)
+        # written after every module, so a run cut short keeps what it measured
+        _write(args, results, failures, t0, pending=(args.only or MODULES)[done + 1 :])
+    return 1 if failures else 0
+
+
+def _write(args, results, failures, t0, pending) -> None:
     lines = [
         "# Benchmark results",
         "",
         f"Machine: {machine()}",
         f"Run: `make bench`{' --quick' if args.quick else ''}, {time.strftime('%Y-%m-%d')}, "
         f"total {time.perf_counter() - t0:.0f} s. Medians of ≥5 repeats after a warm-up "
-        "unless noted; ratios against a baseline in the same run.",
+        "unless noted; ratios against a baseline in the same run. The machine is shared "
+        f"(2 cores; 1-minute load average {os.getloadavg()[0]:.1f} when this was written): "
+        "where wall time mostly measures the other processes, CPU time "
+        "(`time.process_time`, or the child's user + system time) is reported beside it.",
         "",
         "| id | what | baseline in the same run | measured | target | met | details |",
         "|---|---|---|---|---|---|---|",
@@ -62,12 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r.id} | {r.what} | {r.baseline} | {r.value:.3g} {r.unit} | {r.target} | "
             f"{'yes' if r.met else '**no**'} | {det} |"
         )
+    if pending:
+        lines += ["", f"Still running when this was written: {', '.join(pending)}."]
     if failures:
         lines += ["", "## Benchmarks that failed to run", ""]
         lines += [f"```\n{f}\n```" for f in failures]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 1 if failures else 0
+    print(f"wrote {args.out}", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats as st
 
 from envejind_eval.analysis.paired import PAIRED_COLUMNS, holm, paired_summary, wilson_interval
-from envejind_eval.instruments.scoring import LEVELS, _score_codes, scores
+from envejind_eval.instruments.scoring import LEVELS, _score_codes
 from envejind_eval.schema import TIMEPOINTS
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _universe(
     ti, score = ti_all[ok], sc.score[ok]
     n_rows = n_p * n_r * n_u
     idx_p = np.repeat(np.arange(n_p), n_r * n_u)
-    out = pd.DataFrame({c: part[c].to_numpy()[idx_p] for c in pcols})
+    out = pd.DataFrame({c: part[c].take(idx_p).reset_index(drop=True) for c in pcols})
     out["rater"] = pd.Categorical.from_codes(
         np.tile(np.repeat(np.arange(n_r), n_u), n_p), categories=pd.Index(raters)
     )
@@ -150,7 +150,11 @@ def _universe(
 
 def _cronbach_alpha(items: pd.DataFrame) -> float:
     """Cronbach's alpha on complete rows (columns = items)."""
-    x = items.dropna().to_numpy(dtype=float)
+    return _cronbach_alpha_array(items.dropna().to_numpy(dtype=float))
+
+
+def _cronbach_alpha_array(x: np.ndarray) -> float:
+    """Cronbach's alpha of complete rows (C-contiguous participants x items)."""
     k = x.shape[1]
     if k < 2 or x.shape[0] < 3:
         return float("nan")
@@ -190,25 +194,30 @@ def _reliabilities(
             r, src = float(reliability), "argument"
         need_alpha |= r == "estimate"
         rows.append((u, r, src))
-    item_scores = None
+    # baseline item scores per rater as participant x item matrices (rows in participant
+    # order, as a pivot table would give), from integer codes
+    mats: dict[str, np.ndarray] = {}
     if need_alpha:
-        it = scores(ds, inst.id, level="item")
-        it = it.loc[it["timepoint"] == "baseline"]
-        item_scores = it.pivot_table(
-            index=["rater", "participant_id"], columns="unit", values="score", aggfunc="first"
-        )
+        it = _score_codes(ds.measurements, inst, level="item")
+        t_base = pd.Index(it.t_cats).get_indexer(["baseline"])[0]
+        sel = (it.t == t_base) & (it.r >= 0) & (it.p >= 0) & (t_base >= 0)
+        for rk in np.unique(it.r[sel]):
+            rs = sel & (it.r == rk)
+            x = np.full((len(it.p_cats), len(it.u_cats)), np.nan)
+            # the first value of a duplicated key wins (pivot_table's aggfunc="first")
+            x[it.p[rs][::-1], it.u[rs][::-1]] = it.score[rs][::-1]
+            mats[str(it.r_cats[rk])] = x[~np.isnan(x).all(axis=1)]
     domain_of = {i.id: i.domain for i in inst.items}
+    item_pos = {i: k for k, i in enumerate(inst.item_ids)}
     out = []
     for rt in raters:
         for u, r, src in rows:
             if r == "estimate":
                 items = [i for i in inst.item_ids if u == "total" or domain_of[i] == u]
-                sub = pd.DataFrame(
-                    item_scores.xs(rt, level="rater")
-                    if item_scores is not None and rt in item_scores.index.get_level_values(0)
-                    else pd.DataFrame(columns=items)
-                ).reindex(columns=items)
-                a = _cronbach_alpha(sub)
+                x = mats.get(rt, np.empty((0, len(inst.item_ids))))
+                xs = x[:, [item_pos[i] for i in items]]
+                # complete rows, row-major (the layout, hence summation order, of before)
+                a = _cronbach_alpha_array(np.ascontiguousarray(xs[~np.isnan(xs).any(axis=1)]))
                 src = "cronbach_alpha_baseline"
                 if not (np.isfinite(a) and 0 < a < 1):
                     src = "cronbach_alpha_baseline (not estimable)"
