@@ -19,7 +19,17 @@ sys.path.insert(0, str(HERE))
 
 from common import Result, machine  # noqa: E402
 
-MODULES = ["bench_import", "bench_prepost", "bench_ingest", "bench_report", "bench_scaling"]
+#: ``module`` or ``module:function`` (each returns ``list[Result]``), cheapest first: results
+#: are written after each, so the minutes-long national report runs come last.
+MODULES = [
+    "bench_import",
+    "bench_prepost",
+    "bench_ingest",
+    "bench_report:run_sample",
+    "bench_scaling:run_prepost",
+    "bench_report:run_national",
+    "bench_scaling:run_report",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     for done, name in enumerate(args.only or MODULES):
         print(f"== {name}", flush=True)
         try:
-            mod = importlib.import_module(name)
-            got = mod.run(quick=args.quick)
+            mod_name, _, fn = name.partition(":")
+            mod = importlib.import_module(mod_name)
+            got = getattr(mod, fn or "run")(quick=args.quick)
         except Exception:  # a broken benchmark is reported, the others still run
             failures.append(f"{name}: {traceback.format_exc(limit=3)}")
             _write(args, results, failures, t0, pending=(args.only or MODULES)[done + 1 :])
