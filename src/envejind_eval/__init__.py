@@ -32,6 +32,8 @@ _LAZY: dict[str, str] = {
     "mixed_model": "envejind_eval.analysis",
     "compare_municipalities": "envejind_eval.analysis",
     "attrition": "envejind_eval.analysis",
+    "pre_post_imputed": "envejind_eval.analysis",
+    "marginal_homogeneity": "envejind_eval.analysis",
     # attendance, dose, retention, status outcomes
     "attendance_summary": "envejind_eval.analysis",
     "daily_rhythm": "envejind_eval.analysis",
