@@ -75,6 +75,15 @@ def load(
     -----
     ``participant_id`` is the first 16 hex characters of HMAC-SHA256(key, the 10 CPR
     digits); ids that are not CPR-shaped (canonical data) are kept as delivered.
+
+    Examples
+    --------
+    >>> import envejind_eval as ee
+    >>> ds = ee.load(ee.sample_path(), key="00" * 32)  # use your own key file in practice
+    >>> ds.ingest_report.n_quarantined
+    0
+    >>> sorted(ds.municipalities)
+    ['Aalborg', 'Halsnæs', 'Ishøj', 'Odense']
     """
     from envejind_eval.dataset import Dataset
 
