@@ -71,7 +71,30 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-if TYPE_CHECKING:  # pragma: no cover
-    from envejind_eval.dataset import Dataset
-    from envejind_eval.instruments import Instrument, get_instrument, load_instrument
-    from envejind_eval.instruments.scoring import scores
+if TYPE_CHECKING:  # pragma: no cover  (static view of the lazy names above)
+    from envejind_eval.analysis import (  # noqa: F401
+        activity_dose,
+        attendance_summary,
+        attrition,
+        compare_municipalities,
+        daily_rhythm,
+        dose_response,
+        fidelity,
+        marginal_homogeneity,
+        mixed_model,
+        pre_post,
+        pre_post_imputed,
+        reliable_change,
+        retention,
+        status_outcomes,
+        trajectories,
+    )
+    from envejind_eval.dataset import Dataset  # noqa: F401
+    from envejind_eval.ingest import load  # noqa: F401
+    from envejind_eval.instruments import (  # noqa: F401
+        Instrument,
+        get_instrument,
+        load_instrument,
+    )
+    from envejind_eval.instruments.scoring import scores  # noqa: F401
+    from envejind_eval.synth import synthesize  # noqa: F401
