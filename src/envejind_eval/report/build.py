@@ -26,7 +26,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
-from envejind_eval.report import fmt
+from envejind_eval.report import fmt, sections, sections_methods, sections_results
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
 from envejind_eval.report.model import Context, Published, Section, Table
 from envejind_eval.report.render import RenderedSection, page, section_html
@@ -38,20 +38,18 @@ MIN_CELL_FLOOR = 3
 DEFAULT_SEED = 2018
 DEFAULT_N_BOOT = 2000
 
-#: Section builders in report order (module, function). Sections whose module has not
-#: landed yet are simply absent.
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("envejind_eval.report.sections", "design"),
-    ("envejind_eval.report.sections", "instruments"),
-    ("envejind_eval.report.sections", "participants"),
-    ("envejind_eval.report.sections_results", "results"),
-    ("envejind_eval.report.sections_results", "claims"),
-    ("envejind_eval.report.sections_results", "outcomes"),
-    ("envejind_eval.report.sections_results", "attendance"),
-    ("envejind_eval.report.sections_results", "attrition"),
-    ("envejind_eval.report.sections_methods", "methods"),
+#: Section builders in report order.
+SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
+    sections.design,
+    sections.instruments,
+    sections.participants,
+    sections_results.results,
+    sections_results.claims,
+    sections_results.outcomes,
+    sections_results.attendance,
+    sections_results.attrition,
+    sections_methods.methods,
 )
-SUMMARY = ("envejind_eval.report.sections_methods", "summary")
 
 
 @dataclass
@@ -160,27 +158,11 @@ def sha256_frame(df: pd.DataFrame) -> str:
 # -- sections -------------------------------------------------------------------------------
 
 
-def _builder(module: str, name: str) -> Callable[..., Any] | None:
-    from envejind_eval.report.sections import optional
-
-    return optional(module, name)
-
-
 def build_sections(ctx: Context) -> tuple[list[Section], list[dict[str, str]]]:
-    """Run every available section builder; returns sections and a status log."""
-    sections, status = [], []
-    for module, name in SECTIONS:
-        fn = _builder(module, name)
-        if fn is None:
-            status.append(
-                {
-                    "scope": ctx.scope,
-                    "section": name,
-                    "status": "absent",
-                    "reason": "module not available",
-                }
-            )
-            continue
+    """Run every section builder; returns sections and a status log."""
+    built, status = [], []
+    for fn in SECTIONS:
+        name = fn.__name__
         try:
             sec = fn(ctx)
         except InsufficientDataError as exc:
@@ -203,11 +185,11 @@ def build_sections(ctx: Context) -> tuple[list[Section], list[dict[str, str]]]:
                 }
             )
             continue
-        sections.append(sec)
+        built.append(sec)
         status.append(
             {"scope": ctx.scope, "section": name, "status": sec.status, "reason": sec.note}
         )
-    return sections, status
+    return built, status
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -279,51 +261,21 @@ def _write_xlsx(path: Path, frames: dict[str, pd.DataFrame]) -> None:
 
 # -- leak scan ------------------------------------------------------------------------------
 
-_CPR = re.compile(
-    rb"(?<![0-9.,])(?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2}-?[0-9]{4}(?![0-9])"
-)
-
 
 def leak_scan(root: Path, pseudonyms: set[str]) -> list[str]:
     """Files under ``root`` that contain a CPR-shaped string or a pseudonym.
 
-    Uses ``envejind_eval.disclosure`` when it provides a scanner; the built-in fallback
-    checks text files and the text inside XLSX (zip) members. Hits name the file and the
-    rule, never the value.
+    Uses :func:`envejind_eval.disclosure.scan.scan`. Hits name the file and the rule, never
+    the value.
     """
-    from envejind_eval.report.sections import optional
+    from envejind_eval.disclosure.scan import scan
 
-    scan = optional("envejind_eval.disclosure.scan", "scan")
-    if scan is not None:
-        hits = scan([root], pseudonyms=sorted(pseudonyms))
-        return [
-            f"{Path(str(h.file)).relative_to(root) if Path(str(h.file)).is_absolute() else h.file}"
-            f" ({h.location}): {h.kind}"
-            for h in hits.itertuples()
-        ]
-    found = []
-    pseud = [p.encode() for p in pseudonyms if p]
-    for f in sorted(root.rglob("*")):
-        if not f.is_file():
-            continue
-        blobs = []
-        if f.suffix == ".xlsx":
-            import zipfile
-
-            with zipfile.ZipFile(f) as z:
-                blobs = [z.read(n) for n in z.namelist()]
-        elif f.suffix != ".png":
-            blobs = [f.read_bytes()]
-        for b in blobs:
-            # base64 figure payloads cannot hold text; skip them in HTML
-            b = re.sub(rb"data:image/png;base64,[A-Za-z0-9+/=]+", b"", b)
-            if _CPR.search(b):
-                found.append(f"{f.relative_to(root)}: CPR-shaped string")
-                break
-            if any(p in b for p in pseud):
-                found.append(f"{f.relative_to(root)}: pseudonym")
-                break
-    return found
+    hits = scan([root], pseudonyms=sorted(pseudonyms))
+    cols = (hits[c].astype(str) for c in ("file", "location", "kind"))
+    return [
+        f"{Path(f).relative_to(root) if Path(f).is_absolute() else f} ({location}): {kind}"
+        for f, location, kind in zip(*cols, strict=True)
+    ]
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -484,11 +436,6 @@ def _run(
             ledger_dir=out if out.is_dir() else None,
             edition=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        if gated.engine == "builtin":
-            warnings.append(
-                "disclosure: the full gate (envejind_eval.disclosure) is not available; "
-                "the built-in primary and margin suppression was applied"
-            )
 
     with steps.step("figures"):
         pngs: dict[str, dict[str, bytes]] = {s: {} for s in scopes}
@@ -562,7 +509,6 @@ def _run(
             )
             rendered = []
             counters = {"table": 0, "figure": 0}
-            summary_fn = _builder(*SUMMARY)
             ordered = list(per_scope[scope])
             blocks_by_sec: dict[str, list[Any]] = {}
             for sec in ordered:
@@ -574,12 +520,11 @@ def _run(
 
                     blocks.insert(0, Para(sec.note))
                 blocks_by_sec[sec.id] = blocks
-            if summary_fn is not None:
-                sds = ds if scope == "national" else ds.filter(municipality=scope)
-                ctx = Context(sds, L, opts.min_cell, opts.seed, opts.n_boot, scope, national=ds)
-                sblocks = summary_fn(ctx, pub, per_scope[scope])
-                ordered = [Section("summary", text("sec_summary", L)), *ordered]
-                blocks_by_sec["summary"] = sblocks
+            sds = ds if scope == "national" else ds.filter(municipality=scope)
+            ctx = Context(sds, L, opts.min_cell, opts.seed, opts.n_boot, scope, national=ds)
+            sblocks = sections_methods.summary(ctx, pub, per_scope[scope])
+            ordered = [Section("summary", text("sec_summary", L)), *ordered]
+            blocks_by_sec["summary"] = sblocks
             for sec in ordered:
                 html_ = section_html(
                     blocks_by_sec[sec.id],

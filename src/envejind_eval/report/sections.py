@@ -7,8 +7,6 @@ is written by the section's narrator from the *gated* tables.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,21 +99,6 @@ add(
 # -- helpers ------------------------------------------------------------------------------
 
 
-def optional(module: str, attr: str) -> Callable[..., Any] | None:
-    """``module.attr`` if that piece of the package exists yet, else ``None``.
-
-    Only the module itself being absent counts as "not there yet"; a missing dependency
-    *inside* an existing module still raises.
-    """
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (exc.name == module or module.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(mod, attr, None)
-
-
 def code_label(ctx: Context, prefix: str, code: object) -> str:
     key = f"{prefix}_{code}"
     try:
@@ -145,9 +128,14 @@ def flow_counts(participants: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def design(ctx: Context) -> Section:
     ds = ctx.ds
     p = ds.participants
-    status_cols = ["started", *STATUSES]
+    # a status nobody in the run has (e.g. ``ongoing`` once every course has ended) is left
+    # out: an all-zero column says nothing and drags secondary suppression of the others.
+    # Decided on the whole run, so every report of the run has the same columns.
+    run = (ctx.national if ctx.national is not None else ds).participants
+    statuses = [s for s in STATUSES if (run["status"] == s).any()]
+    status_cols = ["started", *statuses]
     labels = {c: ctx.t(f"col_{c}") for c in ["municipality", "cohort_id", "n_teams", *status_cols]}
-    by_mun = flow_counts(p, ["municipality"])
+    by_mun = flow_counts(p, ["municipality"])[["municipality", *status_cols]]
     teams = p.groupby("municipality")["cohort_id"].nunique().rename("n_teams").reset_index()
     by_mun = by_mun.merge(teams, on="municipality")
     by_mun = with_total(by_mun, "municipality", ["n_teams", *status_cols], ctx.t("total"))
@@ -173,7 +161,9 @@ def design(ctx: Context) -> Section:
             Table(
                 "flow_team",
                 ctx.t("tbl_flow_team"),
-                flow_counts(p, ["municipality", "cohort_id"]),
+                flow_counts(p, ["municipality", "cohort_id"])[
+                    ["municipality", "cohort_id", *status_cols]
+                ],
                 by=("municipality", "cohort_id"),
                 count_cols=tuple(status_cols),
                 total="started",
@@ -185,7 +175,8 @@ def design(ctx: Context) -> Section:
         ]
     else:  # one municipality: its teams and their total
         flow_name = "flow_team"
-        teams_t = with_total(flow_counts(p, ["cohort_id"]), "cohort_id", status_cols, tot)
+        team_flow = flow_counts(p, ["cohort_id"])[["cohort_id", *status_cols]]
+        teams_t = with_total(team_flow, "cohort_id", status_cols, tot)
         teams_t.insert(1, "n_teams", [1] * (len(teams_t) - 1) + [p["cohort_id"].nunique()])
         tables = [
             Table(
@@ -234,6 +225,12 @@ def design(ctx: Context) -> Section:
     def narrate(pub: Published) -> list[Block]:
         L = ctx.lang
         flow_key = "municipality" if national else "cohort_id"
+
+        def n_status(status: str) -> str:
+            if status not in statuses:  # left out of the table: nobody in the run has it
+                return fmt.integer(0, L)
+            return pub.fmt(flow_name, status, "int", **{flow_key: tot})
+
         out: list[Block] = [Para(ctx.t("design_p1"))]
         out.append(
             Para(
@@ -247,10 +244,10 @@ def design(ctx: Context) -> Section:
                     if len(ds.municipalities) == 1
                     else "municipalities",
                     team_s="team" if ds.participants["cohort_id"].nunique() == 1 else "teams",
-                    completed=pub.fmt(flow_name, "completed", "int", **{flow_key: tot}),
-                    dropped=pub.fmt(flow_name, "dropped_out", "int", **{flow_key: tot}),
-                    excluded=pub.fmt(flow_name, "excluded", "int", **{flow_key: tot}),
-                    ongoing=pub.fmt(flow_name, "ongoing", "int", **{flow_key: tot}),
+                    completed=n_status("completed"),
+                    dropped=n_status("dropped_out"),
+                    excluded=n_status("excluded"),
+                    ongoing=n_status("ongoing"),
                 )
             )
         )
@@ -282,17 +279,9 @@ def design(ctx: Context) -> Section:
 
 
 def _quarantined_rows(ds: Any) -> int | None:
-    rep = getattr(ds, "ingest_report", None)
-    if rep is None:
-        return None
-    for attr in ("n_quarantined", "quarantined_rows"):
-        v = getattr(rep, attr, None)
-        if isinstance(v, int | np.integer):
-            return int(v)
-    q = getattr(rep, "quarantine", None)
-    if isinstance(q, pd.DataFrame):
-        return len(q)
-    return None
+    """Rows the ingest quarantined; ``None`` for data loaded from canonical CSV."""
+    rep = ds.ingest_report
+    return None if rep is None else rep.n_quarantined
 
 
 def response_rates(ds: Any, ctx: Context) -> pd.DataFrame:
@@ -562,4 +551,4 @@ def baseline_profile(ctx: Context, instrument: str = "ungestjernen") -> Table | 
     )
 
 
-__all__ = ["design", "instruments", "optional", "participants", "text"]
+__all__ = ["design", "instruments", "participants", "text"]

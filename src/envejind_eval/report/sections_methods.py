@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from envejind_eval.report import fmt
 from envejind_eval.report.model import Block, Context, Heading, Para, Published, Section
+from envejind_eval.report.sections_results import claim_verdicts
 from envejind_eval.report.texts import add
 
 add(
@@ -267,13 +268,8 @@ def summary(ctx: Context, pub: Published, sections: Sequence[Section]) -> list[B
 
 def _claim_summaries(ctx: Context, pub: Published) -> list[Block]:
     """One line per claim: how many of its measures show a clear improvement."""
-    from envejind_eval.report.sections import optional
-
-    verdicts = optional("envejind_eval.report.sections_results", "claim_verdicts")
-    if verdicts is None or ctx.ds is None:
-        return []
     out: list[Block] = []
-    for label, k, m in verdicts(ctx, pub):
+    for label, k, m in claim_verdicts(ctx, pub):
         if m:
             out.append(Para(f"**{label}:** " + ctx.t("claim_verdict_short", k=k, m=m)))
     return out

@@ -1,8 +1,9 @@
 """Section builders over the analysis layer: results per instrument, the programme's four
 claims, supplementary outcomes, attendance and dose, attrition and sensitivity.
 
-A builder whose analysis module has not landed returns ``None`` (the section is absent,
-never filled with made-up numbers).
+A builder returns ``None`` when the data hold nothing for its section (the section is
+absent, never filled with made-up numbers). The analysis and figure modules are imported
+inside the builders, so that ``import envejind_eval`` stays fast.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from envejind_eval.report.model import (
     Section,
     Table,
 )
-from envejind_eval.report.sections import code_label, optional
+from envejind_eval.report.sections import code_label
 from envejind_eval.report.texts import add
 
 add(
@@ -226,9 +227,8 @@ def _measured(ctx: Context) -> list[str]:
 
 
 def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
-    pre_post = optional("envejind_eval.analysis.progression", "pre_post")
-    if pre_post is None:
-        return None
+    from envejind_eval.analysis.progression import pre_post
+
     inst = ctx.ds.instruments[inst_id]
     parts = []
     for level in ("domain", "total"):
@@ -297,9 +297,8 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
 
 
 def _rci_table(ctx: Context, inst_id: str) -> Table | None:
-    reliable_change = optional("envejind_eval.analysis.progression", "reliable_change")
-    if reliable_change is None:
-        return None
+    from envejind_eval.analysis.progression import reliable_change
+
     inst = ctx.ds.instruments[inst_id]
     # the SD of baseline scores comes from the whole run, so a municipality's counts add up
     # to the national ones (and a participant is classified the same way in every report)
@@ -354,27 +353,16 @@ def _rci_table(ctx: Context, inst_id: str) -> Table | None:
     )
 
 
-def _figure(
-    name: str, title: str, table: str, fn_path: tuple[str, str], **kw: Any
-) -> Figure | None:
-    fn = optional(*fn_path)
-    if fn is None:
-        return None
-
-    def make(data: pd.DataFrame) -> Any:
-        return fn(data, **kw)
-
-    return Figure(name, title, table, make)
-
-
 def _prepost_rows(data: pd.DataFrame) -> pd.DataFrame:
     d = data.dropna(subset=["mean_pre", "mean_post", "mean_diff"])
     return d.rename(columns={"rater_code": "rater", "rater": "rater_label"})
 
 
 def results(ctx: Context) -> Section | None:
-    if optional("envejind_eval.analysis.progression", "pre_post") is None:
-        return None
+    from envejind_eval.figures.change import reliable_change_bars
+    from envejind_eval.figures.prepost import pre_post_dumbbell
+    from envejind_eval.figures.star import star_profile
+
     tables: list[Table] = []
     figures: list[Figure] = []
     per_inst: list[tuple[str, Table, Table | None]] = []
@@ -386,48 +374,47 @@ def results(ctx: Context) -> Section | None:
         tables += [pp] + ([rc] if rc is not None else [])
         per_inst.append((inst_id, pp, rc))
         name = ctx.ds.instruments[inst_id].name[ctx.lang]
-        fdump = optional("envejind_eval.figures.prepost", "pre_post_dumbbell")
-        if fdump is not None:
+        figures.append(
+            Figure(
+                f"prepost_{inst_id}",
+                ctx.t("fig_prepost", inst=name),
+                pp.name,
+                lambda d, i=inst_id: _draw(  # type: ignore[misc]
+                    pre_post_dumbbell,
+                    _prepost_rows(d),
+                    instrument=i,
+                    lang=ctx.lang,
+                    instruments=ctx.ds.instruments,
+                ),
+            )
+        )
+        if inst_id == "ungestjernen":
             figures.append(
                 Figure(
-                    f"prepost_{inst_id}",
-                    ctx.t("fig_prepost", inst=name),
+                    "star_profile",
+                    ctx.t("fig_star"),
                     pp.name,
-                    lambda d, f=fdump, i=inst_id: _draw(  # type: ignore[misc]
-                        f,
+                    lambda d: _draw(
+                        star_profile,
                         _prepost_rows(d),
-                        instrument=i,
+                        instrument="ungestjernen",
                         lang=ctx.lang,
                         instruments=ctx.ds.instruments,
                     ),
                 )
             )
-        if inst_id == "ungestjernen":
-            fstar = optional("envejind_eval.figures.star", "star_profile")
-            if fstar is not None:
-                figures.append(
-                    Figure(
-                        "star_profile",
-                        ctx.t("fig_star"),
-                        pp.name,
-                        lambda d, f=fstar: _draw(  # type: ignore[misc]
-                            f,
-                            _prepost_rows(d),
-                            instrument="ungestjernen",
-                            lang=ctx.lang,
-                            instruments=ctx.ds.instruments,
-                        ),
-                    )
-                )
-        frc = optional("envejind_eval.figures.change", "reliable_change_bars")
-        if rc is not None and frc is not None:
+        if rc is not None:
             figures.append(
                 Figure(
                     f"rci_{inst_id}",
                     ctx.t("fig_rci", inst=name),
                     rc.name,
-                    lambda d, f=frc, i=inst_id: _draw(  # type: ignore[misc]
-                        f, _rci_long(d), instrument=i, lang=ctx.lang, instruments=ctx.ds.instruments
+                    lambda d, i=inst_id: _draw(  # type: ignore[misc]
+                        reliable_change_bars,
+                        _rci_long(d),
+                        instrument=i,
+                        lang=ctx.lang,
+                        instruments=ctx.ds.instruments,
                     ),
                 )
             )
@@ -517,8 +504,6 @@ FOUR_CLAIMS = ("daily_rhythm", "self_control_social", "responsibility", "future_
 
 
 def claims(ctx: Context) -> Section | None:
-    if optional("envejind_eval.analysis.progression", "pre_post") is None:
-        return None
     tables: list[Table] = []
     rhythm = _rhythm_table(ctx)
     if rhythm is not None:
@@ -609,13 +594,14 @@ def claim_verdicts(ctx: Context, pub: Published) -> list[tuple[str, int, int]]:
 
 
 def _rhythm_table(ctx: Context) -> Table | None:
-    daily_rhythm = optional("envejind_eval.analysis.attendance", "daily_rhythm")
-    # national report only: the analysis fits a mixed model per measure, too slow to repeat
-    # for every municipality of a run
-    if daily_rhythm is None or not len(ctx.ds.attendance) or ctx.scope != "national":
+    from envejind_eval.analysis.attendance import daily_rhythm
+
+    # national report only (one table for the whole run); the report shows the paired
+    # first-weeks/last-weeks comparison only, so the weekly mixed-model trend is not fitted
+    if not len(ctx.ds.attendance) or ctx.scope != "national":
         return None
     try:
-        r = _quiet(daily_rhythm, ctx.ds, n_boot=ctx.n_boot, seed=ctx.seed)
+        r = _quiet(daily_rhythm, ctx.ds, n_boot=ctx.n_boot, seed=ctx.seed, mixed_model=False)
     except (InsufficientDataError, ValueError):
         return None
     p = r.paired
@@ -681,8 +667,9 @@ def _rhythm_fmt(v: float, kind: str, lang: fmt.Lang) -> str:
 
 
 def outcomes(ctx: Context) -> Section | None:
-    status_outcomes = optional("envejind_eval.analysis.outcomes", "status_outcomes")
-    if status_outcomes is None or not len(ctx.ds.outcomes):
+    from envejind_eval.analysis.outcomes import status_outcomes
+
+    if not len(ctx.ds.outcomes):
         return None
     try:
         so = _quiet(status_outcomes, ctx.ds)
@@ -747,8 +734,9 @@ def outcomes(ctx: Context) -> Section | None:
 
 
 def attendance(ctx: Context) -> Section | None:
-    attendance_summary = optional("envejind_eval.analysis.attendance", "attendance_summary")
-    if attendance_summary is None or not len(ctx.ds.attendance):
+    from envejind_eval.analysis.attendance import attendance_summary
+
+    if not len(ctx.ds.attendance):
         return None
     a = _quiet(attendance_summary, ctx.ds, by="municipality")
     rates = ["attendance_rate", "unexcused_rate", "late_rate"]
@@ -807,8 +795,9 @@ def attendance(ctx: Context) -> Section | None:
 
 
 def _dose_table(ctx: Context) -> Table | None:
-    activity_dose = optional("envejind_eval.analysis.attendance", "activity_dose")
-    if activity_dose is None or not len(ctx.ds.activities):
+    from envejind_eval.analysis.attendance import activity_dose
+
+    if not len(ctx.ds.activities):
         return None
     d = _quiet(activity_dose, ctx.ds, by="municipality")
     d = d.loc[d["measure"].isin(["art_hours", "mi_per_week", "art_sessions", "mi_talks"])]
@@ -837,9 +826,9 @@ def _dose_table(ctx: Context) -> Table | None:
 
 
 def attrition(ctx: Context) -> Section | None:
-    attr = optional("envejind_eval.analysis.missing", "attrition")
-    if attr is None:
-        return None
+    from envejind_eval.analysis.missing import attrition as attr
+    from envejind_eval.analysis.missing import pre_post_imputed as imputed
+
     inst_id = (
         "ungestjernen" if "ungestjernen" in _measured(ctx) else next(iter(_measured(ctx)), None)
     )
@@ -883,51 +872,49 @@ def attrition(ctx: Context) -> Section | None:
             )
         )
     sens = None
-    imputed = optional("envejind_eval.analysis.missing", "pre_post_imputed")
-    if imputed is not None:
-        try:
-            im = _quiet(imputed, ctx.ds, inst_id, level="total", seed=ctx.seed)
-        except (InsufficientDataError, ValueError):
-            im = None
-        if im is not None and len(im):
-            r = im.iloc[0]
-            sens = Table(
-                "sensitivity",
-                ctx.t("tbl_sensitivity"),
-                pd.DataFrame(
-                    [
-                        {
-                            "analysis": "complete_cases",
-                            "analysis_label": ctx.t("an_cc"),
-                            "n": int(r["n_complete"]),
-                            "mean_diff": r["mean_diff_cc"],
-                            "ci_low": r["ci_low_cc"],
-                            "ci_high": r["ci_high_cc"],
-                        },
-                        {
-                            "analysis": "multiple_imputation",
-                            "analysis_label": ctx.t("an_mi"),
-                            "n": int(r["n_itt"]),
-                            "mean_diff": r["mean_diff_mi"],
-                            "ci_low": r["ci_low_mi"],
-                            "ci_high": r["ci_high_mi"],
-                        },
-                    ]
-                ),
-                by=("analysis",),
-                n_col="n",
-                value_cols=("mean_diff", "ci_low", "ci_high"),
-                kind="model",
-                formats={"n": "int", "mean_diff": "num2", "ci_low": "num2", "ci_high": "num2"},
-                labels={
-                    "analysis_label": ctx.t("col_analysis"),
-                    "n": ctx.t("col_n"),
-                    "mean_diff": ctx.t("col_mean_diff"),
-                    "ci_low": ctx.t("col_ci_low"),
-                    "ci_high": ctx.t("col_ci_high"),
-                },
-            )
-            tables.append(sens)
+    try:
+        im = _quiet(imputed, ctx.ds, inst_id, level="total", seed=ctx.seed)
+    except (InsufficientDataError, ValueError):
+        im = None
+    if im is not None and len(im):
+        r = im.iloc[0]
+        sens = Table(
+            "sensitivity",
+            ctx.t("tbl_sensitivity"),
+            pd.DataFrame(
+                [
+                    {
+                        "analysis": "complete_cases",
+                        "analysis_label": ctx.t("an_cc"),
+                        "n": int(r["n_complete"]),
+                        "mean_diff": r["mean_diff_cc"],
+                        "ci_low": r["ci_low_cc"],
+                        "ci_high": r["ci_high_cc"],
+                    },
+                    {
+                        "analysis": "multiple_imputation",
+                        "analysis_label": ctx.t("an_mi"),
+                        "n": int(r["n_itt"]),
+                        "mean_diff": r["mean_diff_mi"],
+                        "ci_low": r["ci_low_mi"],
+                        "ci_high": r["ci_high_mi"],
+                    },
+                ]
+            ),
+            by=("analysis",),
+            n_col="n",
+            value_cols=("mean_diff", "ci_low", "ci_high"),
+            kind="model",
+            formats={"n": "int", "mean_diff": "num2", "ci_low": "num2", "ci_high": "num2"},
+            labels={
+                "analysis_label": ctx.t("col_analysis"),
+                "n": ctx.t("col_n"),
+                "mean_diff": ctx.t("col_mean_diff"),
+                "ci_low": ctx.t("col_ci_low"),
+                "ci_high": ctx.t("col_ci_high"),
+            },
+        )
+        tables.append(sens)
     if not tables:
         return None
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from envejind_eval.report import fmt
-from envejind_eval.report.build import SUMMARY, _builder, build_sections, render_figure
+from envejind_eval.report import fmt, sections_methods
+from envejind_eval.report.build import build_sections, render_figure
 from envejind_eval.report.gate import gate
 from envejind_eval.report.model import Context, Para, Published, Section, Table
 from envejind_eval.report.render import display_frame, section_html
@@ -101,8 +101,7 @@ class ReportView:
     def blocks(self, section_id: str) -> list[Any]:
         """The section's paragraphs, (gated) tables and figures."""
         if section_id == "summary":
-            fn = _builder(*SUMMARY)
-            return [] if fn is None else fn(self.ctx, self.published, self.sections)
+            return sections_methods.summary(self.ctx, self.published, self.sections)
         sec = self._section(section_id)
         self._draw(sec)
         blocks = sec.narrate(self.published) if sec.narrate else []
