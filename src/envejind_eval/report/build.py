@@ -122,13 +122,8 @@ def open_dataset(path: Path) -> Any:
         raise EnvejindError(f"{path}: input folder not found")
     if (path / "participants.csv").exists() or (path / "participants.parquet").exists():
         return Dataset.from_canonical(path)
-    try:
-        from envejind_eval.ingest import load  # type: ignore[attr-defined]
-    except ImportError:
-        raise EnvejindError(
-            f"{path}: is a municipal delivery, but ingestion is not available in this build; "
-            "pass a canonical folder (e.g. data/sample/canonical)"
-        ) from None
+    from envejind_eval.ingest import load
+
     return load(path)
 
 

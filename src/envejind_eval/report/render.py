@@ -15,6 +15,7 @@ import pandas as pd
 
 from envejind_eval.report import fmt
 from envejind_eval.report.model import Block, Figure, Heading, Para, Table
+from envejind_eval.report.texts import text
 
 FORMATS = ("int", "num1", "num2", "pct", "p", "text")
 
@@ -158,6 +159,6 @@ def page(
         footnote=footnote,
         lang=lang,
         nav=nav,
-        toc_label={"da": "Indhold", "en": "Contents"}[lang],
-        nav_label={"da": "Rapporter", "en": "Reports"}[lang],
+        toc_label=text("toc", lang),
+        nav_label=text("nav_reports", lang),
     )

@@ -48,12 +48,6 @@ add(
             "en": "On the Youth Star the young people's total score went from {pre} at baseline "
             "to {post} at the end {ci} (n = {n} with both measurements).",
         },
-        "summary_missing_sections": {
-            "da": "Følgende afsnit mangler i denne udgave, fordi analysen ikke er tilgængelig "
-            "eller data er for få: {names}.",
-            "en": "The following sections are missing from this edition because the analysis is "
-            "not available or the data are too few: {names}.",
-        },
         # methods appendix
         "m_head_design": {"da": "Design og population", "en": "Design and population"},
         "m_design": {

@@ -13,6 +13,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "report_subtitle_municipality": {"da": "Rapport for {m}", "en": "Report for {m}"},
     "toc": {"da": "Indhold", "en": "Contents"},
+    "nav_reports": {"da": "Rapporter", "en": "Reports"},
     "generated": {
         "da": "Dannet med envejind_eval {version}, seed {seed}, mindste cellestørrelse {min_cell}.",
         "en": "Generated with envejind_eval {version}, seed {seed}, minimum cell size {min_cell}.",
@@ -30,14 +31,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "<{k}: fewer than {k} persons. '..': not shown, to protect small groups (a value "
         "that is small, all or none of a small group, or that would let a reader work out such "
         "a value).",
-    },
-    "section_unavailable": {
-        "da": "Dette afsnit kan ikke dannes endnu: {reason}.",
-        "en": "This section cannot be produced yet: {reason}.",
-    },
-    "too_few_data": {
-        "da": "For få data til analysen ({reason}).",
-        "en": "Too few data for the analysis ({reason}).",
     },
     "figure": {"da": "Figur", "en": "Figure"},
     "table": {"da": "Tabel", "en": "Table"},
