@@ -107,6 +107,19 @@ def test_small_cells_are_suppressed(sample_report) -> None:
                 assert not ((vals > 0) & (vals < 5)).any(), f"{f.name}:{c}"
 
 
+def test_flow_tables_leave_out_statuses_nobody_has(sample_report, canonical: Path) -> None:
+    out, _ = sample_report
+    statuses = set(pd.read_csv(canonical / "participants.csv", dtype=str)["status"])
+    assert "ongoing" not in statuses  # the sample's courses have all ended
+    tables = [out / "tables" / "flow_municipality.csv", out / "tables" / "flow_team.csv"]
+    tables += sorted(out.glob("*/tables/flow_team.csv"))  # the municipality reports
+    assert len(tables) > 2
+    for f in tables:
+        cols = set(pd.read_csv(f, dtype=str).columns)
+        assert "ongoing" not in cols, f
+        assert statuses <= cols, f
+
+
 def test_same_seed_same_outputs(tmp_path: Path, tiny: Path) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
     for o in outs:
