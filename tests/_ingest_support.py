@@ -12,44 +12,21 @@ import numpy as np
 import pandas as pd
 
 from envejind_eval.ingest.pseudonymise import normalise_cpr, pseudonym
+from envejind_eval.ingest.vocabulary import DELIVERY
 from envejind_eval.instruments import get_instrument
 from envejind_eval.schema import coerce_table
 
 KEY = bytes(range(32))
 KEY_HEX = KEY.hex()
 
-ATT_CODE = {"present": "M", "late": "K", "excused": "S", "unexcused": "F"}
-SEX = {"female": "K", "male": "M", "other": "A", "unknown": ""}
-REF = {
-    "social_services": "Socialforvaltningen",
-    "police": "Politiet",
-    "sspk": "SSP",
-    "jobcentre": "Jobcenter",
-    "school": "Skole",
-    "probation": "Kriminalforsorgen",
-    "other": "Andet",
-}
-STATUS = {
-    "completed": "Gennemført",
-    "dropped_out": "Frafaldet",
-    "excluded": "Udelukket",
-    "ongoing": "I gang",
-}
-TP = {"baseline": "Start", "midway": "Midtvejs", "end": "Slut", "followup": "Opfølgning"}
-RATER = {"self": "Selv", "mentor": "Mentor", "staff": "Personale"}
-ACT = {
-    "art": "ART",
-    "mi": "MI-samtale",
-    "teaching": "Undervisning",
-    "sport": "Idræt",
-    "other": "Andet",
-}
-IND = {
-    "in_education": "I uddannelse",
-    "in_employment": "I beskæftigelse",
-    "police_charge": "Sigtet af politiet",
-    "stable_housing": "Stabil bolig",
-}
+ATT_CODE = DELIVERY["attendance"]
+SEX = DELIVERY["sex"]
+REF = DELIVERY["referred_by"]
+STATUS = DELIVERY["status"]
+TP = DELIVERY["timepoint"]
+RATER = DELIVERY["rater"]
+ACT = DELIVERY["activity"]
+IND = DELIVERY["indicator"]
 DATE_FORMATS = {
     "dmy-": "%d-%m-%Y",
     "dmy.": "%d.%m.%Y",

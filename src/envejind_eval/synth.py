@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit, ndtr
 
+from envejind_eval.ingest.vocabulary import DELIVERY, EXCUSED_NOTIFIED, NO, YES
 from envejind_eval.instruments import default_registry
 from envejind_eval.schema import OUTCOME_INDICATORS
 
@@ -1014,37 +1015,6 @@ def _synthetic_cpr(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray)
 
 # -- municipal delivery -----------------------------------------------------------------------
 
-_DK_STATUS = {
-    "completed": "Gennemført",
-    "dropped_out": "Frafaldet",
-    "excluded": "Udelukket",
-    "ongoing": "I gang",
-}
-_DK_SEX = {"female": "K", "male": "M", "other": "A", "unknown": ""}
-_DK_REFERRER = {
-    "social_services": "Socialforvaltningen",
-    "police": "Politiet",
-    "sspk": "SSP",
-    "jobcentre": "Jobcenter",
-    "school": "Skole",
-    "probation": "Kriminalforsorgen",
-    "other": "Andet",
-}
-_DK_TIMEPOINT = {"baseline": "Start", "midway": "Midtvejs", "end": "Slut", "followup": "Opfølgning"}
-_DK_RATER = {"self": "Selv", "mentor": "Mentor", "staff": "Personale"}
-_DK_ACTIVITY = {
-    "art": "ART",
-    "mi": "MI-samtale",
-    "teaching": "Undervisning",
-    "sport": "Idræt",
-    "other": "Andet",
-}
-_DK_INDICATOR = {
-    "in_education": "I uddannelse",
-    "in_employment": "I beskæftigelse",
-    "police_charge": "Sigtet af politiet",
-    "stable_housing": "Stabil bolig",
-}
 #: Fixed timestamp written into xlsx metadata and zip entries (reproducible files).
 FIXED_TIMESTAMP = _dt.datetime(2018, 4, 1, 12, 0, 0)
 
@@ -1078,15 +1048,15 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
             "Kommune": p["municipality"],
             "Hold": p["cohort_id"],
             "Mentor": p["mentor_id"],
-            "Køn": p["sex"].map(_DK_SEX),
+            "Køn": p["sex"].map(DELIVERY["sex"]),
             "Fødselsår": p["birth_year"]
             .astype("Int64")
             .astype(str)
             .where(p["birth_year"].notna(), ""),
-            "Henvist af": p["referred_by"].map(_DK_REFERRER),
+            "Henvist af": p["referred_by"].map(DELIVERY["referred_by"]),
             "Startdato": _dk_date(p["start_date"]),
             "Planlagt slutdato": _dk_date(p["planned_end_date"]),
-            "Status": p["status"].map(_DK_STATUS),
+            "Status": p["status"].map(DELIVERY["status"]),
             "Slutdato": _dk_date(p["exit_date"]),
             "Ophørsårsag": p["exit_reason"],
         }
@@ -1132,8 +1102,8 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
             {
                 "CPR": cpr_of(act["participant_id"]),
                 "Dato": _dk_date(act["date"]),
-                "Aktivitet": act["activity"].map(_DK_ACTIVITY),
-                "Deltog": np.where(act["attended"], "Ja", "Nej"),
+                "Aktivitet": act["activity"].map(DELIVERY["activity"]),
+                "Deltog": np.where(act["attended"], YES, NO),
                 "Minutter": _dk_number(act["minutes"]),
             }
         ),
@@ -1152,8 +1122,8 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
         df = pd.DataFrame(
             {
                 "CPR": cpr_of(forms["participant_id"]),
-                "Måletidspunkt": forms["timepoint"].map(_DK_TIMEPOINT),
-                "Bedømmer": forms["rater"].map(_DK_RATER),
+                "Måletidspunkt": forms["timepoint"].map(DELIVERY["timepoint"]),
+                "Bedømmer": forms["rater"].map(DELIVERY["rater"]),
                 "Dato": _dk_date(forms["date"]),
             }
         )
@@ -1167,12 +1137,12 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
     status = pd.DataFrame(
         {
             "CPR": cpr_of(ow["participant_id"]),
-            "Måletidspunkt": ow["timepoint"].map(_DK_TIMEPOINT),
+            "Måletidspunkt": ow["timepoint"].map(DELIVERY["timepoint"]),
         }
     )
     for ind in OUTCOME_INDICATORS:
         v = ow[ind] if ind in ow.columns else pd.Series(np.nan, index=ow.index)
-        status[_DK_INDICATOR[ind]] = np.where(v == 1, "Ja", np.where(v == 0, "Nej", ""))
+        status[DELIVERY["indicator"][ind]] = np.where(v == 1, YES, np.where(v == 0, NO, ""))
     _write_dk_csv(status, out / "status.csv")
 
     ds.to_canonical(out / "canonical")
@@ -1242,10 +1212,11 @@ def _attendance_codes(a: pd.DataFrame, *, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 20180401])  # derived stream: keeps synthesize() unchanged
     st = a["status"].to_numpy(dtype=object)
     sick = rng.random(len(st)) < 0.6
+    dk = DELIVERY["attendance"]
     return np.select(
         [st == "present", st == "late", (st == "excused") & sick, st == "excused"],
-        ["M", "K", "S", "A"],
-        default="F",
+        [dk["present"], dk["late"], dk["excused"], EXCUSED_NOTIFIED],
+        default=dk["unexcused"],
     ).astype(object)
 
 
@@ -1286,7 +1257,11 @@ def _write_attendance_xlsx(
                 )
             total_row = 4 + len(ids)
             ws.cell(row=total_row, column=1, value="I alt")
-            counts = at.loc[at["dk_code"].isin(["M", "K"])].groupby("date").size()
+            counts = (
+                at.loc[at["dk_code"].isin([DELIVERY["attendance"][s] for s in ("present", "late")])]
+                .groupby("date")
+                .size()
+            )
             for d, k in col_of.items():
                 ws.cell(row=total_row, column=k, value=int(counts.get(d, 0)))
         buf = io.BytesIO()

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from envejind_eval.errors import IngestError
+from envejind_eval.ingest.vocabulary import recognised
+from envejind_eval.schema import OUTCOME_INDICATORS
 
 KINDS = (
     "participants",
@@ -114,19 +116,8 @@ FIELD_ALIASES: dict[str, list[str]] = {
 
 #: outcome indicator columns of the wide status file -> canonical indicator.
 INDICATOR_ALIASES: dict[str, str] = {
-    **dict.fromkeys(
-        _n("I uddannelse", "Uddannelse", "in_education", "in education"), "in_education"
-    ),
-    **dict.fromkeys(
-        _n("I beskæftigelse", "Beskæftigelse", "I job", "in_employment", "in employment"),
-        "in_employment",
-    ),
-    **dict.fromkeys(
-        _n("Sigtet af politiet", "Sigtet", "Sigtelse", "police_charge", "charged"), "police_charge"
-    ),
-    **dict.fromkeys(
-        _n("Stabil bolig", "Bolig", "stable_housing", "stable housing"), "stable_housing"
-    ),
+    **{norm(k): v for k, v in recognised("indicator").items()},
+    **{norm(c): c for c in OUTCOME_INDICATORS},
 }
 
 #: Headers that hold names: a delivery with one of these is refused.
@@ -197,121 +188,18 @@ def default_codes() -> dict[str, dict[str, str]]:
         TIMEPOINTS,
     )
 
-    return {
-        "attendance": _codes(
-            {
-                "M": "present",
-                "Mødt": "present",
-                "K": "late",
-                "Kom for sent": "late",
-                "S": "excused",
-                "Syg": "excused",
-                "A": "excused",
-                "Afbud": "excused",
-                "F": "unexcused",
-                "Fravær": "unexcused",
-                "Udeblevet": "unexcused",
-            },
-            ATTENDANCE_STATUSES,
-        ),
-        "sex": _codes(
-            {
-                "K": "female",
-                "M": "male",
-                "A": "other",
-                "Kvinde": "female",
-                "Mand": "male",
-                "Pige": "female",
-                "Dreng": "male",
-                "Andet": "other",
-                "Ukendt": "unknown",
-            },
-            SEXES,
-        ),
-        "referred_by": _codes(
-            {
-                "Socialforvaltningen": "social_services",
-                "Kommunen": "social_services",
-                "Politiet": "police",
-                "Politi": "police",
-                "SSP": "sspk",
-                "SSPK": "sspk",
-                "Jobcenter": "jobcentre",
-                "Jobcentret": "jobcentre",
-                "Skole": "school",
-                "Skolen": "school",
-                "Kriminalforsorgen": "probation",
-                "Andet": "other",
-            },
-            REFERRERS,
-        ),
-        "status": _codes(
-            {
-                "Gennemført": "completed",
-                "Frafaldet": "dropped_out",
-                "Frafald": "dropped_out",
-                "Udelukket": "excluded",
-                "Ekskluderet": "excluded",
-                "I gang": "ongoing",
-                "Igang": "ongoing",
-            },
-            STATUSES,
-        ),
-        "timepoint": _codes(
-            {
-                "Start": "baseline",
-                "Før": "baseline",
-                "Midtvejs": "midway",
-                "Midt": "midway",
-                "Slut": "end",
-                "Efter": "end",
-                "Opfølgning": "followup",
-            },
-            TIMEPOINTS,
-        ),
-        "rater": _codes(
-            {
-                "Selv": "self",
-                "Den unge": "self",
-                "Mentor": "mentor",
-                "Personale": "staff",
-                "Medarbejder": "staff",
-            },
-            RATERS,
-        ),
-        "activity": _codes(
-            {
-                "ART": "art",
-                "MI-samtale": "mi",
-                "MI": "mi",
-                "MI samtale": "mi",
-                "Undervisning": "teaching",
-                "Idræt": "sport",
-                "Sport": "sport",
-                "Andet": "other",
-            },
-            ACTIVITIES,
-        ),
-        "yes_no": {
-            norm(k): v
-            for k, v in {
-                "Ja": "1",
-                "J": "1",
-                "Nej": "0",
-                "N": "0",
-                "yes": "1",
-                "no": "0",
-                "true": "1",
-                "false": "0",
-                "1": "1",
-                "0": "0",
-                "1.0": "1",
-                "0.0": "0",
-                "Sand": "1",
-                "Falsk": "0",
-            }.items()
-        },
+    canonical = {
+        "attendance": ATTENDANCE_STATUSES,
+        "sex": SEXES,
+        "referred_by": REFERRERS,
+        "status": STATUSES,
+        "timepoint": TIMEPOINTS,
+        "rater": RATERS,
+        "activity": ACTIVITIES,
     }
+    out = {lst: _codes(recognised(lst), codes) for lst, codes in canonical.items()}
+    out["yes_no"] = {norm(k): v for k, v in recognised("yes_no").items()}
+    return out
 
 
 #: which code list each field uses
