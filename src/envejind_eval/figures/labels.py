@@ -15,13 +15,50 @@ from typing import Any, Literal
 Lang = Literal["da", "en"]
 LANGS: tuple[str, ...] = ("da", "en")
 
+#: Display labels of canonical codes by code list and language: the one source for
+#: figures and the report (``report.texts`` builds its ``tp_*``, ``rater_*``, ``sex_*``,
+#: ``ref_*`` and status column texts from it).
+CODE_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "timepoint": {
+        "baseline": {"da": "Start", "en": "Baseline"},
+        "midway": {"da": "Midtvejs", "en": "Midway"},
+        "end": {"da": "Slut", "en": "End"},
+        "followup": {"da": "Opfølgning", "en": "Follow-up"},
+    },
+    "rater": {
+        "self": {"da": "Den unge selv", "en": "Young person"},
+        "mentor": {"da": "Mentor", "en": "Mentor"},
+        "staff": {"da": "Personale", "en": "Staff"},
+    },
+    "status": {
+        "completed": {"da": "Gennemført", "en": "Completed"},
+        "dropped_out": {"da": "Frafaldet", "en": "Dropped out"},
+        "excluded": {"da": "Udelukket", "en": "Excluded"},
+        "ongoing": {"da": "I gang", "en": "Ongoing"},
+    },
+    "sex": {
+        "female": {"da": "Kvinde", "en": "Female"},
+        "male": {"da": "Mand", "en": "Male"},
+        "other": {"da": "Andet", "en": "Other"},
+        "unknown": {"da": "Ukendt", "en": "Unknown"},
+    },
+    "referred_by": {
+        "social_services": {"da": "Socialforvaltningen", "en": "Social services"},
+        "police": {"da": "Politiet", "en": "Police"},
+        "sspk": {"da": "SSP", "en": "SSP (schools, social services, police)"},
+        "jobcentre": {"da": "Jobcenter", "en": "Job centre"},
+        "school": {"da": "Skole", "en": "School"},
+        "probation": {"da": "Kriminalforsorgen", "en": "Probation service"},
+        "other": {"da": "Andet", "en": "Other"},
+        "unknown": {"da": "Ukendt", "en": "Unknown"},
+    },
+}
+
 #: Every fixed text a figure shows, by key and language.
 TEXT: dict[str, dict[str, str]] = {
-    # timepoints
-    "baseline": {"da": "Start", "en": "Baseline"},
-    "midway": {"da": "Midtvejs", "en": "Midway"},
+    # timepoints (figures name the end point "Afslutning")
+    **CODE_LABELS["timepoint"],
     "end": {"da": "Afslutning", "en": "End"},
-    "followup": {"da": "Opfølgning", "en": "Follow-up"},
     # reliable change classes
     "improved": {"da": "Forbedret", "en": "Improved"},
     "unchanged": {"da": "Uændret", "en": "Unchanged"},
@@ -29,7 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
     # flow stages
     "referred": {"da": "Henvist", "en": "Referred"},
     "started": {"da": "Startet", "en": "Started"},
-    "completed": {"da": "Gennemført", "en": "Completed"},
+    "completed": CODE_LABELS["status"]["completed"],
     "measured_end": {"da": "Målt ved afslutning", "en": "Measured at end"},
     # status outcome indicators
     "in_education": {"da": "I uddannelse", "en": "In education"},

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from envejind_eval.figures.labels import CODE_LABELS
+
+
+def _codes(prefix: str, code_list: str) -> dict[str, dict[str, str]]:
+    """``{prefix}_{code}`` texts from the shared code labels (``figures.labels``)."""
+    return {f"{prefix}_{c}": dict(v) for c, v in CODE_LABELS[code_list].items()}
+
+
 TEXTS: dict[str, dict[str, str]] = {
     # -- frame --------------------------------------------------------------------------
     "report_title": {"da": "Evaluering af En vej ind", "en": "Evaluation of En vej ind"},
@@ -60,10 +68,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "col_cohort_id": {"da": "Hold", "en": "Team"},
     "col_n_teams": {"da": "Hold", "en": "Teams"},
     "col_started": {"da": "Startet", "en": "Started"},
-    "col_completed": {"da": "Gennemført", "en": "Completed"},
-    "col_dropped_out": {"da": "Frafaldet", "en": "Dropped out"},
-    "col_excluded": {"da": "Udelukket", "en": "Excluded"},
-    "col_ongoing": {"da": "I gang", "en": "Ongoing"},
+    **_codes("col", "status"),
     "col_instrument": {"da": "Måleredskab", "en": "Instrument"},
     "col_timepoint": {"da": "Måletidspunkt", "en": "Timepoint"},
     "col_rater": {"da": "Bedømmer", "en": "Rater"},
@@ -83,26 +88,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "col_mean": {"da": "Gennemsnit", "en": "Mean"},
     "col_sd": {"da": "Spredning", "en": "SD"},
     "col_measure": {"da": "Mål", "en": "Measure"},
-    # -- codes --------------------------------------------------------------------------
-    "tp_baseline": {"da": "Start", "en": "Baseline"},
-    "tp_midway": {"da": "Midtvejs", "en": "Midway"},
-    "tp_end": {"da": "Slut", "en": "End"},
-    "tp_followup": {"da": "Opfølgning", "en": "Follow-up"},
-    "rater_self": {"da": "Den unge selv", "en": "Young person"},
-    "rater_mentor": {"da": "Mentor", "en": "Mentor"},
-    "rater_staff": {"da": "Personale", "en": "Staff"},
-    "sex_female": {"da": "Kvinde", "en": "Female"},
-    "sex_male": {"da": "Mand", "en": "Male"},
-    "sex_other": {"da": "Andet", "en": "Other"},
-    "sex_unknown": {"da": "Ukendt", "en": "Unknown"},
-    "ref_social_services": {"da": "Socialforvaltningen", "en": "Social services"},
-    "ref_police": {"da": "Politiet", "en": "Police"},
-    "ref_sspk": {"da": "SSP", "en": "SSP (schools, social services, police)"},
-    "ref_jobcentre": {"da": "Jobcenter", "en": "Job centre"},
-    "ref_school": {"da": "Skole", "en": "School"},
-    "ref_probation": {"da": "Kriminalforsorgen", "en": "Probation service"},
-    "ref_other": {"da": "Andet", "en": "Other"},
-    "ref_unknown": {"da": "Ukendt", "en": "Unknown"},
+    # -- codes (labels from figures.labels.CODE_LABELS) ---------------------------------
+    **_codes("tp", "timepoint"),
+    **_codes("rater", "rater"),
+    **_codes("sex", "sex"),
+    **_codes("ref", "referred_by"),
     "yes": {"da": "ja", "en": "yes"},
     "no": {"da": "nej", "en": "no"},
 }
