@@ -17,7 +17,7 @@ LANGS: tuple[str, ...] = ("da", "en")
 
 #: Display labels of canonical codes by code list and language: the one source for
 #: figures and the report (``report.texts`` builds its ``tp_*``, ``rater_*``, ``sex_*``,
-#: ``ref_*`` and status column texts from it).
+#: ``ref_*``, ``ind_*`` and status column texts from it).
 CODE_LABELS: dict[str, dict[str, dict[str, str]]] = {
     "timepoint": {
         "baseline": {"da": "Start", "en": "Baseline"},
@@ -52,6 +52,12 @@ CODE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "other": {"da": "Andet", "en": "Other"},
         "unknown": {"da": "Ukendt", "en": "Unknown"},
     },
+    "indicator": {
+        "in_education": {"da": "I uddannelse", "en": "In education"},
+        "in_employment": {"da": "I beskæftigelse", "en": "In employment"},
+        "police_charge": {"da": "Sigtet af politiet", "en": "Charged by police"},
+        "stable_housing": {"da": "Stabil bolig", "en": "Stable housing"},
+    },
 }
 
 #: Every fixed text a figure shows, by key and language.
@@ -69,10 +75,7 @@ TEXT: dict[str, dict[str, str]] = {
     "completed": CODE_LABELS["status"]["completed"],
     "measured_end": {"da": "Målt ved afslutning", "en": "Measured at end"},
     # status outcome indicators
-    "in_education": {"da": "I uddannelse", "en": "In education"},
-    "in_employment": {"da": "I beskæftigelse", "en": "In employment"},
-    "police_charge": {"da": "Sigtet af politiet", "en": "Charged by police"},
-    "stable_housing": {"da": "Stabil bolig", "en": "Stable housing"},
+    **CODE_LABELS["indicator"],
     # raters
     "self": {"da": "Selvvurdering", "en": "Self-rated"},
     "mentor": {"da": "Mentorvurdering", "en": "Mentor-rated"},

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from envejind_eval.errors import EnvejindWarning, InsufficientDataError
+from envejind_eval.figures.labels import CODE_LABELS
 from envejind_eval.instruments import CLAIMS
 from envejind_eval.report import fmt
 from envejind_eval.report.model import (
@@ -134,10 +135,9 @@ add(
         },
         "tbl_outcomes": {"da": "Status ved start og slut", "en": "Status at baseline and end"},
         "fig_outcomes": {"da": "Andel med hver status", "en": "Share with each status"},
-        "ind_in_education": {"da": "I uddannelse", "en": "In education"},
-        "ind_in_employment": {"da": "I beskæftigelse", "en": "In employment"},
+        **{f"ind_{c}": dict(v) for c, v in CODE_LABELS["indicator"].items()},
+        # the report words this one in full
         "ind_police_charge": {"da": "Sigtet af politiet", "en": "Charged by the police"},
-        "ind_stable_housing": {"da": "Stabil bolig", "en": "Stable housing"},
         "col_indicator": {"da": "Status", "en": "Status"},
         "col_share_pre": {"da": "Andel ved start", "en": "Share at baseline"},
         "col_share_post": {"da": "Andel ved slut", "en": "Share at end"},
