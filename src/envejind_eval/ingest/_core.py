@@ -845,17 +845,28 @@ class Pipeline:
             cols["minutes"] = self._v(s, "minutes", rows)
         self._emit("activities", s, rows, None, cols)
 
-    def _rows_measurements_wide(self, s: Source, rows: np.ndarray) -> None:
+    @staticmethod
+    def _melt_wide(
+        s: Source, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The wide cells of ``rows`` stacked column by column: (row, column, key, value)
+        with the key (item id / indicator) of each column; None without wide columns."""
         R, C, It, V = [], [], [], []
-        for i, item in zip(s.wide_cols, s.wide_keys, strict=True):
+        for i, key in zip(s.wide_cols, s.wide_keys, strict=True):
             p = s.parsed[f"cell:{i}"]
             R.append(rows)
             C.append(np.full(len(rows), i, np.int64))
-            It.append(np.full(len(rows), item, dtype=object))
+            It.append(np.full(len(rows), key, dtype=object))
             V.append(p.values[p.idx[rows]])
         if not R:
+            return None
+        return np.concatenate(R), np.concatenate(C), np.concatenate(It), np.concatenate(V)
+
+    def _rows_measurements_wide(self, s: Source, rows: np.ndarray) -> None:
+        melted = self._melt_wide(s, rows)
+        if melted is None:
             return
-        r = np.concatenate(R)
+        r, c, keys, values = melted
         inst = (
             self._v(s, "instrument", r)
             if s.instrument == ""
@@ -866,12 +877,12 @@ class Pipeline:
             "instrument": inst,
             "timepoint": self._v(s, "timepoint", r),
             "rater": self._v(s, "rater", r),
-            "item": np.concatenate(It),
-            "value": np.concatenate(V),
+            "item": keys,
+            "value": values,
         }
         if "date" in s.parsed:
             cols["date"] = self._days(s, "date", r)
-        self._emit("measurements", s, r, np.concatenate(C), cols)
+        self._emit("measurements", s, r, c, cols)
 
     def _rows_measurements_long(self, s: Source, rows: np.ndarray) -> None:
         cols = {"participant_id": s.pcode[rows]}
@@ -882,26 +893,20 @@ class Pipeline:
         self._emit("measurements", s, rows, None, cols)
 
     def _rows_outcomes_wide(self, s: Source, rows: np.ndarray) -> None:
-        R, C, It, V = [], [], [], []
-        for i, ind in zip(s.wide_cols, s.wide_keys, strict=True):
-            p = s.parsed[f"cell:{i}"]
-            R.append(rows)
-            C.append(np.full(len(rows), i, np.int64))
-            It.append(np.full(len(rows), ind, dtype=object))
-            V.append(p.values[p.idx[rows]])
-        if not R:
+        melted = self._melt_wide(s, rows)
+        if melted is None:
             return
-        r = np.concatenate(R)
+        r, c, keys, values = melted
         self._emit(
             "outcomes",
             s,
             r,
-            np.concatenate(C),
+            c,
             {
                 "participant_id": s.pcode[r],
                 "timepoint": self._v(s, "timepoint", r),
-                "indicator": np.concatenate(It),
-                "value": np.concatenate(V),
+                "indicator": keys,
+                "value": values,
             },
         )
 
