@@ -73,6 +73,13 @@ def _check_timepoint(name: str, value: str) -> None:
         raise ValueError(f"Expecting one of {', '.join(TIMEPOINTS)} for {name}; got '{value}'")
 
 
+def _check_pre_post(pre: str, post: str) -> None:
+    _check_timepoint("pre", pre)
+    _check_timepoint("post", post)
+    if pre == post:
+        raise ValueError("pre and post must be different timepoints")
+
+
 def _units(inst: Instrument, level: str) -> list[str]:
     if level == "item":
         return inst.item_ids
@@ -447,10 +454,7 @@ def pre_post(
     """
     by_l = _as_list(by)
     inst = _check_common(ds, instrument, level, by_l, rater)
-    _check_timepoint("pre", pre)
-    _check_timepoint("post", post)
-    if pre == post:
-        raise ValueError("pre and post must be different timepoints")
+    _check_pre_post(pre, post)
     uni, raters, units = _universe(
         ds, inst, level=level, timepoints=[pre, post], rater=rater, by=by_l
     )
@@ -627,10 +631,7 @@ def reliable_change(
     if level not in ("domain", "total"):
         raise ValueError(f"Expecting one of domain, total; got '{level}'")
     inst = _check_common(ds, instrument, level, [], rater)
-    _check_timepoint("pre", pre)
-    _check_timepoint("post", post)
-    if pre == post:
-        raise ValueError("pre and post must be different timepoints")
+    _check_pre_post(pre, post)
     if (
         reliability is not None
         and reliability != "estimate"
