@@ -375,47 +375,32 @@ def results(ctx: Context) -> Section | None:
         per_inst.append((inst_id, pp, rc))
         name = ctx.ds.instruments[inst_id].name[ctx.lang]
         figures.append(
-            Figure(
+            _inst_figure(
+                ctx,
                 f"prepost_{inst_id}",
                 ctx.t("fig_prepost", inst=name),
-                pp.name,
-                lambda d, i=inst_id: _draw(  # type: ignore[misc]
-                    pre_post_dumbbell,
-                    _prepost_rows(d),
-                    instrument=i,
-                    lang=ctx.lang,
-                    instruments=ctx.ds.instruments,
-                ),
+                pp,
+                pre_post_dumbbell,
+                _prepost_rows,
+                inst_id,
             )
         )
         if inst_id == "ungestjernen":
             figures.append(
-                Figure(
-                    "star_profile",
-                    ctx.t("fig_star"),
-                    pp.name,
-                    lambda d: _draw(
-                        star_profile,
-                        _prepost_rows(d),
-                        instrument="ungestjernen",
-                        lang=ctx.lang,
-                        instruments=ctx.ds.instruments,
-                    ),
+                _inst_figure(
+                    ctx, "star_profile", ctx.t("fig_star"), pp, star_profile, _prepost_rows, inst_id
                 )
             )
         if rc is not None:
             figures.append(
-                Figure(
+                _inst_figure(
+                    ctx,
                     f"rci_{inst_id}",
                     ctx.t("fig_rci", inst=name),
-                    rc.name,
-                    lambda d, i=inst_id: _draw(  # type: ignore[misc]
-                        reliable_change_bars,
-                        _rci_long(d),
-                        instrument=i,
-                        lang=ctx.lang,
-                        instruments=ctx.ds.instruments,
-                    ),
+                    rc,
+                    reliable_change_bars,
+                    _rci_long,
+                    inst_id,
                 )
             )
     if not tables:
@@ -464,6 +449,26 @@ def results(ctx: Context) -> Section | None:
         return out
 
     return Section("results", ctx.t("sec_results"), tables=tables, figures=figures, narrate=narrate)
+
+
+def _inst_figure(
+    ctx: Context,
+    name: str,
+    title: str,
+    table: Table,
+    fn: Any,
+    rows: Any,
+    instrument: str,
+) -> Figure:
+    """A figure of one instrument drawn by ``fn`` from ``rows(gated data of table)``."""
+    return Figure(
+        name,
+        title,
+        table.name,
+        lambda d: _draw(
+            fn, rows(d), instrument=instrument, lang=ctx.lang, instruments=ctx.ds.instruments
+        ),
+    )
 
 
 def _draw(fn: Any, data: pd.DataFrame, **kw: Any) -> Any:
