@@ -208,6 +208,6 @@ def test_status_outcomes_accepts_result_object():
 
     shares = outcomes_frame()
     p = F.status_outcomes_plot(SimpleNamespace(shares=shares, mcnemar=pd.DataFrame()), lang="en")
-    assert set(p.data["indicator_label"].astype(str)) >= {"In education", "Charged by police"}
+    assert set(p.data["indicator_label"].astype(str)) >= {"In education", "Charged by the police"}
     with pytest.raises(TypeError, match="status_outcomes"):
         F.status_outcomes_plot(SimpleNamespace(other=1))

@@ -74,7 +74,7 @@ def test_sample_figures_draw_without_warnings(sample_jobs):
     # Danish decimal comma on the axes and in the annotations of the real outputs
     assert any("," in s and "[" in s for s in texts["prepost_ungestjernen"])
     assert any("," in s for s in texts["forest_ungestjernen"])
-    assert "Afslutning" in texts["star_ungestjernen"]
+    assert "Slut" in texts["star_ungestjernen"]
 
 
 def test_tiny_figures_draw_without_warnings(tiny_jobs):

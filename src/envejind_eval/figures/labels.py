@@ -55,16 +55,15 @@ CODE_LABELS: dict[str, dict[str, dict[str, str]]] = {
     "indicator": {
         "in_education": {"da": "I uddannelse", "en": "In education"},
         "in_employment": {"da": "I beskæftigelse", "en": "In employment"},
-        "police_charge": {"da": "Sigtet af politiet", "en": "Charged by police"},
+        "police_charge": {"da": "Sigtet af politiet", "en": "Charged by the police"},
         "stable_housing": {"da": "Stabil bolig", "en": "Stable housing"},
     },
 }
 
 #: Every fixed text a figure shows, by key and language.
 TEXT: dict[str, dict[str, str]] = {
-    # timepoints (figures name the end point "Afslutning")
+    # timepoints (the same words as the report's tables)
     **CODE_LABELS["timepoint"],
-    "end": {"da": "Afslutning", "en": "End"},
     # reliable change classes
     "improved": {"da": "Forbedret", "en": "Improved"},
     "unchanged": {"da": "Uændret", "en": "Unchanged"},

@@ -136,8 +136,6 @@ add(
         "tbl_outcomes": {"da": "Status ved start og slut", "en": "Status at baseline and end"},
         "fig_outcomes": {"da": "Andel med hver status", "en": "Share with each status"},
         **{f"ind_{c}": dict(v) for c, v in CODE_LABELS["indicator"].items()},
-        # the report words this one in full
-        "ind_police_charge": {"da": "Sigtet af politiet", "en": "Charged by the police"},
         "col_indicator": {"da": "Status", "en": "Status"},
         "col_share_pre": {"da": "Andel ved start", "en": "Share at baseline"},
         "col_share_post": {"da": "Andel ved slut", "en": "Share at end"},
