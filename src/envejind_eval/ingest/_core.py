@@ -271,7 +271,7 @@ class Pipeline:
         self._problems: list[tuple[np.ndarray, Any, str, str, str, Any]] = []
         self.quarantined: np.ndarray | None = None  # per grow
         self.extra_files: list[dict] = []
-        self._cpr_cache: dict[str, tuple[str | None, str | None]] = {}
+        self._cpr_cache: dict[str, tuple[int, str | None]] = {}
 
     # -- keys & ids ---------------------------------------------------------------------------
     def key(self) -> bytes:
@@ -510,39 +510,30 @@ class Pipeline:
             is_cpr = np.ones(len(vals), dtype=bool)
         else:
             is_cpr = np.array([P.looks_like_cpr(v) for v in vals], dtype=bool)
-        codes_l: list[int] = [-1] * (len(vals) + 1)
-        rules_l: list[str | None] = [None] * (len(vals) + 1)
-        pids = self.pids
-        plist = self.pid_list
+        codes_u = np.full(len(vals) + 1, -1, dtype=np.int64)
+        rules_u = np.full(len(vals) + 1, None, dtype=object)
         if is_cpr.any():
             key = self.key()
-            cache = self._cpr_cache
-            j = np.nonzero(is_cpr)[0].tolist()
-            sub = [vals[i] for i in j]
+            cache = self._cpr_cache  # CPR text -> (participant code or -1, rule)
+            j = np.nonzero(is_cpr)[0]
+            sub = [vals[i] for i in j.tolist()]
             todo = [v for v in sub if v not in cache]
             if todo:
                 ps, rs = P.pseudonymise(todo, key)
-                cache.update(zip(todo, zip(ps.tolist(), rs.tolist(), strict=True), strict=True))
-            for i, v in zip(j, sub, strict=True):
-                ps_, r_ = cache[v]
-                if ps_ is None:
-                    rules_l[i] = r_
-                else:
-                    c = pids.get(ps_)
-                    if c is None:
-                        c = pids[ps_] = len(plist)
-                        plist.append(ps_)
-                    codes_l[i] = c
+                for v, ps_, r_ in zip(todo, ps.tolist(), rs.tolist(), strict=True):
+                    cache[v] = (-1 if ps_ is None else self.pid_code(ps_), r_)
+            got = [cache[v] for v in sub]
+            codes_u[j] = [c for c, _ in got]
+            rules_u[j] = [r for _, r in got]
         for k in np.nonzero(~is_cpr)[0].tolist():
-            codes_l[k] = self.pid_code(vals[k])
-        codes_u = np.array(codes_l, dtype=np.int64)
-        rules_u = np.array(rules_l, dtype=object)
+            codes_u[k] = self.pid_code(vals[k])
         rules_u[len(vals)] = "not_null"
         idx = np.where(col.codes < 0, len(vals), col.codes)
         s.pcode = codes_u[idx]
         bad_u = np.array([r is not None for r in rules_u])
-        if bad_u[idx].any():
-            rows = np.nonzero(bad_u[idx])[0]
+        bad = bad_u[idx]
+        if bad.any():
+            rows = np.nonzero(bad)[0]
             r = rules_u[idx[rows]]
             for rule in pd.unique(r):
                 sel = rows[r == rule]
@@ -1382,13 +1373,25 @@ def _seq(x: Any, n: int) -> list:
 def _str_from_codes(codes: np.ndarray, cats: list[str]) -> Any:
     """A pandas ``str`` array of ``cats[codes]`` (-1 = missing), built in pyarrow."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     codes = np.asarray(codes)
-    arr = pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(cats, pa.string())
-    )
-    out = pd.array(arr.cast(pa.large_string()), dtype="str")  # pandas' own storage type
-    return out
+    n = len(codes)
+    missing = codes < 0
+    enc = [c.encode("utf-8") for c in cats]
+    w = len(enc[0]) if enc else 0
+    if missing.all():
+        arr = pa.nulls(n, pa.large_string())
+    elif w and not missing.any() and all(len(e) == w for e in enc):
+        # equal-length texts (pseudonyms): gather w-byte records, offsets are a stride
+        table = np.array(enc, dtype=f"S{w}").view(np.dtype((np.void, w)))
+        data = np.take(table, codes)
+        offsets = np.arange(0, (n + 1) * w, w, dtype=np.int64)
+        arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    else:
+        idx = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
+        arr = pc.take(pa.array(cats, pa.large_string()), idx)
+    return pd.array(arr, dtype="str")  # large_string: pandas' own storage type
 
 
 def run(

@@ -13,6 +13,7 @@ Nothing here ever puts a CPR number or a pseudonym into an exception message or 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import hmac
 import os
 import re
@@ -20,6 +21,7 @@ import secrets
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,28 +99,29 @@ def pseudonym(digits: str, key: bytes) -> str:
 
 def normalise_many(values: Sequence[str]) -> tuple[list[str | None], list[str | None]]:
     """Vectorised :func:`normalise_cpr` over many (unique) values: ``(digits, rules)``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(values)
     if n == 0:
         return [], []
     stripped = [v if (v.isprintable() and " " not in v) else _WS.sub("", v) for v in values]
-    digits: list[str | None] = [None] * n
-    rules: list[str | None] = ["cpr_invalid_format"] * n
-    ok_idx, ok_dig = [], []
-    for i, t in enumerate(stripped):
-        t2 = t[:6] + t[7:] if len(t) == 11 and t[6] == "-" else t
-        if len(t2) == 10 and t2.isascii() and t2.isdigit():
-            ok_idx.append(i)
-            ok_dig.append(t2)
-        elif _NINE_RX.match(t):
-            rules[i] = "cpr_leading_zero_lost"
-    if not ok_idx:
-        return digits, rules
-    arr = np.frombuffer("".join(ok_dig).encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48
-    arr = arr.astype(np.int64)
-    dd = arr[:, 0] * 10 + arr[:, 1]
-    mm = arr[:, 2] * 10 + arr[:, 3]
-    yy = arr[:, 4] * 10 + arr[:, 5]
-    d7 = arr[:, 6]
+    # the shape checks run in pyarrow (ASCII digits, as the re.ASCII patterns above)
+    arr = pa.array(stripped, pa.string())
+    ten = pc.match_substring_regex(arr, r"^[0-9]{6}-?[0-9]{4}$").to_numpy(zero_copy_only=False)
+    nine = pc.match_substring_regex(arr, r"^[0-9]{5}-?[0-9]{4}$").to_numpy(zero_copy_only=False)
+    rules = np.where(nine, "cpr_leading_zero_lost", "cpr_invalid_format").astype(object)
+    digits = np.full(n, None, dtype=object)
+    ok_idx = np.flatnonzero(ten)
+    if not len(ok_idx):
+        return digits.tolist(), rules.tolist()
+    ok_dig = pc.replace_substring(arr.filter(pa.array(ten)), "-", "").to_pylist()
+    arr10 = np.frombuffer("".join(ok_dig).encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48
+    arr10 = arr10.astype(np.int64)
+    dd = arr10[:, 0] * 10 + arr10[:, 1]
+    mm = arr10[:, 2] * 10 + arr10[:, 3]
+    yy = arr10[:, 4] * 10 + arr10[:, 5]
+    d7 = arr10[:, 6]
     century = np.where(
         d7 <= 3,
         1900,
@@ -134,13 +137,22 @@ def normalise_many(values: Sequence[str]) -> tuple[list[str | None], list[str | 
     okd = okm & (dd >= 1) & (dd <= dim)
     born = first + (np.clip(dd, 1, 31) - 1).astype("timedelta64[D]")
     okd &= born <= np.datetime64(_dt.date.today(), "D")
-    for j, i in enumerate(ok_idx):
-        if okd[j]:
-            digits[i] = ok_dig[j]
-            rules[i] = None
-        else:
-            rules[i] = "cpr_invalid_date"
-    return digits, rules
+    good = ok_idx[okd]
+    digits[good] = np.array(ok_dig, dtype=object)[okd]
+    rules[good] = None
+    rules[ok_idx[~okd]] = "cpr_invalid_date"
+    return digits.tolist(), rules.tolist()
+
+
+def _hmac_sha256_states(key: bytes) -> tuple[Any, Any]:
+    """The inner and outer SHA-256 states of HMAC (RFC 2104) after absorbing the padded
+    key: copying them per message gives ``hmac.digest`` at a third of its cost."""
+    if len(key) > 64:  # SHA-256 block size
+        key = hashlib.sha256(key).digest()
+    k = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
+    return inner, outer
 
 
 def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -152,11 +164,17 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
     per person, not once per row.
     """
     digits, rules = normalise_many(list(values))
-    digest = hmac.digest
+    inner, outer = _hmac_sha256_states(key)
     n = PSEUDONYM_LENGTH
-    out = [
-        None if d is None else digest(key, d.encode("ascii"), "sha256").hex()[:n] for d in digits
-    ]
+
+    def one(d: str) -> str:
+        i = inner.copy()
+        i.update(d.encode("ascii"))
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()[:n]
+
+    out = [None if d is None else one(d) for d in digits]
     return np.array(out, dtype=object), np.array(rules, dtype=object)
 
 
