@@ -355,8 +355,11 @@ def _format_reasons(codes: np.ndarray, reason: pd.Categorical, n_groups: int) ->
     text_rank = np.empty(n_cat, dtype=np.int64)
     text_rank[np.argsort(cats.astype(str), kind="stable")] = np.arange(n_cat)
     order = np.argsort(-cnt * n_cat + text_rank[None, :], axis=1, kind="stable")
-    for gi in np.flatnonzero(cnt.any(axis=1)):
-        out[gi] = "; ".join(f"{cats[k]}: {cnt[gi, k]}" for k in order[gi] if cnt[gi, k] > 0)
+    # Python ints and strs: formatting numpy scalars one by one is what this loop cost
+    labels = cats.astype(str).tolist()
+    for gi in np.flatnonzero(cnt.any(axis=1)).tolist():
+        row, ks = cnt[gi].tolist(), order[gi].tolist()
+        out[gi] = "; ".join(f"{labels[k]}: {row[k]}" for k in ks if row[k] > 0)
     return out
 
 
