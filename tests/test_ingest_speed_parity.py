@@ -5,8 +5,11 @@ from __future__ import annotations
 import hmac
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envejind_eval.ingest import pseudonymise as P
+from envejind_eval.ingest import readers as R
 
 
 @pytest.mark.parametrize("key", [bytes(range(16)), bytes(range(32)), bytes(range(64)), bytes(100)])
@@ -20,3 +23,23 @@ def test_pseudonymise_is_hmac_sha256(key):
     assert ps.tolist() == want
     assert ps[0] == P.pseudonym("0102034321", key)
     assert rules.tolist() == [None, None, None, "cpr_invalid_format", "cpr_leading_zero_lost"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    vals=st.lists(
+        st.one_of(st.none(), st.sampled_from(["M", "K", "ø", "S ", "010203-4321"])), max_size=300
+    ),
+    runs=st.integers(1, 40),
+    chunks=st.integers(1, 3),
+)
+def test_encode_matches_first_seen_factorisation(vals, runs, chunks):
+    import pyarrow as pa
+
+    rows = [v for v in vals for _ in range(runs)]  # runs of equal values, as in a sorted file
+    k = max(len(rows) // chunks, 1)
+    ch = pa.chunked_array([rows[i : i + k] for i in range(0, len(rows), k)] or [[]], pa.string())
+    got = R._encode(ch)
+    want = R._factorize(rows)
+    assert got.values == want.values
+    assert got.codes.tolist() == want.codes.tolist()

@@ -8,8 +8,8 @@ attendance file cheap to interpret.
 CSV
     Encoding: a UTF-8 BOM means UTF-8; else strict UTF-8; else cp1252 (recorded).
     Separator: ``;``, ``,`` or tab, whichever the header line holds most of. Files without
-    quotes and blank lines go through ``pyarrow.csv`` (multi-threaded, dictionary-encoded
-    columns); others through Python's ``csv`` module, which tracks line numbers across
+    quotes and blank lines go through ``pyarrow.csv`` (multi-threaded; columns read as
+    text, then dictionary-encoded by :func:`_encode`); others through Python's ``csv`` module, which tracks line numbers across
     quoted line breaks and flags rows with too many fields.
 Excel (.xlsx)
     One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
@@ -31,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -217,7 +218,6 @@ def _read_csv_arrow(
 
     header = [h.strip().strip('"').strip() for h in head.split(sep)]
     names = [f"c{i}" for i in range(len(header))]
-    dt = pa.dictionary(pa.int32(), pa.string())
     try:
         tbl = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body).slice(start)),
@@ -226,7 +226,7 @@ def _read_csv_arrow(
                 delimiter=sep, quote_char='"', ignore_empty_lines=False
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, dt),
+                column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=True,
                 null_values=[""],
             ),
@@ -238,17 +238,7 @@ def _read_csv_arrow(
     # quotes no line break can hide inside a value, so row i is line i + 2
     if b'"' in body and body.count(b"\n") != (n + 1 if body.endswith(b"\n") else n):
         return None  # blank lines or quoted line breaks: line numbers need the slow reader
-    tbl = tbl.unify_dictionaries()
-    cols = []
-    for name in names:
-        ch = tbl.column(name)
-        values = ch.chunks[0].dictionary.to_pylist() if ch.num_chunks else []
-        if ch.num_chunks:
-            parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in ch.chunks]
-            codes = np.concatenate(parts).astype(np.int32, copy=False)
-        else:
-            codes = np.empty(0, dtype=np.int32)
-        cols.append(_clean(Col(codes, values)))
+    cols = [_clean(_encode(tbl.column(name))) for name in names]
     n = tbl.num_rows
     return RawTable(
         path=path,
@@ -261,6 +251,53 @@ def _read_csv_arrow(
         lines=np.arange(2, n + 2, dtype=np.int64),
         n_read=n,
     )
+
+
+def _encode(ch: Any) -> Col:
+    """Dictionary-encode a pyarrow text column (values in first-seen order, -1 = empty).
+
+    Cheaper than pyarrow's own dictionary conversion for the shapes of a long attendance
+    file: one-byte values (codes) are factorised as bytes, and values that come in runs
+    (ids in a file sorted by person) are encoded once per run."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = ch.combine_chunks() if ch.num_chunks != 1 else ch.chunk(0)
+    n = len(arr)
+    if n == 0:
+        return Col(np.empty(0, dtype=np.int32), [])
+    if not arr.null_count:
+        offsets = np.frombuffer(arr.buffers()[1], np.int32, count=n + 1, offset=arr.offset * 4)
+        if (np.diff(offsets) == 1).all():
+            data = np.frombuffer(arr.buffers()[2], np.uint8, count=n, offset=int(offsets[0]))
+            codes, uniq = pd.factorize(data)  # one-byte values are ASCII (valid UTF-8)
+            return Col(codes.astype(np.int32), [chr(u) for u in uniq.tolist()])
+    starts = _run_starts(arr) if n > 64 else None
+    if starts is not None:
+        enc = pc.dictionary_encode(arr.take(pa.array(starts)))
+        run_codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        codes = np.repeat(run_codes, np.diff(np.append(starts, n)))
+    else:
+        enc = pc.dictionary_encode(arr)
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return Col(codes, enc.dictionary.to_pylist())
+
+
+def _run_starts(arr: Any) -> np.ndarray | None:
+    """Rows where a new value starts, when runs average 8 rows or more; else None."""
+    import pyarrow.compute as pc
+
+    n = len(arr)
+    k = min(n, 4096)  # look at a sample first: most columns have no runs
+    head = arr.slice(0, k)
+    if pc.sum(pc.not_equal(head.slice(1), head.slice(0, k - 1)).fill_null(True)).as_py() * 8 > k:
+        return None
+    same = pc.equal(arr.slice(1), arr.slice(0, n - 1)).fill_null(False)
+    new = np.flatnonzero(~same.to_numpy(zero_copy_only=False)) + 1
+    if (len(new) + 1) * 8 > n:
+        return None
+    return np.concatenate([np.zeros(1, dtype=np.int64), new])
 
 
 def _read_csv_python(
