@@ -202,6 +202,11 @@ def _check(
         )
     if pre == post or pre in by or post in by:
         raise ValueError("pre, post and the by columns must be distinct")
+    _check_options(higher_is_better, confidence, n_boot)
+    return by
+
+
+def _check_options(higher_is_better: bool, confidence: float, n_boot: int) -> None:
     if not isinstance(higher_is_better, bool | np.bool_):
         raise ValueError(
             f"Expecting one of True, False for higher_is_better; got {higher_is_better!r}"
@@ -212,7 +217,6 @@ def _check(
         raise ValueError(f"Expecting a non-negative integer n_boot; got {n_boot!r}")
     if 0 < n_boot < 100:
         raise ValueError(f"Expecting n_boot = 0 (no bootstrap) or at least 100; got {n_boot}")
-    return by
 
 
 def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -331,9 +335,38 @@ def paired_summary(
     """
     by = _check(frame, by, pre, post, higher_is_better, confidence, n_boot)
     codes_all, keys = _group_codes(frame, by)
-    n_groups = len(keys)
     x_pre = pd.to_numeric(frame[pre], errors="raise").to_numpy(dtype=float, na_value=np.nan)
     x_post = pd.to_numeric(frame[post], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    cols = _paired_columns(
+        codes_all,
+        len(keys),
+        x_pre,
+        x_post,
+        higher_is_better=higher_is_better,
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    out = keys.copy()
+    for c in PAIRED_COLUMNS:
+        out[c] = cols[c]
+    out["wilcoxon_method"] = out["wilcoxon_method"].astype("str")
+    return out.reset_index(drop=True)
+
+
+def _paired_columns(
+    codes_all: np.ndarray,
+    n_groups: int,
+    x_pre: np.ndarray,
+    x_post: np.ndarray,
+    *,
+    higher_is_better: bool,
+    confidence: float,
+    n_boot: int,
+    seed: int,
+) -> dict[str, object]:
+    """The columns of :func:`paired_summary` (``PAIRED_COLUMNS``) from arrays: group code
+    (0..n_groups-1) and the two measurements of every row (validated by the caller)."""
     complete = np.isfinite(x_pre) & np.isfinite(x_post)
     n_excl = np.bincount(codes_all[~complete], minlength=n_groups)
 
@@ -424,8 +457,7 @@ def paired_summary(
     if n_boot == 0:
         add(n >= 2, "bootstrap skipped (n_boot = 0)")
 
-    out = keys.copy()
-    cols = {
+    return {
         "n": n.astype(np.int64),
         "n_excluded": n_excl.astype(np.int64),
         "mean_pre": np.where(n > 0, mean_pre, np.nan),
@@ -453,10 +485,6 @@ def paired_summary(
         "n_worsened": n_worsened.astype(np.int64),
         "note": pd.array(notes.astype(str), dtype="str"),
     }
-    for c in PAIRED_COLUMNS:
-        out[c] = cols[c]
-    out["wilcoxon_method"] = out["wilcoxon_method"].astype("str")
-    return out.reset_index(drop=True)
 
 
 def _signed_rank(

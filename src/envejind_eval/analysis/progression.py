@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from envejind_eval.analysis.paired import PAIRED_COLUMNS, holm, paired_summary, wilson_interval
+from envejind_eval.analysis.paired import (
+    PAIRED_COLUMNS,
+    _check_options,
+    _paired_columns,
+    holm,
+    wilson_interval,
+)
 from envejind_eval.instruments.scoring import LEVELS, _score_codes
 from envejind_eval.schema import TIMEPOINTS
 
@@ -96,7 +102,47 @@ def _raters(inst: Instrument, sc: pd.DataFrame, rater: str | None) -> list[str]:
     return used or list(inst.raters)
 
 
-def _universe(
+@dataclass(frozen=True)
+class _Grid:
+    """The universe as arrays: row ``k`` is participant ``k // (n_r · n_u)`` of ``part``,
+    rater ``k // n_u % n_r`` and unit ``k % n_u``; ``score``/``form`` per timepoint."""
+
+    part: pd.DataFrame  # participant_id, status, <by>
+    raters: list[str]
+    units: list[str]
+    score: dict[str, np.ndarray]
+    form: dict[str, np.ndarray]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self.part), len(self.raters), len(self.units)
+
+    def rater_codes(self) -> np.ndarray:
+        n_p, n_r, n_u = self.shape
+        return np.tile(np.repeat(np.arange(n_r), n_u), n_p)
+
+    def unit_codes(self) -> np.ndarray:
+        n_p, n_r, n_u = self.shape
+        return np.tile(np.arange(n_u), n_p * n_r)
+
+    def frame(self) -> pd.DataFrame:
+        """Columns ``participant_id, status, <by>, rater, unit`` (categoricals in
+        instrument order), then per timepoint ``tp`` the score ``tp`` and ``has_form_<tp>``."""
+        n_p, n_r, n_u = self.shape
+        idx_p = np.repeat(np.arange(n_p), n_r * n_u)
+        part = self.part
+        out = pd.DataFrame({c: part[c].take(idx_p).reset_index(drop=True) for c in part})
+        out["rater"] = pd.Categorical.from_codes(
+            self.rater_codes(), categories=pd.Index(self.raters)
+        )
+        out["unit"] = pd.Categorical.from_codes(self.unit_codes(), categories=pd.Index(self.units))
+        for t in self.score:
+            out[t] = self.score[t]
+            out[f"has_form_{t}"] = self.form[t]
+        return out
+
+
+def _grid(
     ds: Dataset,
     inst: Instrument,
     *,
@@ -104,14 +150,10 @@ def _universe(
     timepoints: Sequence[str],
     rater: str | None,
     by: list[str],
-) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Every participant × rater × unit with scores (and form flags) per timepoint.
-
-    Columns: ``participant_id, status, <by>, rater, unit`` (categoricals in instrument
-    order), then per timepoint ``tp`` the score column ``tp`` and ``has_form_<tp>``.
-    """
+) -> _Grid:
+    """Every participant × rater × unit with scores (and form flags) per timepoint."""
     # integer codes straight from scoring (no string columns at national scale)
-    sc = _score_codes(ds.measurements, inst, level=level)  # type: ignore[arg-type]
+    sc = _score_codes(ds.measurements, inst, level=level, ordered=False)  # type: ignore[arg-type]
     t_map = pd.Index(list(timepoints)).get_indexer(sc.t_cats)
     ti_all = np.where(sc.t >= 0, t_map[sc.t] if len(t_map) else -1, -1)
     in_tp = ti_all >= 0
@@ -136,23 +178,30 @@ def _universe(
     pos = ((pi * n_r + ri) * n_u + ui)[ok]
     ti, score = ti_all[ok], sc.score[ok]
     n_rows = n_p * n_r * n_u
-    idx_p = np.repeat(np.arange(n_p), n_r * n_u)
-    out = pd.DataFrame({c: part[c].take(idx_p).reset_index(drop=True) for c in pcols})
-    out["rater"] = pd.Categorical.from_codes(
-        np.tile(np.repeat(np.arange(n_r), n_u), n_p), categories=pd.Index(raters)
-    )
-    out["unit"] = pd.Categorical.from_codes(
-        np.tile(np.arange(n_u), n_p * n_r), categories=pd.Index(units)
-    )
+    scores, forms = {}, {}
     for k, t in enumerate(timepoints):
         col = np.full(n_rows, np.nan)
         form = np.zeros(n_rows, dtype=bool)
         sel = ti == k
-        col[pos[sel]] = score[sel]
+        col[pos[sel]] = score[sel]  # a duplicated key: the last in input order wins
         form[pos[sel]] = True
-        out[t] = col
-        out[f"has_form_{t}"] = form
-    return out, raters, units
+        scores[t], forms[t] = col, form
+    return _Grid(part, raters, units, scores, forms)
+
+
+def _universe(
+    ds: Dataset,
+    inst: Instrument,
+    *,
+    level: str,
+    timepoints: Sequence[str],
+    rater: str | None,
+    by: list[str],
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Every participant × rater × unit with scores (and form flags) per timepoint, as a
+    frame (see :meth:`_Grid.frame`), with the raters and units."""
+    g = _grid(ds, inst, level=level, timepoints=timepoints, rater=rater, by=by)
+    return g.frame(), g.raters, g.units
 
 
 def _cronbach_alpha(items: pd.DataFrame) -> float:
@@ -237,6 +286,48 @@ def _reliabilities(
     return res
 
 
+def _rc_cells(
+    cell: np.ndarray,
+    x_pre: np.ndarray,
+    rel: pd.DataFrame,
+    raters: list[str],
+    units: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per rater × unit cell (``cell = rater · n_u + unit``): SD of the ``pre`` scores,
+    reliability and its source."""
+    n_r, n_u = len(raters), len(units)
+    has = ~np.isnan(x_pre)
+    cnt = np.bincount(cell[has], minlength=n_r * n_u).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.bincount(cell[has], x_pre[has], n_r * n_u) / cnt
+        dev = x_pre[has] - mu[cell[has]]
+        sd_cell = np.sqrt(np.bincount(cell[has], dev * dev, n_r * n_u) / (cnt - 1))
+    sd_cell[cnt < 2] = np.nan
+    r_idx = pd.Index(raters).get_indexer(rel["rater"].astype(str))
+    u_idx = pd.Index(units).get_indexer(rel["unit"].astype(str))
+    rel_cell = np.full(n_r * n_u, np.nan)
+    src_cell = np.full(n_r * n_u, "", dtype=object)
+    rel_cell[r_idx * n_u + u_idx] = rel["reliability"].to_numpy(dtype=float)
+    src_cell[r_idx * n_u + u_idx] = rel["reliability_source"].to_numpy(dtype=object)
+    return sd_cell, rel_cell, src_cell
+
+
+def _rc_index(
+    diff: np.ndarray, sd: np.ndarray, r: np.ndarray, inst: Instrument
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``S_diff``, the RC index and the class code (0 improved, 1 unchanged,
+    2 deteriorated, -1 none) per row."""
+    se_diff = np.sqrt(2.0) * sd * np.sqrt(1.0 - r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rc = np.where(se_diff > 0, diff / se_diff, np.nan)
+    sign = 1.0 if inst.higher_is_better else -1.0
+    good = sign * rc
+    code = np.where(
+        np.isnan(rc), -1, np.where(good > RC_CRITERION, 0, np.where(good < -RC_CRITERION, 2, 1))
+    )
+    return se_diff, rc, code
+
+
 def _rc_core(
     uni: pd.DataFrame,
     rel: pd.DataFrame,
@@ -246,49 +337,20 @@ def _rc_core(
     post: str,
 ) -> pd.DataFrame:
     """Jacobson–Truax reliable change per row of the universe (adds columns)."""
-    rc_codes = uni["rater"].cat.codes.to_numpy()
-    u_codes = uni["unit"].cat.codes.to_numpy()
-    n_r, n_u = len(uni["rater"].cat.categories), len(uni["unit"].cat.categories)
-    cell = rc_codes * n_u + u_codes
-    xp = uni[pre].to_numpy(dtype=float)
-    has = ~np.isnan(xp)
-    cnt = np.bincount(cell[has], minlength=n_r * n_u).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.bincount(cell[has], xp[has], n_r * n_u) / cnt
-        dev = xp[has] - mu[cell[has]]
-        sd_cell = np.sqrt(np.bincount(cell[has], dev * dev, n_r * n_u) / (cnt - 1))
-    sd_cell[cnt < 2] = np.nan
-    r_idx = pd.Index(list(uni["rater"].cat.categories)).get_indexer(rel["rater"].astype(str))
-    u_idx = pd.Index(list(uni["unit"].cat.categories)).get_indexer(rel["unit"].astype(str))
-    rel_cell = np.full(n_r * n_u, np.nan)
-    src_cell = np.full(n_r * n_u, "", dtype=object)
-    rel_cell[r_idx * n_u + u_idx] = rel["reliability"].to_numpy(dtype=float)
-    src_cell[r_idx * n_u + u_idx] = rel["reliability_source"].to_numpy(dtype=object)
-    k = pd.DataFrame(
-        {
-            "reliability": rel_cell[cell],
-            "sd_pre": sd_cell[cell],
-            "reliability_source": src_cell[cell],
-        }
-    )
-    out = pd.DataFrame(index=uni.index)
+    raters = list(uni["rater"].cat.categories)
+    units = list(uni["unit"].cat.categories)
+    cell = uni["rater"].cat.codes.to_numpy() * len(units) + uni["unit"].cat.codes.to_numpy()
     x_pre = uni[pre].to_numpy(dtype=float)
     x_post = uni[post].to_numpy(dtype=float)
-    r = k["reliability"].to_numpy(dtype=float)
-    sd = k["sd_pre"].to_numpy(dtype=float)
+    sd_cell, rel_cell, src_cell = _rc_cells(cell, x_pre, rel, raters, units)
+    sd, r = sd_cell[cell], rel_cell[cell]
     diff = x_post - x_pre
-    se_diff = np.sqrt(2.0) * sd * np.sqrt(1.0 - r)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rc = np.where(se_diff > 0, diff / se_diff, np.nan)
-    sign = 1.0 if inst.higher_is_better else -1.0
-    good = sign * rc
-    code = np.where(
-        np.isnan(rc), -1, np.where(good > RC_CRITERION, 0, np.where(good < -RC_CRITERION, 2, 1))
-    )
+    se_diff, rc, code = _rc_index(diff, sd, r, inst)
+    out = pd.DataFrame(index=uni.index)
     out["diff"] = diff
     out["sd_pre"] = sd
     out["reliability"] = r
-    out["reliability_source"] = k["reliability_source"].to_numpy()
+    out["reliability_source"] = pd.array(src_cell[cell].astype(str), dtype="str")
     out["se_diff"] = se_diff
     out["rc_index"] = rc
     out["rc_class"] = pd.Categorical.from_codes(code, categories=pd.Index(list(RC_CLASSES)))
@@ -308,13 +370,29 @@ def _rc_core(
     return out
 
 
-def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str]:
-    """Why a row has no usable pair (``""`` when it has one), as a categorical."""
+def _status_codes(status: pd.Series) -> np.ndarray:
+    """0 completed (or unknown), 1 dropped out, 2 excluded, 3 ongoing."""
+    idx = pd.Index(["completed", "dropped_out", "excluded", "ongoing"]).get_indexer(
+        pd.Index(status.astype(str))
+    )
+    return np.maximum(idx, 0)
 
-    def side(tp: str) -> np.ndarray:  # 0 score, 1 too few items, 2 no form
-        has_form = uni[f"has_form_{tp}"].to_numpy(dtype=bool)
-        has_score = uni[tp].notna().to_numpy()
-        return np.where(has_score, 0, np.where(has_form, 1, 2))
+
+def _reason_codes(
+    score_pre: np.ndarray,
+    form_pre: np.ndarray,
+    score_post: np.ndarray,
+    form_post: np.ndarray,
+    status: np.ndarray,
+    pre: str,
+    post: str,
+) -> pd.Categorical[str]:
+    """Why a row has no usable pair (``""`` when it has one), as a categorical; ``status``
+    from :func:`_status_codes`."""
+
+    def side(score: np.ndarray, form: np.ndarray) -> np.ndarray:
+        # 0 score, 1 too few items, 2 no form
+        return np.where(~np.isnan(score), 0, np.where(form, 1, 2))
 
     texts = {
         0: "",
@@ -330,13 +408,23 @@ def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str
     # the participant's status is named for every status but "completed"
     suffixes = ["", " (dropped out)", " (excluded)", " (ongoing)"]
     labels = [f"{x}{sfx}" if x else "" for sfx in suffixes for x in labels]
-    status = pd.Index(["completed", "dropped_out", "excluded", "ongoing"]).get_indexer(
-        pd.Index(uni["status"].astype(str))
-    )
-    code = side(pre) * 3 + side(post) + 9 * np.maximum(status, 0)
+    code = side(score_pre, form_pre) * 3 + side(score_post, form_post) + 9 * status
     cats = pd.Index(list(dict.fromkeys(labels)))
     lab_to_cat = cats.get_indexer(pd.Index(labels))
     return pd.Categorical.from_codes(lab_to_cat[code], categories=cats)
+
+
+def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str]:
+    """Why a row of the universe frame has no usable pair (``""`` when it has one)."""
+    return _reason_codes(
+        uni[pre].to_numpy(dtype=float),
+        uni[f"has_form_{pre}"].to_numpy(dtype=bool),
+        uni[post].to_numpy(dtype=float),
+        uni[f"has_form_{post}"].to_numpy(dtype=bool),
+        _status_codes(uni["status"]),
+        pre,
+        post,
+    )
 
 
 def _format_reasons(codes: np.ndarray, reason: pd.Categorical, n_groups: int) -> np.ndarray:
@@ -458,59 +546,84 @@ def pre_post(
     by_l = _as_list(by)
     inst = _check_common(ds, instrument, level, by_l, rater)
     _check_pre_post(pre, post)
-    uni, raters, units = _universe(
-        ds, inst, level=level, timepoints=[pre, post], rater=rater, by=by_l
-    )
-    keys = [*by_l, "rater", "unit"]
-    frame = uni[[*keys, "participant_id", "status"]].copy()
-    frame["pre"] = uni[pre]
-    frame["post"] = uni[post]
-    frame["_reason"] = _reason_labels(uni, pre, post)
-    rel = _reliabilities(ds, inst, level=level, raters=raters, units=units, reliability=None)
-    rc = _rc_core(uni, rel, inst, pre=pre, post=post)
-    complete = frame["pre"].notna() & frame["post"].notna()
-    frame["_imp"] = complete & (rc["rc_class"] == "improved").to_numpy()
-    frame["_unc"] = complete & (rc["rc_class"] == "unchanged").to_numpy()
-    frame["_det"] = complete & (rc["rc_class"] == "deteriorated").to_numpy()
-    frame["_cls"] = complete & rc["rc_class"].notna().to_numpy()
+    _check_options(inst.higher_is_better, confidence, n_boot)
+    grid = _grid(ds, inst, level=level, timepoints=[pre, post], rater=rater, by=by_l)
+    raters, units = grid.raters, grid.units
+    n_p, n_r, n_u = grid.shape
+    n_ru = n_r * n_u
+    x_pre, x_post = grid.score[pre], grid.score[post]
 
-    res = paired_summary(
-        frame,
-        by=keys,
-        pre="pre",
-        post="post",
+    # Groups in the order of a sorted groupby over [*by, rater, unit] on the universe: every
+    # participant has a row per rater × unit, so it is the participant's by-group (a
+    # groupby of the participants only), then rater, then unit.
+    if by_l:
+        g = grid.part.groupby(by_l, sort=True, dropna=False, observed=True)
+        p_group = g.ngroup().to_numpy(dtype=np.int64)
+        keys = g.size().index.to_frame(index=False)
+    else:
+        p_group = np.zeros(n_p, dtype=np.int64)
+        keys = pd.DataFrame(index=range(1 if n_p else 0))
+    n_pg = len(keys)
+    gcodes = np.repeat(p_group * n_ru, n_ru) + np.tile(np.arange(n_ru), n_p)
+    res = keys.take(np.repeat(np.arange(n_pg), n_ru)).reset_index(drop=True)
+    res["rater"] = pd.Categorical.from_codes(
+        np.tile(np.repeat(np.arange(n_r), n_u), n_pg), categories=pd.Index(raters)
+    )
+    res["unit"] = pd.Categorical.from_codes(
+        np.tile(np.arange(n_u), n_pg * n_r), categories=pd.Index(units)
+    )
+    cols = _paired_columns(
+        gcodes,
+        len(res),
+        x_pre,
+        x_post,
         higher_is_better=inst.higher_is_better,
         confidence=confidence,
         n_boot=n_boot,
         seed=seed,
     )
-    # group codes in paired_summary's order (same grouping), so per-group counts align
-    gcodes = frame.groupby(keys, observed=True, dropna=False, sort=True).ngroup().to_numpy(np.int64)
-    for c in ["_imp", "_unc", "_det", "_cls"]:
-        res[c] = np.bincount(gcodes[frame[c].to_numpy(dtype=bool)], minlength=len(res))
+    for c in PAIRED_COLUMNS:
+        res[c] = cols[c]
+    res["wilcoxon_method"] = res["wilcoxon_method"].astype("str")
+
+    reason = _reason_codes(
+        x_pre,
+        grid.form[pre],
+        x_post,
+        grid.form[post],
+        np.repeat(_status_codes(grid.part["status"]), n_ru),
+        pre,
+        post,
+    )
     res["exclusion_reasons"] = pd.array(
-        _format_reasons(gcodes, frame["_reason"].array, len(res)).astype(str), dtype="str"
+        _format_reasons(gcodes, reason, len(res)).astype(str), dtype="str"
     )
 
-    n_cls = res["_cls"].to_numpy(dtype=float)
+    # reliable change classes among the complete pairs (cell = rater · n_u + unit)
+    rel = _reliabilities(ds, inst, level=level, raters=raters, units=units, reliability=None)
+    cell = np.tile(np.arange(n_ru), n_p)
+    sd_cell, rel_cell, src_cell = _rc_cells(cell, x_pre, rel, raters, units)
+    _, _, rc_code = _rc_index(x_post - x_pre, sd_cell[cell], rel_cell[cell], inst)
+    complete = ~np.isnan(x_pre) & ~np.isnan(x_post)
+    imp, unc, det, n_cls = (
+        np.bincount(gcodes[complete & sel], minlength=len(res)).astype(float)
+        for sel in (rc_code == 0, rc_code == 1, rc_code == 2, rc_code >= 0)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        res["share_improved"] = np.where(n_cls > 0, res["_imp"] / n_cls, np.nan)
-        res["share_unchanged"] = np.where(n_cls > 0, res["_unc"] / n_cls, np.nan)
-        res["share_worsened"] = np.where(n_cls > 0, res["_det"] / n_cls, np.nan)
-    lo, hi = wilson_interval(res["_imp"].to_numpy(dtype=float), n_cls, confidence=confidence)
+        res["share_improved"] = np.where(n_cls > 0, imp / n_cls, np.nan)
+        res["share_unchanged"] = np.where(n_cls > 0, unc / n_cls, np.nan)
+        res["share_worsened"] = np.where(n_cls > 0, det / n_cls, np.nan)
+    lo, hi = wilson_interval(imp, n_cls, confidence=confidence)
     res["improved_ci_low"], res["improved_ci_high"] = lo, hi
+    res_cell = np.tile(np.arange(n_ru), n_pg)
+    res["reliability"] = rel_cell[res_cell]
+    res["reliability_source"] = pd.array(src_cell[res_cell].astype(str), dtype="str")
 
-    rel_s = rel.assign(rater=rel["rater"].astype(str), unit=rel["unit"].astype(str))
-    k2 = res[["rater", "unit"]].astype(str).merge(rel_s, on=["rater", "unit"], how="left")
-    res["reliability"] = k2["reliability"].to_numpy(dtype=float)
-    res["reliability_source"] = k2["reliability_source"].fillna("").astype(str).to_numpy()
-
-    # Holm within group × rater over units
-    hk = [*by_l, "rater"]
+    # Holm within group × rater over units (n_u consecutive rows)
     p = res["t_p_value"].to_numpy(dtype=float)
     p_holm = np.full(len(res), np.nan)
-    for idx in res.groupby(hk, observed=True, dropna=False, sort=False).indices.values():
-        p_holm[idx] = holm(p[idx])
+    for k in range(0, len(res), max(n_u, 1)):
+        p_holm[k : k + n_u] = holm(p[k : k + n_u])
     res["p_holm"] = p_holm
 
     note = res["note"].astype(str).to_numpy(dtype=object)

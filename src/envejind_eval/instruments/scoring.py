@@ -38,13 +38,16 @@ SCORE_COLUMNS = [
 _KEYS = ["participant_id", "rater", "timepoint"]
 
 
-def _factor(values: pd.Series, order: list[str] | None = None) -> tuple[np.ndarray, pd.Index]:
+def _factor(
+    values: pd.Series, order: list[str] | None = None, *, sort: bool = True
+) -> tuple[np.ndarray, pd.Index]:
     """Integer codes of ``values`` (-1 for missing) and their categories.
 
     With ``order`` the codes are positions in ``order`` (-1 when absent), else positions in
-    the sorted distinct values (as ``pd.Categorical(values).codes``).
+    the sorted distinct values (as ``pd.Categorical(values).codes``), or in order of first
+    appearance with ``sort=False``.
     """
-    codes, uniq = pd.factorize(values, sort=order is None)
+    codes, uniq = pd.factorize(values, sort=sort and order is None)
     if order is None:
         return codes.astype(np.int64), pd.Index(uniq)
     cats = pd.Index(order)
@@ -97,31 +100,60 @@ def _check_args(instrument: Instrument, level: str, min_answered_share: float | 
     return share
 
 
+def _rows(col: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``col.take(rows)``; a slice (no copy of the strings) when the rows are one run, as
+    an instrument's rows usually are."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return col.iloc[rows[0] : rows[-1] + 1]
+    return col.take(rows)
+
+
 def _score_codes(
     measurements: pd.DataFrame,
     instrument: Instrument,
     *,
     level: Level = "domain",
     min_answered_share: float | None = None,
+    ordered: bool = True,
 ) -> _Scored:
     """The work of :func:`score_instrument` on integer codes (one factorisation per key
-    column of the instrument's rows, then numpy: bincount sums, one stable sort)."""
+    column of the instrument's rows, then numpy: bincount sums, one stable sort).
+
+    ``ordered=False`` (item level only) skips the sort: rows stay in input order and the
+    participant categories in order of appearance, for callers that only place each
+    score by its codes (duplicates keep their relative order either way).
+    """
     share = _check_args(instrument, level, min_answered_share)
     rows = np.flatnonzero((measurements["instrument"] == instrument.id).to_numpy(dtype=bool))
-    item_c, _ = _factor(measurements["item"].take(rows), instrument.item_ids)
+    item_c, _ = _factor(_rows(measurements["item"], rows), instrument.item_ids)
     keep = item_c >= 0
     rows, item_c = rows[keep], item_c[keep]
-    p, p_cats = _factor(measurements["participant_id"].take(rows))
-    r, r_cats = _factor(measurements["rater"].take(rows))
-    t, t_cats = _factor(measurements["timepoint"].take(rows))
-    # rows sort by course order of the timepoint; another label sorts first (code -1)
-    t_pos = pd.Index(list(TIMEPOINTS)).get_indexer(t_cats)
-    t_sort = np.where(t >= 0, t_pos[t] if len(t_pos) else -1, -1)
+    unsorted = not ordered and level == "item"
+    p, p_cats = _factor(_rows(measurements["participant_id"], rows), sort=not unsorted)
+    r, r_cats = _factor(_rows(measurements["rater"], rows))
+    t, t_cats = _factor(_rows(measurements["timepoint"], rows))
     v = measurements["value"].to_numpy(dtype=float)[rows].copy()
     v[np.isin(v, np.asarray(instrument.missing_codes, dtype=float))] = np.nan
     v[(v < instrument.scale_min) | (v > instrument.scale_max)] = np.nan
     rev = np.array([i.reverse for i in instrument.items], dtype=bool)[item_c]
     v = np.where(rev, instrument.scale_min + instrument.scale_max - v, v)
+    if unsorted:
+        return _Scored(
+            p=p,
+            p_cats=p_cats,
+            r=r,
+            r_cats=r_cats,
+            t=t,
+            t_cats=t_cats,
+            u=item_c,
+            u_cats=pd.Index(instrument.item_ids),
+            score=v,
+            n_items=np.ones(len(v), dtype=np.int64),
+            n_ans=(~np.isnan(v)).astype(np.int64),
+        )
+    # rows sort by course order of the timepoint; another label sorts first (code -1)
+    t_pos = pd.Index(list(TIMEPOINTS)).get_indexer(t_cats)
+    t_sort = np.where(t >= 0, t_pos[t] if len(t_pos) else -1, -1)
     # shift codes by one so that -1 (missing / unknown label) sorts first, as in lexsort
     n_r, n_t = len(r_cats) + 1, len(TIMEPOINTS) + 1
     form_sort = ((p + 1) * n_r + (r + 1)) * n_t + (t_sort + 1)
