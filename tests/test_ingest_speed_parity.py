@@ -43,3 +43,21 @@ def test_encode_matches_first_seen_factorisation(vals, runs, chunks):
     want = R._factorize(rows)
     assert got.values == want.values
     assert got.codes.tolist() == want.codes.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 6)), max_size=40))
+def test_grouped_increasing_implies_unique_keys(pairs):
+    import numpy as np
+
+    from envejind_eval.ingest._core import _grouped_increasing, combine, dup_mask
+
+    a = np.array([p for p, _ in pairs], dtype=np.int64)
+    b = np.array([d for _, d in pairs], dtype=np.int64)
+    if _grouped_increasing(a, b):
+        assert not dup_mask(combine([a, b])).any()
+    runs = [p for i, p in enumerate(a.tolist()) if i == 0 or a[i - 1] != p]
+    if len(set(runs)) == len(runs) and all(
+        b[i] > b[i - 1] for i in range(1, len(a)) if a[i] == a[i - 1]
+    ):
+        assert _grouped_increasing(a, b)

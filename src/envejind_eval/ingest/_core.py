@@ -112,6 +112,18 @@ def dup_mask(key: np.ndarray) -> np.ndarray:
     return np.isin(k, np.unique(s[1:][same]))
 
 
+def _grouped_increasing(first: np.ndarray, second: np.ndarray) -> bool:
+    """True when the rows come grouped by ``first`` (one run per value) and ``second``
+    strictly increases within each run: then no two rows share (first, second)."""
+    if len(first) < 2:
+        return True
+    same = first[1:] == first[:-1]
+    if not ((second[1:] > second[:-1]) | ~same).all():
+        return False
+    heads = first[np.flatnonzero(np.concatenate(([True], ~same)))]
+    return len(np.unique(heads)) == len(heads)
+
+
 @dataclass
 class Parsed:
     """A field parsed once per unique text; ``idx`` maps rows to uniques (last = empty)."""
@@ -205,7 +217,7 @@ def _code_fn(codes: dict[str, str]) -> Callable[[str], tuple[Any, str | None]]:
     return fn
 
 
-def _att_codes(p: Parsed, rows: np.ndarray) -> np.ndarray:
+def _att_codes(p: Parsed, rows: np.ndarray | slice) -> np.ndarray:
     from envejind_eval.schema import ATTENDANCE_STATUSES
 
     u = np.array([ATTENDANCE_STATUSES.index(v) if v else -1 for v in p.values], dtype=np.int64)
@@ -715,8 +727,10 @@ class Pipeline:
             kf = self._key_fields(s)
             has_id = len(s.pcode) == s.n
             parts = ([s.pcode] if has_id else []) + [s.parsed[f].codes() for f in kf]
-            key = combine(parts)
             ok = ~s.bad
+            if len(parts) == 2 and ok.all() and _grouped_increasing(*parts):
+                continue  # e.g. attendance sorted by person and date: no key repeats
+            key = combine(parts)
             idx = np.nonzero(ok)[0]
             k = key[idx]
             dupk = dup_mask(k)
@@ -779,16 +793,18 @@ class Pipeline:
         self._emit("cohorts", s, rows, None, cols)
 
     def _rows_attendance_long(self, s: Source, rows: np.ndarray) -> None:
+        # every row kept (rows == arange(n)): use the per-row arrays without gathering
+        sel = slice(None) if len(rows) == s.n else rows
         cols = {
-            "participant_id": s.pcode[rows],
-            "date": self._days(s, "date", rows),
-            "status": _att_codes(s.parsed["attendance_code"], rows),
+            "participant_id": s.pcode[sel],
+            "date": self._days(s, "date", sel),
+            "status": _att_codes(s.parsed["attendance_code"], sel),
         }
         if "arrival_time" in s.parsed:
             cols["arrival_time"] = self._v(s, "arrival_time", rows)
         self._emit("attendance", s, rows, None, cols)
 
-    def _days(self, s: Source, f: str, rows: np.ndarray) -> np.ndarray:
+    def _days(self, s: Source, f: str, rows: np.ndarray | slice) -> np.ndarray:
         p = s.parsed[f]
         u = np.array([D.NAT if v is None else v for v in p.values], dtype=np.int64)
         return u[p.idx[rows]]
