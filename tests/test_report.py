@@ -244,3 +244,21 @@ def test_leak_scan_blocks_a_cpr_shaped_label(tmp_path: Path, tiny: Path) -> None
         build_report(src, out, quiet=True, figures=False, **FAST)
     assert "010190" not in str(err.value)
     assert not out.exists()
+
+
+def test_national_report_leaves_long_team_table_to_municipality_reports(
+    tmp_path: Path, canonical: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_NATIONAL_TEAM_ROWS teams the national report says where the team table is
+    instead of listing every team (the municipality reports keep it)."""
+    from envejind_eval.report import sections
+
+    n_teams = ee.Dataset.from_canonical(canonical).participants["cohort_id"].nunique()
+    monkeypatch.setattr(sections, "MAX_NATIONAL_TEAM_ROWS", n_teams - 1)
+    out = tmp_path / "r"
+    build_report(canonical, out, quiet=True, by="municipality", figures=False, lang="en", **FAST)
+    assert not (out / "tables" / "flow_team.csv").exists()
+    assert (out / "tables" / "flow_municipality.csv").is_file()
+    assert sorted(out.glob("*/tables/flow_team.csv"))  # still in every municipality report
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert f"With {n_teams} teams, the table per team is left out" in html

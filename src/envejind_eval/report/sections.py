@@ -54,6 +54,12 @@ add(
             "en": "Participant flow per municipality",
         },
         "tbl_flow_team": {"da": "Deltagerflow per hold", "en": "Participant flow per team"},
+        "design_no_team_table": {
+            "da": "Med {teams} hold er tabellen per hold udeladt af den nationale rapport; den "
+            "findes i rapporterne per kommune (envejind-eval report --by municipality).",
+            "en": "With {teams} teams, the table per team is left out of the national report; "
+            "it is in the reports per municipality (envejind-eval report --by municipality).",
+        },
         "tbl_response": {
             "da": "Udfyldte skemaer og svarprocent per måletidspunkt",
             "en": "Completed forms and response rate per timepoint",
@@ -125,6 +131,12 @@ def flow_counts(participants: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return wide.reset_index()
 
 
+#: The national report lists teams only up to this many (a longer table is unreadable, and
+#: with every team linked to its municipality and the national totals the disclosure audit
+#: grows faster than the number of teams); the per-municipality reports always list them.
+MAX_NATIONAL_TEAM_ROWS = 60
+
+
 def design(ctx: Context) -> Section:
     ds = ctx.ds
     p = ds.participants
@@ -158,21 +170,24 @@ def design(ctx: Context) -> Section:
                 formats=dict.fromkeys(["n_teams", *status_cols], "int"),
                 labels=labels,
             ),
-            Table(
-                "flow_team",
-                ctx.t("tbl_flow_team"),
-                flow_counts(p, ["municipality", "cohort_id"])[
-                    ["municipality", "cohort_id", *status_cols]
-                ],
-                by=("municipality", "cohort_id"),
-                count_cols=tuple(status_cols),
-                total="started",
-                total_label=tot,
-                population="participants",
-                formats=dict.fromkeys(status_cols, "int"),
-                labels=labels,
-            ),
         ]
+        if p["cohort_id"].nunique() <= MAX_NATIONAL_TEAM_ROWS:
+            tables.append(
+                Table(
+                    "flow_team",
+                    ctx.t("tbl_flow_team"),
+                    flow_counts(p, ["municipality", "cohort_id"])[
+                        ["municipality", "cohort_id", *status_cols]
+                    ],
+                    by=("municipality", "cohort_id"),
+                    count_cols=tuple(status_cols),
+                    total="started",
+                    total_label=tot,
+                    population="participants",
+                    formats=dict.fromkeys(status_cols, "int"),
+                    labels=labels,
+                )
+            )
     else:  # one municipality: its teams and their total
         flow_name = "flow_team"
         team_flow = flow_counts(p, ["cohort_id"])[["cohort_id", *status_cols]]
@@ -273,6 +288,9 @@ def design(ctx: Context) -> Section:
             )
         if quarantined is not None and quarantined > 0:
             out.append(Para(ctx.t("design_quarantine", q=fmt.integer(quarantined, L))))
+        if national and not any(t.name == "flow_team" for t in tables):
+            n_teams = ds.participants["cohort_id"].nunique()
+            out.append(Para(ctx.t("design_no_team_table", teams=fmt.integer(n_teams, L))))
         return out + list(tables)
 
     return Section("design", ctx.t("sec_design"), tables=tables, narrate=narrate)
