@@ -329,6 +329,15 @@ def validate_tables(
     return pd.concat(found, ignore_index=True)
 
 
+def _isin(s: pd.Series, values: pd.Series) -> np.ndarray:
+    """``s.isin(values)`` for text columns in pyarrow (pandas builds the value set of a
+    ``str`` column one Python scalar at a time: 20 ms for 2,500 cohorts)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_in(pa.array(s), value_set=pa.array(values)).to_numpy(zero_copy_only=False)
+
+
 def _cross_checks(
     tables: Mapping[str, pd.DataFrame], p: pd.DataFrame, instruments: Mapping[str, Instrument]
 ) -> list[pd.DataFrame]:
@@ -371,7 +380,7 @@ def _cross_checks(
                 "cohorts: municipality differs from the participants' municipality",
             )
         )
-        bad = p.index[~p["cohort_id"].isin(c["cohort_id"])]
+        bad = p.index[~_isin(p["cohort_id"], c["cohort_id"])]
         out.append(
             _problems(
                 "participants",

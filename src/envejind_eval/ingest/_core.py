@@ -1139,8 +1139,9 @@ class Pipeline:
         start[codes[first]] = sd[first]
         end[codes[first]] = ed[first]
         k = known[pc]
-        lo, hi = start[pc], end[pc]
-        outside = ((lo != D.NAT) & (day < lo)) | ((hi != D.NAT) & (day > hi))
+        # an open end never excludes (NAT is the smallest int64, so an open start never does)
+        end[end == D.NAT] = np.iinfo(np.int64).max
+        outside = (day < start[pc]) | (day > end[pc])
         parts = self.rows.get("attendance", [])
         if len(parts) == 1 and (parts[0][1] < 0).all():
             dupk = np.zeros(len(pc), dtype=bool)  # one long file: deduplicated already
