@@ -5,7 +5,7 @@ Writes, in a temporary folder, a delivery with ``deltagere.csv`` (20,000 partici
 dd-mm-yyyy dates, UTF-8 with BOM, CRLF -- as Danish Excel writes it). Then times, in the
 same process, ``load()`` (read, pseudonymise, parse, deduplicate, validate, build the
 Dataset) against a bare ``pandas.read_csv(engine="pyarrow")`` of the same files; each is
-the median of ``--repeat`` runs after one warm-up. Prints the ratio (target <= 2).
+the median of ``--repeat`` runs after one warm-up. Prints wall and CPU times and ratios.
 ``run(quick=False)`` is the harness entry point (B3 in ``benchmarks/results.md``); it
 reports the ratio of wall times and of CPU times (``time.process_time``, all threads).
 
@@ -15,9 +15,7 @@ reports the ratio of wall times and of CPU times (``time.process_time``, all thr
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -85,16 +83,6 @@ def _write(df: pd.DataFrame, path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + (text + "\r\n").encode("utf-8"))
 
 
-def _median_time(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def run(quick: bool = False) -> list:
     """Harness entry point: B3, ``load()`` against bare ``read_csv(engine="pyarrow")``."""
     from common import Result, load_average, timeit_cpu
@@ -149,6 +137,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    from common import load_average, timeit_cpu
+
     import envejind_eval as ee
 
     key = bytes(range(32))
@@ -165,16 +155,19 @@ def main() -> None:
             ds = ee.load(d, key=key)
             assert ds.ingest_report.n_quarantined == 0, ds.ingest_report.to_text()
 
-        t_bare = _median_time(bare, args.repeat)
-        t_ours = _median_time(ours, args.repeat)
+        w_bare, c_bare = timeit_cpu(bare, repeat=args.repeat)
+        w_ours, c_ours = timeit_cpu(ours, repeat=args.repeat)
         ds = ee.load(d, key=key)
         print(
             f"files: {', '.join(f.name for f in files)} ({size:.0f} MB); "
-            f"attendance rows: {len(ds.attendance):,}"
+            f"attendance rows: {len(ds.attendance):,}; medians of {args.repeat}"
         )
-        print(f"pandas.read_csv(engine='pyarrow'): {t_bare:.3f} s (median of {args.repeat})")
-        print(f"envejind_eval.load():              {t_ours:.3f} s (median of {args.repeat})")
-        print(f"ratio: {t_ours / t_bare:.2f}x (target <= 2x)")
+        print(f"pandas.read_csv(engine='pyarrow'): wall {w_bare:.3f} s, CPU {c_bare:.3f} s")
+        print(f"envejind_eval.load():              wall {w_ours:.3f} s, CPU {c_ours:.3f} s")
+        print(
+            f"ratio: wall {w_ours / w_bare:.2f}x, CPU {c_ours / c_bare:.2f}x (target <= 2x); "
+            f"load average {load_average():.1f}"
+        )
 
 
 if __name__ == "__main__":

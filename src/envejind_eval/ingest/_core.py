@@ -461,6 +461,8 @@ class Pipeline:
             s.bad[rows] = True
 
     def _check_parsed(self, s: Source, p: Parsed, col: int, what: str) -> None:
+        if all(r is None for r in p.rules):
+            return  # every distinct value parsed: no per-row pass needed
         bad = p.bad
         if not bad.any():
             return
@@ -540,11 +542,13 @@ class Pipeline:
         for k in np.nonzero(~is_cpr)[0].tolist():
             codes_u[k] = self.pid_code(vals[k])
         rules_u[len(vals)] = "not_null"
-        idx = np.where(col.codes < 0, len(vals), col.codes)
+        has_empty = bool(len(col.codes)) and int(col.codes.min()) < 0
+        idx = np.where(col.codes < 0, len(vals), col.codes) if has_empty else col.codes
         s.pcode = codes_u[idx]
         bad_u = np.array([r is not None for r in rules_u])
-        bad = bad_u[idx]
-        if bad.any():
+        # rows are bad only through a bad distinct value or an empty cell
+        if has_empty or bad_u[:-1].any():
+            bad = bad_u[idx]
             rows = np.nonzero(bad)[0]
             r = rules_u[idx[rows]]
             for rule in pd.unique(r):
