@@ -93,7 +93,7 @@ def _psignrank(q: np.ndarray, n: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ncp_root(df: np.ndarray, p: float, t: np.ndarray) -> np.ndarray:
+def _ncp_root(df: np.ndarray, p: np.ndarray | float, t: np.ndarray) -> np.ndarray:
     """Noncentrality λ with ``P(T_{df,λ} <= t) = p`` (vectorised, to ~1e-13).
 
     ``scipy.special.nctdtrinc`` gives a start that can be off by 1e-6; it is polished by
@@ -104,9 +104,10 @@ def _ncp_root(df: np.ndarray, p: float, t: np.ndarray) -> np.ndarray:
     """
     from scipy.optimize.elementwise import find_root
 
-    def f(x: np.ndarray, df: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def f(x: np.ndarray, df: np.ndarray, t: np.ndarray, p: np.ndarray) -> np.ndarray:
         return special.nctdtr(df, x, t) - p
 
+    p = np.broadcast_to(np.asarray(p, dtype=float), np.shape(t))
     x0 = special.nctdtrinc(df, p, t)
     x0 = np.where(np.isfinite(x0), x0, t)
     out = x0.copy()
@@ -115,10 +116,10 @@ def _ncp_root(df: np.ndarray, p: float, t: np.ndarray) -> np.ndarray:
         idx = np.flatnonzero(todo)
         if not len(idx):
             break
-        x, d, tt = x0[idx], df[idx], t[idx]
+        x, d, tt, pp = x0[idx], df[idx], t[idx], p[idx]
         with np.errstate(invalid="ignore"):
             res = find_root(
-                f, (x - w, x + w), args=(d, tt), tolerances={"xatol": 1e-13, "xrtol": 1e-13}
+                f, (x - w, x + w), args=(d, tt, pp), tolerances={"xatol": 1e-13, "xrtol": 1e-13}
             )
         ok = res.success
         out[idx[ok]] = res.x[ok]
@@ -406,8 +407,15 @@ def _paired_columns(
         if t_ok.any():
             alpha = 1 - confidence
             tt, ddf, nn = tstat[t_ok], df[t_ok], nf[t_ok]
-            dz_lo[t_ok] = _ncp_root(ddf, 1 - alpha / 2, tt) / np.sqrt(nn)
-            dz_hi[t_ok] = _ncp_root(ddf, alpha / 2, tt) / np.sqrt(nn)
+            # both limits in one vectorised solve
+            k = len(tt)
+            lam = _ncp_root(
+                np.concatenate([ddf, ddf]),
+                np.repeat([1 - alpha / 2, alpha / 2], k),
+                np.concatenate([tt, tt]),
+            )
+            dz_lo[t_ok] = lam[:k] / np.sqrt(nn)
+            dz_hi[t_ok] = lam[k:] / np.sqrt(nn)
 
     # -- Wilcoxon signed rank and rank-biserial (non-zero differences) ----------------
     wil = _signed_rank(codes, d_unsorted, n_groups, confidence)
@@ -727,22 +735,17 @@ def _bca(
     discrete = groups[4 * k_distinct[groups] <= n[groups]]
     general = groups[4 * k_distinct[groups] > n[groups]]
 
-    def finish(
-        g: np.ndarray, boot: np.ndarray, counts: tuple | None = None, is_sorted: bool = False
-    ) -> None:
-        th = theta[g]
-        if counts is None:
-            below = (boot < th).sum(axis=0)
-            at_or_below = (boot <= th).sum(axis=0)
-        else:
-            below, at_or_below = counts
+    def finish(g: np.ndarray, counts: tuple, srt: np.ndarray, lattice: tuple = ()) -> None:
+        """BCa limits of the groups ``g`` from ``(#{θ* < θ̂}, #{θ* ≤ θ̂})`` per group and
+        ``srt``, each group's bootstrap means sorted (groups × ``n_boot``) -- or their
+        lattice indices ``j`` with ``lattice = (n, a, h)``: the mean is ``(n·a + j·h) / n``
+        (only computed at the two order statistics used)."""
+        below, at_or_below = counts
         with np.errstate(divide="ignore", invalid="ignore"):
             z0 = st.norm.ppf((below + at_or_below) / (2.0 * n_boot))
             a = accel[g]
             num = z0[:, None] + z_a[None, :]
             adj = st.norm.cdf(z0[:, None] + num / (1 - a[:, None] * num))
-        if not is_sorted:
-            boot.sort(axis=0)
         bad = ~np.isfinite(adj).all(axis=1)
         adj[bad] = 0.5
         # linear interpolation of order statistics (numpy's default percentile method)
@@ -750,16 +753,27 @@ def _bca(
         k0 = np.floor(pos).astype(np.int64)
         k1 = np.minimum(k0 + 1, n_boot - 1)
         frac = pos - k0
-        cols = np.arange(len(g))[:, None]
-        v0 = boot[k0, cols]
-        v1 = boot[k1, cols]
+        rows = np.arange(len(g))[:, None]
+        v0, v1 = srt[rows, k0], srt[rows, k1]
+        if lattice:
+            ng, a0, h = lattice
+            v0, v1 = (ng * a0 + v0 * h) / ng, (ng * a0 + v1 * h) / ng
         val = v0 + frac * (v1 - v0)
         val[bad] = np.nan
         lo[pos_of[g]], hi[pos_of[g]] = val[:, 0], val[:, 1]
 
+    def finish_means(g: np.ndarray, boot: np.ndarray) -> None:
+        """``boot``: resampled means, ``n_boot`` × groups."""
+        th = theta[g]
+        counts = ((boot < th).sum(axis=0), (boot <= th).sum(axis=0))
+        # sort each group's means as one contiguous row (a column sort is strided)
+        srt = np.ascontiguousarray(boot.T)
+        srt.sort(axis=1)
+        finish(g, counts, srt)
+
     for b0, b1 in _chunks(n[general] * n_boot, _BOOT_CHUNK):
         g = general[b0:b1]
-        finish(g, _boot_means_resample(rng, d, starts[g], n[g], n_boot))
+        finish_means(g, _boot_means_resample(rng, d, starts[g], n[g], n_boot))
 
     # groups whose differences lie on a lattice (all item scores, most domain means): draw
     # the bootstrap sum straight from its exact distribution (the n-fold convolution of the
@@ -792,17 +806,17 @@ def _bca(
             cdf = np.maximum.accumulate(cdf)
             # sorted uniforms map to sorted draws (the CDF inverse is monotone): the order
             # statistics come out directly and the search runs over sorted keys
-            u = rng.random((n_boot, len(g)))
-            u.sort(axis=0)
-            u += np.arange(len(g), dtype=float)
-            jj = np.searchsorted(cdf, u.T.ravel(), side="right").reshape(len(g), n_boot).T
-            jj = np.minimum(jj - offs, sizes - 1)  # u within rounding of 1
-            ng, h = n[g].astype(float), step[g]
-            a0 = run_val[run_first[g]]
-            boot = (ng * a0 + jj * h) / ng
-            j_hat = np.rint((theta[g] * ng - ng * a0) / h)
-            counts = ((jj < j_hat).sum(axis=0), (jj <= j_hat).sum(axis=0))
-            finish(g, boot, counts, is_sorted=True)
+            # (one contiguous row of uniforms per group: groups × n_boot)
+            u = np.ascontiguousarray(rng.random((n_boot, len(g))).T)
+            u.sort(axis=1)
+            u += np.arange(len(g), dtype=float)[:, None]
+            jj = np.searchsorted(cdf, u.ravel(), side="right").reshape(len(g), n_boot)
+            jj = np.minimum(jj - offs[:, None], (sizes - 1)[:, None])  # u within rounding of 1
+            ng, h = n[g].astype(float)[:, None], step[g][:, None]
+            a0 = run_val[run_first[g]][:, None]
+            j_hat = np.rint((theta[g][:, None] * ng - ng * a0) / h)
+            counts = ((jj < j_hat).sum(axis=1), (jj <= j_hat).sum(axis=1))
+            finish(g, counts, jj, lattice=(ng, a0, h))
 
     if len(discrete):
         k_max_each = k_distinct[discrete]
@@ -817,5 +831,5 @@ def _bca(
                 vals[has, j] = run_val[r]
                 probs[has, j] = run_len[r] / n[g[has]]
             probs /= probs.sum(axis=1, keepdims=True)
-            finish(g, _boot_means_multinomial(rng, vals, probs, n[g], n_boot))
+            finish_means(g, _boot_means_multinomial(rng, vals, probs, n[g], n_boot))
     return lo, hi

@@ -160,7 +160,7 @@ def _grid(
     if rater is not None:
         raters = [rater]
     else:
-        seen = set(sc.r_cats[np.unique(sc.r[in_tp & (sc.r >= 0)])])
+        seen = set(sc.r_cats[np.flatnonzero(np.bincount(sc.r[in_tp & (sc.r >= 0)]))])
         raters = [r for r in inst.raters if r in seen] or list(inst.raters)
     units = _units(inst, level)
 
@@ -564,17 +564,12 @@ def pre_post(
         p_group = np.zeros(n_p, dtype=np.int64)
         keys = pd.DataFrame(index=range(1 if n_p else 0))
     n_pg = len(keys)
+    n_g = n_pg * n_ru
     gcodes = np.repeat(p_group * n_ru, n_ru) + np.tile(np.arange(n_ru), n_p)
-    res = keys.take(np.repeat(np.arange(n_pg), n_ru)).reset_index(drop=True)
-    res["rater"] = pd.Categorical.from_codes(
-        np.tile(np.repeat(np.arange(n_r), n_u), n_pg), categories=pd.Index(raters)
-    )
-    res["unit"] = pd.Categorical.from_codes(
-        np.tile(np.arange(n_u), n_pg * n_r), categories=pd.Index(units)
-    )
-    cols = _paired_columns(
+    res_cell = np.tile(np.arange(n_ru), n_pg)  # rater · n_u + unit of each output row
+    stats = _paired_columns(
         gcodes,
-        len(res),
+        n_g,
         x_pre,
         x_post,
         higher_is_better=inst.higher_is_better,
@@ -582,9 +577,6 @@ def pre_post(
         n_boot=n_boot,
         seed=seed,
     )
-    for c in PAIRED_COLUMNS:
-        res[c] = cols[c]
-    res["wilcoxon_method"] = res["wilcoxon_method"].astype("str")
 
     reason = _reason_codes(
         x_pre,
@@ -595,9 +587,7 @@ def pre_post(
         pre,
         post,
     )
-    res["exclusion_reasons"] = pd.array(
-        _format_reasons(gcodes, reason, len(res)).astype(str), dtype="str"
-    )
+    reasons = _format_reasons(gcodes, reason, n_g)
 
     # reliable change classes among the complete pairs (cell = rater · n_u + unit)
     rel = _reliabilities(ds, inst, level=level, raters=raters, units=units, reliability=None)
@@ -606,44 +596,58 @@ def pre_post(
     _, _, rc_code = _rc_index(x_post - x_pre, sd_cell[cell], rel_cell[cell], inst)
     complete = ~np.isnan(x_pre) & ~np.isnan(x_post)
     imp, unc, det, n_cls = (
-        np.bincount(gcodes[complete & sel], minlength=len(res)).astype(float)
+        np.bincount(gcodes[complete & sel], minlength=n_g).astype(float)
         for sel in (rc_code == 0, rc_code == 1, rc_code == 2, rc_code >= 0)
     )
+    extra: dict[str, object] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        res["share_improved"] = np.where(n_cls > 0, imp / n_cls, np.nan)
-        res["share_unchanged"] = np.where(n_cls > 0, unc / n_cls, np.nan)
-        res["share_worsened"] = np.where(n_cls > 0, det / n_cls, np.nan)
-    lo, hi = wilson_interval(imp, n_cls, confidence=confidence)
-    res["improved_ci_low"], res["improved_ci_high"] = lo, hi
-    res_cell = np.tile(np.arange(n_ru), n_pg)
-    res["reliability"] = rel_cell[res_cell]
-    res["reliability_source"] = pd.array(src_cell[res_cell].astype(str), dtype="str")
+        extra["share_improved"] = np.where(n_cls > 0, imp / n_cls, np.nan)
+        extra["share_unchanged"] = np.where(n_cls > 0, unc / n_cls, np.nan)
+        extra["share_worsened"] = np.where(n_cls > 0, det / n_cls, np.nan)
+    extra["improved_ci_low"], extra["improved_ci_high"] = wilson_interval(
+        imp, n_cls, confidence=confidence
+    )
+    extra["reliability"] = rel_cell[res_cell]
+    src = src_cell[res_cell].astype(str)
+    extra["reliability_source"] = pd.array(src, dtype="str")
 
     # Holm within group × rater over units (n_u consecutive rows)
-    p = res["t_p_value"].to_numpy(dtype=float)
-    p_holm = np.full(len(res), np.nan)
-    for k in range(0, len(res), max(n_u, 1)):
+    p = np.asarray(stats["t_p_value"], dtype=float)
+    p_holm = np.full(n_g, np.nan)
+    for k in range(0, n_g, max(n_u, 1)):
         p_holm[k : k + n_u] = holm(p[k : k + n_u])
-    res["p_holm"] = p_holm
+    extra["p_holm"] = p_holm
 
-    note = res["note"].astype(str).to_numpy(dtype=object)
-    no_rc = (res["n"] > 0).to_numpy() & (n_cls == 0)
-    why = np.where(
-        level == "item",
-        "reliable change not defined for single items",
-        "reliable change not available (" + res["reliability_source"].astype(str) + ")",
-    )
-    note[no_rc] = [f"{a}; {b}" if a else b for a, b in zip(note[no_rc], why[no_rc], strict=True)]
-    res["note"] = pd.array(note.astype(str), dtype="str")
+    note = np.asarray(stats["note"], dtype=object)
+    for i in np.flatnonzero((np.asarray(stats["n"]) > 0) & (n_cls == 0)):
+        why = (
+            "reliable change not defined for single items"
+            if level == "item"
+            else f"reliable change not available ({src[i]})"
+        )
+        note[i] = f"{note[i]}; {why}" if note[i] else why
 
-    res["rater"] = res["rater"].astype(str)
-    res["unit"] = res["unit"].astype(str)
-    res.insert(0, "instrument", inst.id)
-    res.insert(1, "level", level)
-    front = ["instrument", "level", "unit", *by_l, "rater"]
+    # one frame, built once in its final column order
+    kf = keys.take(np.repeat(np.arange(n_pg), n_ru)).reset_index(drop=True)
+    r_lab = np.asarray(raters, dtype=object)[res_cell // max(n_u, 1)]
+    u_lab = np.asarray(units, dtype=object)[res_cell % max(n_u, 1)]
     cols = [c for c in PAIRED_COLUMNS if c != "note"]
     cols.insert(cols.index("n_excluded") + 1, "exclusion_reasons")
-    out = res[[*front, *cols, *PRE_POST_EXTRA, "note"]]
+    stats["exclusion_reasons"] = pd.array(reasons.astype(str), dtype="str")
+    stats["wilcoxon_method"] = pd.array(
+        np.asarray(stats["wilcoxon_method"], dtype=str), dtype="str"
+    )
+    data = {
+        "instrument": pd.array([inst.id] * n_g, dtype="str"),
+        "level": pd.array([level] * n_g, dtype="str"),
+        "unit": pd.array(u_lab.astype(str), dtype="str"),
+        **{c: kf[c] for c in by_l},
+        "rater": pd.array(r_lab.astype(str), dtype="str"),
+        **{c: stats[c] for c in cols},
+        **{c: extra[c] for c in PRE_POST_EXTRA},
+        "note": pd.array(note.astype(str), dtype="str"),
+    }
+    out = pd.DataFrame(data, index=pd.RangeIndex(n_g))
     out = out.sort_values([*by_l, "rater", "unit"], key=_sort_key(raters, units), kind="stable")
     return out.reset_index(drop=True)
 
