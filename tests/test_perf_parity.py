@@ -253,3 +253,84 @@ def test_estimated_reliability_matches_pivot_reference(sample, level):
         )
         slow = slow_reliabilities_alpha(sample, inst, raters, units, level)
         np.testing.assert_allclose(fast["reliability"].to_numpy(), slow, rtol=1e-12)
+
+
+def slow_ncp_root(df, p, t):
+    """Noncentrality by bisection on ``nctdtr`` from ``nctdtrinc`` (the replaced solver)."""
+    from scipy import special
+
+    x0 = special.nctdtrinc(df, p, t)
+    x0 = np.where(np.isfinite(x0), x0, t)
+    lo, hi = np.full_like(x0, np.nan), np.full_like(x0, np.nan)
+    todo = np.ones(x0.shape, dtype=bool)
+    for w in (1e-4, 1e-2, 1.0, 5.0):
+        a, b = x0 - w, x0 + w
+        ok = todo & (special.nctdtr(df, a, t) >= p) & (special.nctdtr(df, b, t) <= p)
+        lo[ok], hi[ok] = a[ok], b[ok]
+        todo &= ~ok
+    for _ in range(60):
+        if not np.any(hi - lo > 1e-12 * np.maximum(1.0, np.abs(lo))):
+            break
+        mid = (lo + hi) / 2
+        above = special.nctdtr(df, mid, t) > p
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return np.where(todo, x0, (lo + hi) / 2)
+
+
+def test_ncp_root_matches_bisection():
+    rng = np.random.default_rng(3)
+    df = rng.integers(1, 400, 500).astype(float)
+    t = np.concatenate([rng.normal(0, 3, 400), rng.normal(0, 25, 100)])
+    for p in (0.025, 0.975, 0.005):
+        np.testing.assert_allclose(
+            pm._ncp_root(df, p, t), slow_ncp_root(df, p, t), rtol=1e-11, atol=1e-12
+        )
+    # both tails in one call give the same as one call per tail
+    both = pm._ncp_root(np.concatenate([df, df]), np.repeat([0.975, 0.025], 500), np.tile(t, 2))
+    np.testing.assert_array_equal(both[:500], pm._ncp_root(df, 0.975, t))
+    np.testing.assert_array_equal(both[500:], pm._ncp_root(df, 0.025, t))
+
+
+def _messy_dataset(ds: ee.Dataset) -> ee.Dataset:
+    """Missing municipalities, measurement rows shuffled (no run per instrument) and a
+    fifth of them dropped (participants without forms)."""
+    rng = np.random.default_rng(1)
+    tabs = dict(ds._tables)
+    p = tabs["participants"].copy()
+    mun = p["municipality"].astype(object).to_numpy(copy=True)
+    mun[rng.choice(len(p), 7, replace=False)] = None
+    p["municipality"] = pd.array(mun, dtype=p["municipality"].dtype)
+    m = tabs["measurements"]
+    m = m.iloc[rng.permutation(len(m))]
+    tabs["participants"] = p
+    tabs["measurements"] = m.iloc[rng.random(len(m)) > 0.2].reset_index(drop=True)
+    return ee.Dataset(tabs, ds.instruments)
+
+
+@pytest.mark.parametrize("messy", [False, True])
+@pytest.mark.parametrize("by", [None, "municipality", ["cohort_id", "municipality"], "sex"])
+@pytest.mark.parametrize("level", ["item", "domain"])
+def test_pre_post_groups_match_groupby_on_universe(sample, messy, by, level):
+    """pre_post's groups (a groupby of the participants, then rater × unit) and statistics
+    equal paired_summary with a pandas groupby over the whole universe frame."""
+    ds = _messy_dataset(sample) if messy else sample
+    inst = ds.instruments["ungestjernen"]
+    by_l = pg._as_list(by)
+    res = ee.pre_post(ds, inst.id, level=level, by=by, n_boot=200, seed=5)
+    uni, _, _ = pg._universe(
+        ds, inst, level=level, timepoints=["baseline", "end"], rater=None, by=by_l
+    )
+    ref = pm.paired_summary(
+        uni,
+        by=[*by_l, "rater", "unit"],
+        pre="baseline",
+        post="end",
+        higher_is_better=inst.higher_is_better,
+        n_boot=200,
+        seed=5,
+    )
+    assert len(res) == len(ref)
+    for c in ["rater", "unit", *by_l]:
+        pd.testing.assert_series_equal(res[c].astype(str), ref[c].astype(str), check_dtype=False)
+    cols = [c for c in pm.PAIRED_COLUMNS if c != "note"]
+    pd.testing.assert_frame_equal(res[cols], ref[cols], check_exact=True)
