@@ -683,11 +683,12 @@ def _boot_sum_pmf(m_run: np.ndarray, p_run: np.ndarray, run_g: np.ndarray, ng: n
         dens = np.fft.irfft(f, int(nf), axis=1)
         dens[dens < 1e-12] = 0.0
         dens /= dens.sum(axis=1, keepdims=True)
-        # scatter each row's first sizes[g] points into the flat output
+        # scatter each row's first sizes[g] points into the flat output (a boolean mask
+        # picks them row by row, in the order of the destination indices)
         ln = sizes[gs]
-        idx_row = np.repeat(np.arange(len(gs)), ln)
-        idx_col = np.arange(int(ln.sum())) - np.repeat(np.cumsum(ln) - ln, ln)
-        pmf[np.repeat(offs[gs], ln) + idx_col] = dens[idx_row, idx_col]
+        keep = np.arange(int(nf)) < ln[:, None]
+        dest = np.repeat(offs[gs] - (np.cumsum(ln) - ln), ln) + np.arange(int(ln.sum()))
+        pmf[dest] = dens[keep]
     return pmf, sizes
 
 
