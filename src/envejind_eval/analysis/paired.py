@@ -589,7 +589,10 @@ def _boot_means_resample(
     """Bootstrap means (n_boot x groups) by resampling pair indices."""
     seg_len = np.repeat(ng, ng)
     base = np.repeat(starts, ng)
-    idx = base + (rng.random((n_boot, len(base))) * seg_len).astype(np.int64)
+    u = rng.random((n_boot, len(base)))
+    u *= seg_len  # in place: these arrays are n_boot x pairs
+    idx = u.astype(np.int64)
+    idx += base
     seg_starts = np.concatenate(([0], np.cumsum(ng)[:-1]))
     return np.add.reduceat(d[idx], seg_starts, axis=1) / ng
 
@@ -812,7 +815,8 @@ def _bca(
             u.sort(axis=1)
             u += np.arange(len(g), dtype=float)[:, None]
             jj = np.searchsorted(cdf, u.ravel(), side="right").reshape(len(g), n_boot)
-            jj = np.minimum(jj - offs[:, None], (sizes - 1)[:, None])  # u within rounding of 1
+            jj -= offs[:, None]
+            np.minimum(jj, (sizes - 1)[:, None], out=jj)  # u within rounding of 1
             ng, h = n[g].astype(float)[:, None], step[g][:, None]
             a0 = run_val[run_first[g]][:, None]
             j_hat = np.rint((theta[g][:, None] * ng - ng * a0) / h)
