@@ -305,7 +305,8 @@ def paired_summary(
     - Cohen's d_z ``= d̄ / s``, as ``effectsize::cohens_d(post, pre, paired = TRUE)``;
       interval from the noncentral t: the noncentrality parameters λ with
       ``P(T_{df, λ} ≤ t) = (1 ± conf)/2``, divided by ``√n`` (effectsize finds λ with
-      ``optim``; we solve exactly with ``scipy.special.nctdtrinc``).
+      ``optim``; we solve to ~1e-13: ``scipy.special.nctdtrinc``, refined by a bracketing
+      root finder on ``scipy.special.nctdtr``).
     - Matched-pairs rank-biserial ``r = (R⁺ − R⁻) / (m(m+1)/2)`` over the non-zero
       differences, as ``effectsize::rank_biserial(post, pre, paired = TRUE)``; interval
       ``tanh(atanh(r) ± z · SE)`` with ``SE = sqrt((2m³ + 3m² + m)/6) / (m(m+1)/2)``.
