@@ -374,3 +374,32 @@ def test_share_times_n_is_a_count():
     g2 = Gate()
     g2.release().table("o2", both, by=["indicator"], n="n", shares=["share_pre", "share_post"])
     assert g2.verify().ok
+
+
+def test_per_row_n_that_happens_to_equal_the_counts_sum() -> None:
+    """A per-row ``n`` (pairs per unit) whose count columns happen to add up to it must not
+    be read as the table's grand total when the caller says so (``n_total=False``): the
+    municipality and national tables are then consistent. (Found at 1/4 national scale:
+    a municipality with n = 4 and one excluded person on each of four rows.)"""
+    import pandas as pd
+
+    def tab(n: int, excl: int) -> pd.DataFrame:
+        units = ["a", "b", "c", "d"]
+        return pd.DataFrame({"unit": units, "n": [n] * 4, "n_excluded": [excl] * 4,
+                             "mean": [1.0] * 4})  # fmt: skip
+
+    def n_cells_of_x(n_total: bool | None) -> int:
+        gate = Gate()
+        kw = dict(by=["unit"], counts=["n_excluded"], n="n", estimates=["mean"],
+                  population="prepost", n_total=n_total)  # fmt: skip
+        gate.release("national").table("prepost", tab(30, 7), **kw)
+        gate.release("X", scope={"municipality": "X"}).table("prepost", tab(20, 5), **kw)
+        gate.release("Y", scope={"municipality": "Y"}).table("prepost", tab(10, 2), **kw)
+        gate.run()
+        assert gate.verify().ok
+        _, cells = gate.system_parts()
+        refs = [c.ref if isinstance(c.ref, list) else [c.ref] for c in cells if c.release == "X"]
+        return sum(any(col == "n" for _, col in r) for r in refs)  # cells publishing n
+
+    assert n_cells_of_x(False) == 4  # one n per unit, as the table means it
+    assert n_cells_of_x(None) == 1  # inferred: 20 = 4 x 5 reads as X's grand total

@@ -93,6 +93,7 @@ class _Registered:
     fixed: dict[str, str]
     column_dim: str
     attributes: tuple[str, ...]
+    n_total: bool | None = None
     extra: tuple[str, ...] = ()  # undeclared count columns, gated on their own
     result: PublishedTable | None = None
     cells: list[int] = field(default_factory=list)
@@ -183,6 +184,7 @@ class Release:
         total: str | None = None,
         total_label: str = "total",
         n: str | None = None,
+        n_total: bool | None = None,
         estimates: Sequence[str] = (),
         shares: Sequence[str] = (),
         kind: EstimateKind = "mean",
@@ -215,6 +217,11 @@ class Release:
         n
             Column with the number of persons each row's estimates rest on (published and
             gated as a count too).
+        n_total
+            True when ``n`` is the persons of the whole table repeated on every row (the
+            denominator of its shares), False when it is each row's own group. None infers
+            it (same number on every row and the counts add up to it) -- ambiguous when a
+            per-row ``n`` happens to equal the sum of the counts, so say it when known.
         estimates, kind
             Estimate columns (means, model estimates, ...) and their kind (one of
             ``"mean", "share", "model", "median", "quantile", "min", "max"``).
@@ -331,6 +338,7 @@ class Release:
             fixed=fixed,
             column_dim=column_dim,
             attributes=attrs,
+            n_total=n_total,
             extra=extra,
         )
         self._gate._registered[key] = reg
@@ -661,8 +669,10 @@ def _cells_of(
     total = reg.total
     if total is None and len(count_cols) == 1:
         total = count_cols[0]  # a single count column is the table's own count
-    elif total is None and reg.n is not None and reg.n in count_cols and reg.counts:
-        total = reg.n  # persons behind the row: the group the other counts are part of
+    elif total is None and reg.n is not None and reg.n not in reg.counts and reg.counts:
+        # persons behind the row: the group the other counts are part of (list ``n`` in
+        # ``counts`` when it is one of several disjoint parts instead)
+        total = reg.n
     for c in count_cols:
         ck = {} if c == total else {reg.column_dim: str(c)}
         colkeys[c] = ck
@@ -823,6 +833,8 @@ def _grand_total_n(
     """``"exact"`` / ``"other"`` when the ``n`` column is the same number on every row and
     is the total of the whole table (``"other"``: a one-way table whose listed groups do
     not cover everyone); None when ``n`` is each row's own group size."""
+    if reg.n_total is False:
+        return None
     if reg.total is not None or reg.n is None or reg.n in reg.counts or not reg.counts:
         return None
     nv = values[reg.n][~np.isnan(values[reg.n])]

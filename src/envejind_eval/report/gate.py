@@ -69,7 +69,8 @@ def gate(
             continue
         rel = g.release(scope, scope={} if scope == "national" else {"municipality": scope})
         by = tuple(b for b in t.by if not (scope != "national" and b == "municipality"))
-        counts = tuple(c for c in t.count_cols if c != t.total and c != t.n_col)
+        # n_col stays a category when listed with other counts (parts of the row, no total)
+        counts = tuple(c for c in t.count_cols if c != t.total)
         published[(scope, name)] = rel.table(
             name,
             t.data,
@@ -78,6 +79,7 @@ def gate(
             total=t.total,
             total_label=t.total_label or NO_MARGIN,
             n=t.n_col,
+            n_total=t.n_is_total,
             estimates=t.value_cols,
             shares=t.share_cols,
             kind=t.kind,  # type: ignore[arg-type]

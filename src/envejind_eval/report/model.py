@@ -41,6 +41,7 @@ class Table:
     total_label: str = ""  # value of a ``by`` column marking a margin row
     kind: str = "mean"  # estimate kind for the disclosure rules (mean, model, share, ...)
     population: str | None = None  # tables counting the same persons share a population
+    n_is_total: bool = False  # ``n_col`` is the persons of the whole table, not of each row
     public_cols: tuple[str, ...] = ()  # whole-number columns that do not count persons
     formats: Mapping[str, str] = field(default_factory=dict)  # column -> int|num1|num2|pct|p
     labels: Mapping[str, str] = field(default_factory=dict)  # column -> header

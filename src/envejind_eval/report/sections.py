@@ -440,6 +440,7 @@ def participants(ctx: Context) -> Section:
         by=("group",),
         count_cols=("n",),
         n_col="n_total",
+        n_is_total=True,
         share_cols=("share",),
         formats={"n": "int", "share": "pct"},
         labels=labels,

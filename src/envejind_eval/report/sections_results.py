@@ -277,7 +277,9 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
         d,
         by=("rater_code", "unit"),
         n_col="n",
-        count_cols=("n_excluded",),
+        # the analysed pairs and the excluded are two disjoint groups (no published total);
+        # read as "excluded among the n" the counts can contradict each other
+        count_cols=("n", "n_excluded"),
         value_cols=PREPOST_ESTIMATES,
         population=f"prepost_{inst_id}",
         formats={
