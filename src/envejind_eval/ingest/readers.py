@@ -26,10 +26,7 @@ import csv
 import datetime as _dt
 import hashlib
 import io
-import mmap
-import os
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -154,9 +151,9 @@ def _norm_label(v: str) -> str:
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _decode(data: Any, name: str) -> tuple[Any, int, str, str | None]:
+def _decode(data: bytes, name: str) -> tuple[bytes, int, str, str | None]:
     """(utf-8 bytes, offset of the text after any BOM, encoding label, text if decoded)."""
-    if data[: len(BOM)] == BOM:  # data may be a memory map (no startswith)
+    if data.startswith(BOM):
         return data, len(BOM), "utf-8-sig", None
     if data.isascii():
         return data, 0, "utf-8", None
@@ -178,55 +175,15 @@ def _sniff_separator(first_line: str) -> str:
     return best if counts[best] else ";"
 
 
-def _map(path: Path) -> Any:
-    """The file's bytes, memory-mapped (no copy into memory); ``b""`` for an empty file."""
-    with path.open("rb") as f:
-        if not os.fstat(f.fileno()).st_size:
-            return b""
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # outlives the handle
-
-
 def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float]) -> RawTable:
     """Read a delimited text file (see module docstring)."""
-    data = _map(path)
+    data = path.read_bytes()
     # hash in a thread while pyarrow parses (hashlib releases the GIL on large buffers)
     pool = ThreadPoolExecutor(max_workers=1)
     digest_f = pool.submit(sha256_bytes, data)
     pool.shutdown(wait=False)
-    try:
-        table = _read_csv_data(data, path=path, file=file, header_score=header_score)
-    finally:
-        digest = digest_f.result()  # the hash holds a view of the mapping until it is done
-        if isinstance(data, mmap.mmap):
-            _close_map(data)
-    table.sha256 = digest
-    skip_blank_and_total(table)
-    return table
-
-
-def _close_map(m: mmap.mmap) -> None:
-    """Close the mapping before returning (Windows could not delete a mapped file).
-
-    pyarrow's reader drops its view of the input on an I/O thread just after ``read_csv``
-    returns (about a millisecond later), so wait for that rather than leave it mapped."""
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            m.close()
-            return
-        except BufferError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.001)
-
-
-def _read_csv_data(
-    data: Any, *, path: Path, file: str, header_score: Callable[[list[str]], float]
-) -> RawTable:
     if b"\x00" in data[:4096]:
         raise IngestError(f"{file}: binary content, not a text file")
-    if data[: len(BOM)] != BOM:
-        data = bytes(data)  # _decode needs bytes' methods; only UTF-8 with BOM stays mapped
     body, start, encoding, text = _decode(data, file)
     nl = body.find(b"\n", start)
     head = (body[start:] if nl < 0 else body[start:nl]).decode("utf-8", errors="replace")
@@ -246,11 +203,13 @@ def _read_csv_data(
         table = _read_csv_python(text, sep, path=path, file=file, digest="", score=header_score)
     table.encoding = encoding
     table.separator = sep
+    table.sha256 = digest_f.result()
+    skip_blank_and_total(table)
     return table
 
 
 def _read_csv_arrow(
-    body: Any, start: int, head: str, sep: str, *, path: Path, file: str, digest: str
+    body: bytes, start: int, head: str, sep: str, *, path: Path, file: str, digest: str
 ) -> RawTable | None:
     """pyarrow's multi-threaded reader; None when rows are ragged or line numbers would not
     be exact (blank lines, line breaks inside quotes, bare CR line ends)."""
@@ -276,10 +235,8 @@ def _read_csv_arrow(
         return None  # ragged rows etc.: the Python reader reports them per line
     n = tbl.num_rows
     # blank lines make pyarrow fail (ignore_empty_lines=False) -> Python reader; without
-    # quotes no line break can hide inside a value, so row i is line i + 2 (body may be a
-    # memory map: it has find and slices but no "in", count or endswith)
-    lines = n + 1 if body[-1:] == b"\n" else n
-    if body.find(b'"') >= 0 and bytes(body).count(b"\n") != lines:
+    # quotes no line break can hide inside a value, so row i is line i + 2
+    if b'"' in body and body.count(b"\n") != (n + 1 if body.endswith(b"\n") else n):
         return None  # blank lines or quoted line breaks: line numbers need the slow reader
     cols = [_clean(_encode(tbl.column(name))) for name in names]
     n = tbl.num_rows
