@@ -14,7 +14,7 @@ table (``ours_stats_cpu_s``), so both ways of comparing are visible.
 Both arms are timed in wall time and in CPU time (``time.process_time``) in this one
 process: on the shared 2-core machine wall time mostly measures the other processes' load,
 so the CPU ratio is the figure compared with the target (both are reported). The baseline
-costs ~10 CPU-seconds a run, so in a full run it is the median of 3 (after a warm-up on a
+costs ~10 CPU-seconds a run; in a full run it is the median of 5 (after a warm-up on a
 few groups that pays scipy's and pingouin's first-call imports); ours is the median of 5
 after a warm-up.
 """
@@ -96,7 +96,7 @@ def run(quick: bool = False) -> list[Result]:
     _baseline(few)
     _, c_stats = timeit_cpu(stats_only, repeat=repeat)
     walls, cpus, loop_cpus = [], [], []
-    for _ in range(1 if quick else 3):
+    for _ in range(1 if quick else 5):
         # timed from the Dataset, as ours: scoring + pairs table, then the loop
         c0, t0 = time.process_time(), time.perf_counter()
         pairs = _pairs(ds)

@@ -68,7 +68,7 @@ def _write(args, results, failures, t0, pending) -> None:
         f"Machine: {machine()}",
         f"Run: `make bench`{' --quick' if args.quick else ''}, {time.strftime('%Y-%m-%d')}, "
         f"total {time.perf_counter() - t0:.0f} s. Medians of ≥5 repeats after a warm-up "
-        "unless noted; ratios against a baseline in the same run. The machine is shared "
+        "unless noted (B6b: median of 3 per size); ratios against a baseline in the same run. The machine is shared "
         f"(2 cores; 1-minute load average {os.getloadavg()[0]:.1f} when this was written): "
         "where wall time mostly measures the other processes, CPU time "
         "(`time.process_time`, or the child's user + system time) is reported beside it.",
