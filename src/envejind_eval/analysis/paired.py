@@ -351,7 +351,7 @@ def paired_summary(
     )
     out = keys.copy()
     for c in PAIRED_COLUMNS:
-        out[c] = cols[c]
+        out[c] = cols[c]  # type: ignore[call-overload]  # numpy or pandas arrays
     out["wilcoxon_method"] = out["wilcoxon_method"].astype("str")
     return out.reset_index(drop=True)
 

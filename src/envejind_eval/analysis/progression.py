@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -303,8 +303,8 @@ def _rc_cells(
         dev = x_pre[has] - mu[cell[has]]
         sd_cell = np.sqrt(np.bincount(cell[has], dev * dev, n_r * n_u) / (cnt - 1))
     sd_cell[cnt < 2] = np.nan
-    r_idx = pd.Index(raters).get_indexer(rel["rater"].astype(str))
-    u_idx = pd.Index(units).get_indexer(rel["unit"].astype(str))
+    r_idx = pd.Index(raters).get_indexer(pd.Index(rel["rater"].astype(str)))
+    u_idx = pd.Index(units).get_indexer(pd.Index(rel["unit"].astype(str)))
     rel_cell = np.full(n_r * n_u, np.nan)
     src_cell = np.full(n_r * n_u, "", dtype=object)
     rel_cell[r_idx * n_u + u_idx] = rel["reliability"].to_numpy(dtype=float)
@@ -427,7 +427,7 @@ def _reason_labels(uni: pd.DataFrame, pre: str, post: str) -> pd.Categorical[str
     )
 
 
-def _format_reasons(codes: np.ndarray, reason: pd.Categorical, n_groups: int) -> np.ndarray:
+def _format_reasons(codes: np.ndarray, reason: pd.Categorical[Any], n_groups: int) -> np.ndarray:
     """Per group (``codes`` 0..n_groups-1): ``"reason: count; reason: count"`` sorted by
     count (desc) and text, ``""`` when every row has a pair (counts by ``np.bincount``)."""
     cats = np.asarray(reason.categories, dtype=object)
