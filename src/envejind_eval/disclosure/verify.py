@@ -432,7 +432,9 @@ class System:
         """Feasible ``(low, high)`` of ``coef @ x`` given every published number, and the
         cells whose published values bind either end."""
         drop = list(drop)
-        m = _m if _m is not None else self._matrices(drop)
+        # the dense matrices are for linprog only: build them once for both ends, and only
+        # when the warm-started HiGHS path is off (building them dominated the gate's time)
+        m = _m if _m is not None or FAST_SOLVER else self._matrices(drop)
         binding: set[int] = set()
         lo = self.extreme(coef, "min", drop=drop, _m=m, binding=binding)
         hi = self.extreme(coef, "max", drop=drop, _m=m, binding=binding)
@@ -643,15 +645,10 @@ def _joint(dims: list[str], cats: dict[str, list[str]], tables: Sequence[TableMe
 def _sparse_rows(
     rows: Sequence[np.ndarray], n: int, signs: Sequence[float] | None = None
 ) -> sparse.csr_matrix:
-    data, ind, ptr = [], [], [0]
-    for r, idx in enumerate(rows):
-        s = 1.0 if signs is None else signs[r]
-        data.append(np.full(len(idx), s))
-        ind.append(idx)
-        ptr.append(ptr[-1] + len(idx))
-    return sparse.csr_matrix(
-        (np.concatenate(data), np.concatenate(ind), np.array(ptr)), shape=(len(rows), n)
-    )
+    lens = np.fromiter((len(r) for r in rows), np.int64, len(rows))
+    data = np.repeat(np.ones(len(rows)) if signs is None else np.asarray(signs, float), lens)
+    ind = np.concatenate(rows) if len(rows) else np.zeros(0, np.int64)
+    return sparse.csr_matrix((data, ind, np.r_[0, np.cumsum(lens)]), shape=(len(rows), n))
 
 
 @dataclass(frozen=True)
