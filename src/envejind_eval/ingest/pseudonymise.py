@@ -21,7 +21,6 @@ import secrets
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -144,17 +143,6 @@ def normalise_many(values: Sequence[str]) -> tuple[list[str | None], list[str | 
     return digits.tolist(), rules.tolist()
 
 
-def _hmac_sha256_states(key: bytes) -> tuple[Any, Any]:
-    """The inner and outer SHA-256 states of HMAC (RFC 2104) after absorbing the padded
-    key: copying them per message gives ``hmac.digest`` at a third of its cost."""
-    if len(key) > 64:  # SHA-256 block size
-        key = hashlib.sha256(key).digest()
-    k = key.ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
-    return inner, outer
-
-
 def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Pseudonymise unique CPR values.
 
@@ -164,15 +152,15 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
     per person, not once per row.
     """
     digits, rules = normalise_many(list(values))
-    inner, outer = _hmac_sha256_states(key)
+    # the key is absorbed once; copying the keyed state per value costs a third less than
+    # ``hmac.digest`` per value
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
     n = PSEUDONYM_LENGTH
 
     def one(d: str) -> str:
-        i = inner.copy()
-        i.update(d.encode("ascii"))
-        o = outer.copy()
-        o.update(i.digest())
-        return o.hexdigest()[:n]
+        h = keyed.copy()
+        h.update(d.encode("ascii"))
+        return h.hexdigest()[:n]
 
     out = [None if d is None else one(d) for d in digits]
     return np.array(out, dtype=object), np.array(rules, dtype=object)

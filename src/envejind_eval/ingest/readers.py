@@ -9,8 +9,9 @@ CSV
     Encoding: a UTF-8 BOM means UTF-8; else strict UTF-8; else cp1252 (recorded).
     Separator: ``;``, ``,`` or tab, whichever the header line holds most of. Files without
     quotes and blank lines go through ``pyarrow.csv`` (multi-threaded; columns read as
-    text, then dictionary-encoded by :func:`_encode`); others through Python's ``csv`` module, which tracks line numbers across
-    quoted line breaks and flags rows with too many fields.
+    text, then dictionary-encoded by :func:`_encode`); others through Python's ``csv``
+    module, which tracks line numbers across quoted line breaks and flags rows with too
+    many fields.
 Excel (.xlsx)
     One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
     header row is found among the first rows (title rows above it are skipped and counted);
