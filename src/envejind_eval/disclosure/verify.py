@@ -338,17 +338,9 @@ class System:
         fast = self._fast_extreme(coef, sense, drop=drop, binding=binding)
         if fast is not None:
             return fast
-        a_eq, b_eq, a_ub, b_ub = _m if _m is not None else self._matrices(drop)
+        a_eq, b_eq, a_ub, b_ub = m = _m if _m is not None else self._matrices(drop)
         sign = 1.0 if sense == "min" else -1.0
-        res = linprog(
-            sign * coef,
-            A_ub=a_ub,
-            b_ub=b_ub,
-            A_eq=a_eq,
-            b_eq=b_eq,
-            bounds=(0, None),
-            method="highs",
-        )
+        res = _linprog(sign * coef, m)
         if res.status == 2:
             raise DisclosureError(self._infeasible_message())
         if res.status == 3:
@@ -445,16 +437,7 @@ class System:
         bad: list[str] = []
         for pop in sorted({k[0] for k in self.blocks}):
             keep = [i for i, c in enumerate(self.cells) if c.population != pop]
-            a_eq, b_eq, a_ub, b_ub = self._matrices(keep)
-            res = linprog(
-                np.zeros(self.n_vars),
-                A_ub=a_ub,
-                b_ub=b_ub,
-                A_eq=a_eq,
-                b_eq=b_eq,
-                bounds=(0, None),
-                method="highs",
-            )
+            res = _linprog(np.zeros(self.n_vars), self._matrices(keep))
             if res.status == 2:
                 seen: dict[tuple, tuple[float, str]] = {}
                 clash: set[str] = set()
@@ -640,6 +623,12 @@ def _joint(dims: list[str], cats: dict[str, list[str]], tables: Sequence[TableMe
                 inside = np.full(len(codes), bool(t.interior))
             codes = codes[~match | inside]
     return codes
+
+
+def _linprog(c: np.ndarray, m: tuple) -> Any:
+    """``min c'x`` subject to the system's matrices ``m`` (from ``_matrices``), ``x >= 0``."""
+    a_eq, b_eq, a_ub, b_ub = m
+    return linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
 
 
 def _sparse_rows(
