@@ -94,14 +94,6 @@ def _units(inst: Instrument, level: str) -> list[str]:
     return ["total"]
 
 
-def _raters(inst: Instrument, sc: pd.DataFrame, rater: str | None) -> list[str]:
-    if rater is not None:
-        return [rater]
-    seen = set(sc["rater"].unique())
-    used = [r for r in inst.raters if r in seen]
-    return used or list(inst.raters)
-
-
 @dataclass(frozen=True)
 class _Grid:
     """The universe as arrays: row ``k`` is participant ``k // (n_r · n_u)`` of ``part``,
