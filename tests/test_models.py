@@ -43,6 +43,10 @@ def test_fixed_effects_match_lmer(ds, fit):
     assert tidy["term"].tolist() == ref["term"].tolist()  # same contrasts, same reference levels
     np.testing.assert_allclose(tidy["estimate"], ref["estimate"], rtol=1e-4, atol=1e-8)
     np.testing.assert_allclose(tidy["std_error"], ref["std_error"], rtol=1e-4)
+    # lmerTest's Satterthwaite df (it takes the Hessian numerically; achieved <= 3e-5)
+    np.testing.assert_allclose(tidy["df"], ref["df"], rtol=1e-4)
+    np.testing.assert_allclose(tidy["t_statistic"], ref["t_value"], rtol=1e-4)
+    np.testing.assert_allclose(tidy["p_value"], ref["p_value"], rtol=1e-3, atol=1e-6)
     vref = pd.read_csv(REF / "models_lmer_varcomp.csv")
     vref = vref.loc[vref["fit"] == fit].set_index("component")["variance"]
     vc = res.variance_components.set_index("component")["variance"]
@@ -67,7 +71,8 @@ def test_result_shape_and_counts(ds):
         "term",
         "estimate",
         "std_error",
-        "z_statistic",
+        "df",
+        "t_statistic",
         "p_value",
         "ci_low",
         "ci_high",
@@ -134,6 +139,25 @@ def test_options_validated(ds):
         mixed_model(ds, "ungestjernen", formula="score ~ C(timepoint) + nope")
     with pytest.raises(ValueError, match="confidence"):
         mixed_model(ds, "ungestjernen", confidence=95)
+    with pytest.raises(ValueError, match="Expecting one of"):
+        mixed_model(ds, "ungestjernen", ddf="kenward_roger")  # type: ignore[arg-type]
+
+
+def test_wald_option_gives_the_normal_reference(ds):
+    from scipy import stats
+
+    sat = mixed_model(ds, "ungestjernen").tidy()
+    wald = mixed_model(ds, "ungestjernen", ddf="wald").tidy()
+    np.testing.assert_array_equal(wald["estimate"], sat["estimate"])
+    assert np.isinf(wald["df"]).all()
+    np.testing.assert_allclose(wald["p_value"], 2 * stats.norm.sf(np.abs(wald["t_statistic"])))
+    half = wald["ci_high"] - wald["estimate"]
+    np.testing.assert_allclose(half, stats.norm.ppf(0.975) * wald["std_error"])
+    # a municipality effect rests on a handful of teams: Satterthwaite's df are small and
+    # its p-values larger than the normal reference's
+    muni = sat["term"].str.startswith("C(municipality)")
+    assert (sat.loc[muni, "df"] < 10).all()
+    assert (sat.loc[muni, "p_value"] > wald.loc[muni, "p_value"]).all()
 
 
 def test_inputs_not_mutated(ds):

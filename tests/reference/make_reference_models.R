@@ -6,17 +6,19 @@
 #   models_mh_input.csv     case, pre, post (paired ordinal answers)
 #   models_rubin_input.csv  case, imputation, n, q, u (completed-data estimates)
 # Outputs (committed; the tests read them, so CI needs no R):
-#   models_lmer_fixed.csv, models_lmer_varcomp.csv   lme4::lmer
+#   models_lmer_fixed.csv, models_lmer_varcomp.csv   lme4::lmer (df, t, p: lmerTest, Satterthwaite)
 #   meta_effects.csv, meta_rma.csv                   metafor::escalc / metafor::rma
 #   models_mh.csv                                    coin::mh_test
 #   models_rubin.csv                                 mice::pool.scalar
 #   sessionInfo_models.txt
 #
 # Run from the repository root:  Rscript tests/reference/make_reference_models.R
-# R and packages from Debian: r-base-core r-cran-lme4 r-cran-metafor r-cran-coin r-cran-mice
+# R and packages from Debian: r-base-core r-cran-lme4 r-cran-lmertest r-cran-metafor r-cran-coin
+# r-cran-mice
 
 suppressPackageStartupMessages({
   library(lme4)
+  library(lmerTest)  # its lmer() is lme4's fit plus Satterthwaite df in summary()
   library(metafor)
   library(coin)
   library(mice)
@@ -66,12 +68,15 @@ for (name in names(fits)) {
             REML = f$reml,
             control = lmerControl(optimizer = "bobyqa",
                                   optCtrl = list(rhobeg = 2e-4, rhoend = 2e-10, maxfun = 1e5)))
-  cf <- summary(m)$coefficients
+  cf <- summary(m, ddf = "Satterthwaite")$coefficients
   fixed[[name]] <- data.frame(
     fit = name,
     term = vapply(rownames(cf), patsy_term, character(1)),
     estimate = cf[, "Estimate"],
-    std_error = cf[, "Std. Error"]
+    std_error = cf[, "Std. Error"],
+    df = cf[, "df"],
+    t_value = cf[, "t value"],
+    p_value = cf[, "Pr(>|t|)"]
   )
   vc <- as.data.frame(VarCorr(m))
   vcs[[name]] <- data.frame(

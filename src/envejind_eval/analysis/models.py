@@ -38,8 +38,20 @@ __all__ = ["MixedModelResult", "marginal_homogeneity", "mixed_model"]
 
 #: Fewer levels than this in a grouping factor give a warning in the result.
 MIN_GROUP_LEVELS = 5
+#: A variance component at most this times the residual variance is at the boundary
+#: (singular fit): warned about, and held at 0 for Satterthwaite's degrees of freedom.
+SINGULAR_TOL = 1e-6
 
-TIDY_COLUMNS = ["term", "estimate", "std_error", "z_statistic", "p_value", "ci_low", "ci_high"]
+TIDY_COLUMNS = [
+    "term",
+    "estimate",
+    "std_error",
+    "df",
+    "t_statistic",
+    "p_value",
+    "ci_low",
+    "ci_high",
+]
 VC_COLUMNS = ["component", "group", "variance", "std_dev", "n_levels"]
 MH_COLUMNS = [
     "instrument",
@@ -110,8 +122,9 @@ class MixedModelResult:
         """Fixed effects, one row per model term.
 
         Columns ``term`` (patsy name, e.g. ``C(timepoint)[T.end]``), ``estimate``,
-        ``std_error``, ``z_statistic`` (Wald z), ``p_value`` (two-sided, normal reference),
-        ``ci_low``, ``ci_high`` (Wald interval).
+        ``std_error``, ``df`` (Satterthwaite's degrees of freedom, as lmerTest; ``inf`` with
+        ``ddf="wald"``), ``t_statistic`` (estimate / std_error), ``p_value`` (two-sided, t
+        reference on ``df``), ``ci_low``, ``ci_high`` (t interval).
         """
         return self.fixed_effects.copy()
 
@@ -138,6 +151,7 @@ def mixed_model(
     formula: str = "score ~ C(timepoint) * C(municipality)",
     reml: bool = True,
     confidence: float = 0.95,
+    ddf: Literal["satterthwaite", "wald"] = "satterthwaite",
 ) -> MixedModelResult:
     """Linear mixed model of one score over timepoints, with teams and participants random.
 
@@ -170,13 +184,17 @@ def mixed_model(
     reml
         Restricted maximum likelihood (default, as ``lmer``) or maximum likelihood.
     confidence
-        Level of the Wald intervals.
+        Level of the intervals.
+    ddf
+        Degrees of freedom for the tests and intervals of the fixed effects:
+        ``"satterthwaite"`` (default; ``lmerTest``'s default) or ``"wald"`` (normal
+        reference, as statsmodels reports; anti-conservative with few teams).
 
     Returns
     -------
     MixedModelResult
-        ``.tidy()`` gives the fixed effects (``term, estimate, std_error, z_statistic,
-        p_value, ci_low, ci_high``); ``.variance_components``, ``.n_obs``,
+        ``.tidy()`` gives the fixed effects (``term, estimate, std_error, df,
+        t_statistic, p_value, ci_low, ci_high``); ``.variance_components``, ``.n_obs``,
         ``.n_participants``, ``.n_teams``, ``.converged`` and ``.warnings`` describe the fit.
 
     Raises
@@ -200,10 +218,13 @@ def mixed_model(
     reference levels; fixed effects and standard errors agree to 1e-4 relative on the
     committed reference input (``tests/reference/make_reference_models.R``).
 
-    p-values and intervals are Wald (normal) ones, as statsmodels gives them; with few
-    teams they are anti-conservative (``lmerTest``'s Satterthwaite degrees of freedom are
-    the usual remedy in R). Teams (cohorts) are nested in municipalities; with fewer than
-    5 teams the team variance is poorly estimated, which the result says in ``warnings``.
+    Tests and intervals use a t reference with Satterthwaite's degrees of freedom per
+    coefficient, as ``lmerTest::summary(m, ddf = "Satterthwaite")``, checked against it on
+    the same input. A municipality's effect is estimated from its few teams, so its ``df``
+    is close to the number of teams minus the municipalities, not the number of
+    observations; normal-reference (Wald) p-values, ``ddf="wald"``, are then far too small.
+    Teams (cohorts) are nested in municipalities; with fewer than 5 teams the team
+    variance is poorly estimated, which the result says in ``warnings``.
 
     Examples
     --------
@@ -211,7 +232,7 @@ def mixed_model(
     >>> ds = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
     >>> res = ee.mixed_model(ds, "ungestjernen")
     >>> res.tidy().columns.tolist()
-    ['term', 'estimate', 'std_error', 'z_statistic', 'p_value', 'ci_low', 'ci_high']
+    ['term', 'estimate', 'std_error', 'df', 't_statistic', 'p_value', 'ci_low', 'ci_high']
     >>> res.tidy()["term"].iloc[1]
     'C(timepoint)[T.end]'
     """
@@ -219,6 +240,7 @@ def mixed_model(
 
     check_option("level", level, ("total", "domain"))
     check_confidence(confidence)
+    check_option("ddf", ddf, ("satterthwaite", "wald"))
     if isinstance(timepoints, str) or len(timepoints) < 2 or len(set(timepoints)) < len(timepoints):
         raise ValueError("timepoints: Expecting at least two distinct timepoints")
     check_timepoints(**{f"timepoints[{k}]": tp for k, tp in enumerate(timepoints)})
@@ -295,6 +317,27 @@ def mixed_model(
             "restrict the data or simplify the formula"
         )
     fit, caught, used = _fit(model, reml)
+    v_team, v_part = float(np.asarray(fit.cov_re)[0, 0]), float(np.asarray(fit.vcomp)[0])
+    fe = fit.fe_params
+    cov, df, is_max = _gls_cov(model, fe.to_numpy(float), fit.scale, v_team, v_part, reml)
+    if not is_max:
+        # statsmodels can stop at a saddle near the boundary where lme4 finds the optimum
+        # with a variance at 0: refit without each random intercept, keep the best
+        for comp, kw in (
+            ("cohort_id", {"groups": "participant_id"}),
+            ("participant_id", {"groups": "cohort_id", "re_formula": "1"}),
+        ):
+            alt, alt_caught, alt_used = _fit(smf.mixedlm(formula, data, **kw), reml)
+            if alt.converged and alt.llf > fit.llf + 1e-8:
+                fit, caught, used = alt, alt_caught, alt_used
+                v = float(np.asarray(alt.cov_re)[0, 0])
+                v_team, v_part = (0.0, v) if comp == "cohort_id" else (v, 0.0)
+                notes.append(
+                    f"the fit with every variance component stopped short of the optimum; "
+                    f"the {comp} variance at 0 fits better (as lme4 finds)"
+                )
+        fe = fit.fe_params
+        cov, df, _ = _gls_cov(model, fe.to_numpy(float), fit.scale, v_team, v_part, reml)
     if used != "lbfgs":
         notes.append(f"L-BFGS did not converge; refitted with {used}")
     for w in caught:
@@ -303,21 +346,22 @@ def mixed_model(
             notes.append(f"{type(w.message).__name__}: {msg}")
 
     scale = float(fit.scale)
-    v_team = float(np.asarray(fit.cov_re)[0, 0])
-    v_part = float(np.asarray(fit.vcomp)[0])
-    fe = fit.fe_params
-    se = np.sqrt(np.diag(_gls_cov(model, scale, v_team, v_part)))
-    z = fe.to_numpy() / se
-    q = stats.norm.ppf(0.5 + confidence / 2)
+    est = fe.to_numpy(dtype=float)
+    se = np.sqrt(np.diag(cov))
+    if ddf == "wald":
+        df = np.full(len(est), np.inf)
+    t = est / se
+    q = stats.t.ppf(0.5 + confidence / 2, df)
     fixed = pd.DataFrame(
         {
-            "term": [str(t) for t in fe.index],
-            "estimate": fe.to_numpy(dtype=float),
+            "term": [str(x) for x in fe.index],
+            "estimate": est,
             "std_error": se,
-            "z_statistic": z,
-            "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_low": fe.to_numpy() - q * se,
-            "ci_high": fe.to_numpy() + q * se,
+            "df": df,
+            "t_statistic": t,
+            "p_value": 2 * stats.t.sf(np.abs(t), df),
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
         }
     )
     vc = pd.DataFrame(
@@ -330,7 +374,7 @@ def mixed_model(
         }
     )
     for comp, v in (("cohort_id", v_team), ("participant_id", v_part)):
-        if v <= 1e-6 * scale:
+        if v <= SINGULAR_TOL * scale:
             notes.append(
                 f"singular fit: the {comp} variance is estimated at (near) zero; "
                 "the model reduces to one without that random intercept"
@@ -413,19 +457,81 @@ def _fit(model: Any, reml: bool) -> tuple[Any, list[Any], str]:
     return last
 
 
-def _gls_cov(model: Any, scale: float, v_team: float, v_part: float) -> np.ndarray:
-    """Covariance of the fixed effects as lme4 reports it: :math:`(X^T V^{-1} X)^{-1}`.
+def _gls_cov(
+    model: Any, fe: np.ndarray, scale: float, v_team: float, v_part: float, reml: bool
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    r"""Covariance of the fixed effects as lme4 reports it, Satterthwaite's degrees of
+    freedom for each coefficient as lmerTest computes them, and whether the observed
+    information of the free variance parameters is positive definite (a maximum).
 
-    statsmodels' ``cov_params`` inverts the Hessian of all parameters jointly, which in
-    unbalanced data differs slightly (~1e-4) from lme4's conditional covariance.
+    The covariance is lme4's conditional :math:`C = (X^\top V^{-1} X)^{-1}`; statsmodels'
+    ``cov_params`` inverts the Hessian of all parameters jointly, which in unbalanced data
+    differs slightly (~1e-4).
+
+    Satterthwaite: with the variance parameters :math:`\phi = (\sigma^2_{team},
+    \sigma^2_{participant}, \sigma^2)`, :math:`V = \sum_k \phi_k V_k`,
+    :math:`\nu_j = 2 C_{jj}^2 / (g_j^\top A g_j)` where :math:`g_{jk} = \partial C_{jj} /
+    \partial \phi_k = (C X^\top W V_k W X C)_{jj}` (:math:`W = V^{-1}`) and :math:`A` is the
+    inverse of the observed information of :math:`\phi` for the (restricted) likelihood
+    with :math:`\beta` profiled out:
+
+    .. math:: I_{kl} = -\tfrac12 \operatorname{tr}(Q V_k Q V_l) + u_k^\top P u_l,\quad
+              u_k = V_k W r,\ P = W - W X C X^\top W,\ r = y - X\hat\beta,
+
+    with :math:`Q = P` for REML and :math:`Q = W` for ML. lmerTest takes the same Hessian
+    numerically in its own parameters; at an interior optimum the result does not depend
+    on the parameterisation. All sums run block by block (teams are independent).
     """
     p = model.exog.shape[1]
-    xtvx = np.zeros((p, p))
+    phi = np.array([v_team, v_part, scale])
+    xtwx = np.zeros((p, p))
+    m = np.zeros((3, p, p))  # X'W V_k W X
+    nn = np.zeros((3, 3, p, p))  # X'W V_k W V_l W X
+    tt = np.zeros((3, 3))  # tr(W V_k W V_l)
+    ss = np.zeros((3, 3))  # u_k' W u_l
+    a = np.zeros((3, p))  # X'W u_k
     for g, x in enumerate(model.exog_li):
         zp = model.exog_vc.mats[0][g]
-        v = scale * np.eye(x.shape[0]) + v_team + v_part * (zp @ zp.T)
-        xtvx += x.T @ np.linalg.solve(v, x)
-    return np.linalg.inv(xtvx)
+        n = x.shape[0]
+        vk = (np.ones((n, n)), zp @ zp.T, np.eye(n))
+        w = np.linalg.inv(sum(f * v for f, v in zip(phi, vk, strict=True)))
+        wx = w @ x
+        xtwx += x.T @ wx
+        r = model.endog_li[g] - x @ fe
+        wr = w @ r
+        u = [v @ wr for v in vk]
+        wvw_x = [w @ (v @ wx) for v in vk]  # W V_k W X
+        wv = [w @ v for v in vk]
+        for k in range(3):
+            m[k] += wx.T @ (vk[k] @ wx)
+            a[k] += wx.T @ u[k]
+            for j in range(3):
+                nn[k, j] += wx.T @ (vk[k] @ wvw_x[j])
+                tt[k, j] += np.sum(wv[k] * wv[j].T)
+                ss[k, j] += u[k] @ (w @ u[j])
+    cov = np.linalg.inv(xtwx)
+    info = np.empty((3, 3))
+    for k in range(3):
+        for j in range(3):
+            trace = tt[k, j]
+            if reml:  # tr(P V_k P V_l) from the block sums
+                trace += -2 * np.trace(cov @ nn[k, j]) + np.trace(cov @ m[k] @ cov @ m[j])
+            info[k, j] = -0.5 * trace + ss[k, j] - a[k] @ cov @ a[j]
+    grad = np.einsum("ij,kjl,li->ik", cov, m, cov)  # (p, 3): d C_jj / d phi_k
+    # a variance at the boundary (singular fit) is held at 0, as lmerTest's
+    # parameterisation by standard deviations does implicitly (there both its gradient
+    # entry and its cross terms vanish); then, as lmerTest, a generalised inverse that
+    # keeps the positive eigenvalues only
+    free = phi > SINGULAR_TOL * scale
+    free[2] = True
+    evals, evecs = np.linalg.eigh(info[np.ix_(free, free)])
+    pos = evals > 1e-8 * max(float(np.abs(evals).max()), 1e-300)
+    is_max = bool(pos.all())
+    a_phi = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    quad = np.einsum("ik,kl,il->i", grad[:, free], a_phi, grad[:, free])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = 2 * np.diag(cov) ** 2 / quad
+    return cov, df, is_max
 
 
 # -- marginal homogeneity ------------------------------------------------------------------
