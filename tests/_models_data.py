@@ -87,3 +87,22 @@ def models_dataset() -> ee.Dataset:
 def sample_dataset() -> ee.Dataset:
     """The bundled sample (loaded once per test session; a Dataset is immutable)."""
     return ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+
+
+def simulate_programme(seed: int, *, teams: int = 2, size: int = 6, change: float = 0.5):
+    """Long scores of 3 municipalities x ``teams`` teams x ``size`` young people at baseline
+    and end: team and participant random intercepts (variances 0.3 and 0.5, residual 0.5),
+    a true change of ``change`` and no municipality difference (1-10 scale, clipped)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in range(3):
+        for t in range(teams):
+            u = rng.normal(0, np.sqrt(0.3))  # team
+            for i in range(size):
+                v = rng.normal(0, np.sqrt(0.5))  # participant
+                for tp, eff in (("baseline", 0.0), ("end", change)):
+                    y = 5.5 + eff + u + v + rng.normal(0, np.sqrt(0.5))
+                    rows.append((f"m{m}t{t}p{i}", f"m{m}t{t}", f"K{m}", tp, np.clip(y, 1, 10)))
+    return pd.DataFrame(
+        rows, columns=["participant_id", "cohort_id", "municipality", "timepoint", "score"]
+    )

@@ -63,6 +63,28 @@ def test_fixed_effects_match_lmer(ds, fit):
         assert res.warnings == ()
 
 
+@pytest.mark.parametrize("fit", ["boundary_team", "boundary_participant"])
+def test_boundary_fits_reach_lme4s_optimum(fit):
+    """Simulated programmes where statsmodels stops short of the optimum near a boundary:
+    the bounded refinement reaches lme4's (and its Satterthwaite df)."""
+    long = pd.read_csv(REF / "models_boundary_input.csv").query("case == @fit")
+    res = mixed_model(
+        dataset_from_scores(long.drop(columns="case")),
+        "ungestjernen",
+        formula="score ~ C(timepoint) + C(municipality)",
+    )
+    ref = pd.read_csv(REF / "models_lmer_fixed.csv").query("fit == @fit")
+    tidy = res.tidy()
+    assert tidy["term"].tolist() == ref["term"].tolist()
+    for col, rcol in (("estimate", "estimate"), ("std_error", "std_error"), ("df", "df")):
+        np.testing.assert_allclose(tidy[col], ref[rcol], rtol=1e-4)
+    vref = pd.read_csv(REF / "models_lmer_varcomp.csv").query("fit == @fit")
+    vc = res.variance_components.set_index("component")["variance"]
+    np.testing.assert_allclose(vc[vref["component"]], vref["variance"], rtol=1e-3, atol=1e-5)
+    assert res.log_likelihood == pytest.approx(vref["loglik"].iloc[0], rel=1e-8)
+    assert any(w.startswith("statsmodels stopped short of the optimum") for w in res.warnings)
+
+
 def test_result_shape_and_counts(ds):
     res = mixed_model(ds, "ungestjernen")
     assert isinstance(res, MixedModelResult)

@@ -1,16 +1,30 @@
 """Write the committed inputs of the models / meta / missing-data R references.
 
 Run once: ``.venv/bin/python tests/reference/make_models_input.py``. The CSV is committed; the
-R script (make_reference_models.R) and the tests read it. Long form: one row per participant
+R script (make_reference_models.R) and the tests read them. Long form: one row per participant
 x timepoint with a ``score`` (1-10 scale, 2 decimals; missing rows are simply absent).
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).parent
+#: simulated programmes (tests/test_models_calibration.py) where statsmodels' optimiser
+#: stops short of lme4's optimum near the boundary: seed 17 ends at a small team variance
+#: where lme4 finds 0; seed 197 at both variances 0 where lme4 finds a small participant one
+BOUNDARY_SEEDS = {"boundary_team": 17, "boundary_participant": 197}
+
+
+def make_boundary() -> pd.DataFrame:
+    sys.path.insert(0, str(HERE.parent))
+    from _models_data import simulate_programme
+
+    return pd.concat(
+        [simulate_programme(seed).assign(case=case) for case, seed in BOUNDARY_SEEDS.items()]
+    )
 
 
 def make(seed: int = 20161001) -> pd.DataFrame:
@@ -107,3 +121,4 @@ if __name__ == "__main__":
     make_meta().to_csv(HERE / "meta_input.csv", **kw)
     make_mh().to_csv(HERE / "models_mh_input.csv", **kw)
     make_rubin().to_csv(HERE / "models_rubin_input.csv", **kw)
+    make_boundary().to_csv(HERE / "models_boundary_input.csv", **kw)

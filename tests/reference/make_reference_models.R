@@ -2,6 +2,7 @@
 #
 # Inputs (committed, written by make_models_input.py):
 #   models_input.csv        long scores: participant_id, cohort_id, municipality, timepoint, score
+#   models_boundary_input.csv  the same for two simulated programmes (case), fitted separately
 #   meta_input.csv          case, study, yi, vi
 #   models_mh_input.csv     case, pre, post (paired ordinal answers)
 #   models_rubin_input.csv  case, imputation, n, q, u (completed-data estimates)
@@ -54,6 +55,33 @@ fits <- list(
   aalborg_singular = list(tps = c("baseline", "end"), reml = TRUE, munis = "Aalborg",
                           formula = score ~ timepoint + (1 | cohort_id/participant_id))
 )
+# lmer at a tight optimum; fixed effects with lmerTest's Satterthwaite df, and variances
+ref_fit <- function(name, formula, dd, reml) {
+  m <- lmer(formula, data = dd, REML = reml,
+            control = lmerControl(optimizer = "bobyqa",
+                                  optCtrl = list(rhobeg = 2e-4, rhoend = 2e-10, maxfun = 1e5)))
+  cf <- summary(m, ddf = "Satterthwaite")$coefficients
+  vc <- as.data.frame(VarCorr(m))
+  list(
+    fixed = data.frame(
+      fit = name,
+      term = vapply(rownames(cf), patsy_term, character(1)),
+      estimate = cf[, "Estimate"],
+      std_error = cf[, "Std. Error"],
+      df = cf[, "df"],
+      t_value = cf[, "t value"],
+      p_value = cf[, "Pr(>|t|)"]
+    ),
+    vc = data.frame(
+      fit = name,
+      component = c("participant_id:cohort_id" = "participant", cohort_id = "team",
+                    Residual = "residual")[vc$grp],
+      variance = vc$vcov,
+      loglik = as.numeric(logLik(m))
+    )
+  )
+}
+
 fixed <- list()
 vcs <- list()
 for (name in names(fits)) {
@@ -64,28 +92,19 @@ for (name in names(fits)) {
   dd$municipality <- factor(dd$municipality, levels = munis)
   if (is.null(f$formula))
     f$formula <- score ~ timepoint * municipality + (1 | cohort_id/participant_id)
-  m <- lmer(f$formula, data = dd,
-            REML = f$reml,
-            control = lmerControl(optimizer = "bobyqa",
-                                  optCtrl = list(rhobeg = 2e-4, rhoend = 2e-10, maxfun = 1e5)))
-  cf <- summary(m, ddf = "Satterthwaite")$coefficients
-  fixed[[name]] <- data.frame(
-    fit = name,
-    term = vapply(rownames(cf), patsy_term, character(1)),
-    estimate = cf[, "Estimate"],
-    std_error = cf[, "Std. Error"],
-    df = cf[, "df"],
-    t_value = cf[, "t value"],
-    p_value = cf[, "Pr(>|t|)"]
-  )
-  vc <- as.data.frame(VarCorr(m))
-  vcs[[name]] <- data.frame(
-    fit = name,
-    component = c("participant_id:cohort_id" = "participant", cohort_id = "team",
-                  Residual = "residual")[vc$grp],
-    variance = vc$vcov,
-    loglik = as.numeric(logLik(m))
-  )
+  r <- ref_fit(name, f$formula, dd, f$reml)
+  fixed[[name]] <- r$fixed
+  vcs[[name]] <- r$vc
+}
+# simulated programmes where a variance belongs at (or near) the boundary
+b <- rd("models_boundary_input.csv")
+for (name in unique(b$case)) {
+  dd <- b[b$case == name, ]
+  dd$timepoint <- factor(dd$timepoint, levels = c("baseline", "end"))
+  dd$municipality <- factor(dd$municipality, levels = sort(unique(dd$municipality)))
+  r <- ref_fit(name, score ~ timepoint + municipality + (1 | cohort_id/participant_id), dd, TRUE)
+  fixed[[name]] <- r$fixed
+  vcs[[name]] <- r$vc
 }
 wr(do.call(rbind, fixed), "models_lmer_fixed.csv")
 wr(do.call(rbind, vcs), "models_lmer_varcomp.csv")

@@ -9,6 +9,7 @@ item changed between two timepoints (Stuart–Maxwell / Bhapkar), checked agains
 
 from __future__ import annotations
 
+import itertools
 import warnings as _warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,9 +94,10 @@ class MixedModelResult:
     n_excluded : int
         Forms at the requested timepoints without a score (too few items answered).
     converged : bool
-        The optimiser reported convergence.
+        The optimiser reported convergence (statsmodels', or the bounded refinement's
+        when that found a higher likelihood; see ``warnings``).
     log_likelihood : float
-        (Restricted) log-likelihood at the optimum.
+        (Restricted) log-likelihood at the optimum, in lme4's convention.
     warnings : tuple of str
         Design and fit warnings: grouping factors with fewer than 5 levels, variance
         components at the boundary (singular fit), optimiser warnings.
@@ -318,26 +320,19 @@ def mixed_model(
         )
     fit, caught, used = _fit(model, reml)
     v_team, v_part = float(np.asarray(fit.cov_re)[0, 0]), float(np.asarray(fit.vcomp)[0])
-    fe = fit.fe_params
-    cov, df, is_max = _gls_cov(model, fe.to_numpy(float), fit.scale, v_team, v_part, reml)
-    if not is_max:
-        # statsmodels can stop at a saddle near the boundary where lme4 finds the optimum
-        # with a variance at 0: refit without each random intercept, keep the best
-        for comp, kw in (
-            ("cohort_id", {"groups": "participant_id"}),
-            ("participant_id", {"groups": "cohort_id", "re_formula": "1"}),
-        ):
-            alt, alt_caught, alt_used = _fit(smf.mixedlm(formula, data, **kw), reml)
-            if alt.converged and alt.llf > fit.llf + 1e-8:
-                fit, caught, used = alt, alt_caught, alt_used
-                v = float(np.asarray(alt.cov_re)[0, 0])
-                v_team, v_part = (0.0, v) if comp == "cohort_id" else (v, 0.0)
-                notes.append(
-                    f"the fit with every variance component stopped short of the optimum; "
-                    f"the {comp} variance at 0 fits better (as lme4 finds)"
-                )
-        fe = fit.fe_params
-        cov, df, _ = _gls_cov(model, fe.to_numpy(float), fit.scale, v_team, v_part, reml)
+    scale, llf, converged = float(fit.scale), float(fit.llf), bool(fit.converged)
+    # statsmodels can stop short of the optimum near the boundary (a variance that belongs
+    # at 0), where lme4's bounded optimiser reaches it: refine with a bounded search
+    better = _refine(model, reml, v_team / scale, v_part / scale, llf)
+    if better is not None:
+        (v_team, v_part, scale), new_llf = better
+        notes.append(
+            f"statsmodels stopped short of the optimum (log-likelihood {llf:.6f}); a "
+            f"bounded search reached {new_llf:.6f}"
+        )
+        llf, converged = new_llf, True
+    fe_arr, cov, df = _gls_cov(model, scale, v_team, v_part, reml)
+    fe = pd.Series(fe_arr, index=fit.fe_params.index)
     if used != "lbfgs":
         notes.append(f"L-BFGS did not converge; refitted with {used}")
     for w in caught:
@@ -345,7 +340,6 @@ def mixed_model(
         if msg and msg not in notes:
             notes.append(f"{type(w.message).__name__}: {msg}")
 
-    scale = float(fit.scale)
     est = fe.to_numpy(dtype=float)
     se = np.sqrt(np.diag(cov))
     if ddf == "wald":
@@ -392,8 +386,8 @@ def mixed_model(
         n_participants=n_part,
         n_teams=n_teams,
         n_excluded=n_excluded,
-        converged=bool(fit.converged),
-        log_likelihood=float(fit.llf),
+        converged=converged,
+        log_likelihood=llf,
         warnings=tuple(notes),
         fit=fit,
     )
@@ -457,12 +451,110 @@ def _fit(model: Any, reml: bool) -> tuple[Any, list[Any], str]:
     return last
 
 
+def _blocks(model: Any) -> list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
+    """Per team: (X, y, (V_team, V_participant, V_residual)) with ``V = sum phi_k V_k``."""
+    out: list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]] = []
+    for g, x in enumerate(model.exog_li):
+        zp = model.exog_vc.mats[0][g]
+        n = x.shape[0]
+        out.append(
+            (x, np.asarray(model.endog_li[g], float), (np.ones((n, n)), zp @ zp.T, np.eye(n)))
+        )
+    return out
+
+
+def _stacks(blocks: list) -> list[tuple[np.ndarray, ...]]:
+    """The team blocks stacked by size (X, y, V_team, V_participant): one batched linear
+    algebra call per size instead of a Python loop over teams."""
+    by_n: dict[int, list] = {}
+    for b in blocks:
+        by_n.setdefault(len(b[1]), []).append(b)
+    return [
+        (
+            np.stack([b[0] for b in bs]),
+            np.stack([b[1] for b in bs])[..., None],
+            np.stack([b[2][0] for b in bs]),
+            np.stack([b[2][1] for b in bs]),
+        )
+        for bs in by_n.values()
+    ]
+
+
+def _profile(stacks: list, gamma: np.ndarray, reml: bool) -> tuple[float, float]:
+    """(Restricted) log-likelihood with beta and the residual variance profiled out, at
+    variance ratios ``gamma = (team, participant) / residual`` (lme4's deviance / -2), and
+    that residual variance."""
+    p = stacks[0][0].shape[2]
+    xhx, xhy = np.zeros((p, p)), np.zeros(p)
+    yhy = logdet = 0.0
+    n = 0
+    for x, y, vt, vp in stacks:
+        h = gamma[0] * vt + gamma[1] * vp
+        h += np.eye(h.shape[1])
+        c = np.linalg.cholesky(h)
+        cx, cy = np.linalg.solve(c, x), np.linalg.solve(c, y)
+        xhx += np.einsum("kni,knj->ij", cx, cx)
+        xhy += np.einsum("kni,kn->i", cx, cy[..., 0])
+        yhy += float((cy**2).sum())
+        logdet += 2 * float(np.log(np.diagonal(c, axis1=1, axis2=2)).sum())
+        n += y.shape[0] * y.shape[1]
+    beta = np.linalg.solve(xhx, xhy)
+    pwrss = yhy - xhy @ beta
+    dof = n - p if reml else n
+    dev = logdet + dof * (1 + np.log(2 * np.pi * pwrss / dof))
+    if reml:
+        dev += np.linalg.slogdet(xhx)[1]
+    return float(-dev / 2), float(pwrss / dof)
+
+
+def _refine(
+    model: Any, reml: bool, g_team: float, g_part: float, llf: float
+) -> tuple[tuple[float, float, float], float] | None:
+    """Maximise the profiled likelihood over the relative standard deviations (>= 0, as
+    lme4) by bounded local searches from several starts; returns ((v_team, v_part,
+    residual), log-likelihood) when that beats ``llf`` (statsmodels'), else None."""
+    from scipy.optimize import minimize
+
+    stacks = _stacks(_blocks(model))
+
+    def f(theta: np.ndarray) -> float:
+        try:
+            v = -_profile(stacks, theta**2, reml)[0]
+        except np.linalg.LinAlgError:
+            return 1e30  # a step to a numerically singular V: reject it
+        return v if np.isfinite(v) else 1e30
+
+    # the profile can be flat with small bumps near 0 (theta = 0 is a stationary point in
+    # this parameterisation), so a local search alone may stop at the wrong place: start
+    # it from statsmodels' estimate and from the two best points of a coarse grid (which
+    # includes both boundaries)
+    t0 = np.sqrt(np.maximum([g_team, g_part], 0.0))
+    grid = [0.0, 0.03, 0.1, 0.3, 1.0, 3.0]
+    pts = sorted(((f(np.array(g)), g) for g in itertools.product(grid, grid)), key=lambda t: t[0])
+    best = None
+    for start in (t0, *(g for _, g in pts[:2])):
+        r = minimize(
+            f,
+            np.asarray(start, float),
+            method="L-BFGS-B",
+            bounds=[(0, 1e3)] * 2,
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500},
+        )
+        if best is None or r.fun < best.fun:
+            best = r
+    assert best is not None
+    if -best.fun <= llf + 1e-9 * max(1.0, abs(llf)):
+        return None
+    gamma = best.x**2
+    llf_best, sigma2 = _profile(stacks, gamma, reml)
+    return (float(gamma[0] * sigma2), float(gamma[1] * sigma2), sigma2), llf_best
+
+
 def _gls_cov(
-    model: Any, fe: np.ndarray, scale: float, v_team: float, v_part: float, reml: bool
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    r"""Covariance of the fixed effects as lme4 reports it, Satterthwaite's degrees of
-    freedom for each coefficient as lmerTest computes them, and whether the observed
-    information of the free variance parameters is positive definite (a maximum).
+    model: Any, scale: float, v_team: float, v_part: float, reml: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The GLS fixed effects at the given variances, their covariance as lme4 reports it,
+    and Satterthwaite's degrees of freedom for each coefficient as lmerTest computes them.
 
     The covariance is lme4's conditional :math:`C = (X^\top V^{-1} X)^{-1}`; statsmodels'
     ``cov_params`` inverts the Hessian of all parameters jointly, which in unbalanced data
@@ -482,23 +574,22 @@ def _gls_cov(
     numerically in its own parameters; at an interior optimum the result does not depend
     on the parameterisation. All sums run block by block (teams are independent).
     """
-    p = model.exog.shape[1]
+    blocks = _blocks(model)
+    p = blocks[0][0].shape[1]
     phi = np.array([v_team, v_part, scale])
-    xtwx = np.zeros((p, p))
+    ws = [np.linalg.inv(sum(f * v for f, v in zip(phi, vk, strict=True))) for _, _, vk in blocks]
+    xtwx = sum(x.T @ w @ x for (x, _, _), w in zip(blocks, ws, strict=True))
+    xtwy = sum(x.T @ w @ y for (x, y, _), w in zip(blocks, ws, strict=True))
+    cov = np.linalg.inv(xtwx)
+    fe = cov @ xtwy
     m = np.zeros((3, p, p))  # X'W V_k W X
     nn = np.zeros((3, 3, p, p))  # X'W V_k W V_l W X
     tt = np.zeros((3, 3))  # tr(W V_k W V_l)
     ss = np.zeros((3, 3))  # u_k' W u_l
     a = np.zeros((3, p))  # X'W u_k
-    for g, x in enumerate(model.exog_li):
-        zp = model.exog_vc.mats[0][g]
-        n = x.shape[0]
-        vk = (np.ones((n, n)), zp @ zp.T, np.eye(n))
-        w = np.linalg.inv(sum(f * v for f, v in zip(phi, vk, strict=True)))
+    for (x, y, vk), w in zip(blocks, ws, strict=True):
         wx = w @ x
-        xtwx += x.T @ wx
-        r = model.endog_li[g] - x @ fe
-        wr = w @ r
+        wr = w @ (y - x @ fe)
         u = [v @ wr for v in vk]
         wvw_x = [w @ (v @ wx) for v in vk]  # W V_k W X
         wv = [w @ v for v in vk]
@@ -509,7 +600,6 @@ def _gls_cov(
                 nn[k, j] += wx.T @ (vk[k] @ wvw_x[j])
                 tt[k, j] += np.sum(wv[k] * wv[j].T)
                 ss[k, j] += u[k] @ (w @ u[j])
-    cov = np.linalg.inv(xtwx)
     info = np.empty((3, 3))
     for k in range(3):
         for j in range(3):
@@ -526,12 +616,11 @@ def _gls_cov(
     free[2] = True
     evals, evecs = np.linalg.eigh(info[np.ix_(free, free)])
     pos = evals > 1e-8 * max(float(np.abs(evals).max()), 1e-300)
-    is_max = bool(pos.all())
     a_phi = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     quad = np.einsum("ik,kl,il->i", grad[:, free], a_phi, grad[:, free])
     with np.errstate(divide="ignore", invalid="ignore"):
         df = 2 * np.diag(cov) ** 2 / quad
-    return cov, df, is_max
+    return fe, cov, df
 
 
 # -- marginal homogeneity ------------------------------------------------------------------
