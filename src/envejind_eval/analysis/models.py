@@ -356,7 +356,8 @@ def mixed_model(
             "p_value": 2 * stats.t.sf(np.abs(t), df),
             "ci_low": est - q * se,
             "ci_high": est + q * se,
-        }
+        },
+        columns=TIDY_COLUMNS,
     )
     vc = pd.DataFrame(
         {
@@ -365,7 +366,8 @@ def mixed_model(
             "variance": [v_team, v_part, scale],
             "std_dev": np.sqrt([v_team, v_part, scale]),
             "n_levels": [n_teams, n_part, len(data)],
-        }
+        },
+        columns=VC_COLUMNS,
     )
     for comp, v in (("cohort_id", v_team), ("participant_id", v_part)):
         if v <= SINGULAR_TOL * scale:
