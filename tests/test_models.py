@@ -298,3 +298,18 @@ def test_marginal_homogeneity_invariants(pairs, method):
         if df == k - 1:  # statsmodels needs the full-rank case
             sm = SquareTable(tab, shift_zeros=False).homogeneity("stuart_maxwell")
             assert sm.statistic == pytest.approx(stat, rel=1e-7, abs=1e-9)
+
+
+def test_missing_covariate_is_a_clear_error(ds):
+    ids = ds.participants["participant_id"]
+    p = pd.DataFrame(
+        {
+            "participant_id": ids,
+            "birth_year": pd.array([None] + [1999] * (len(ids) - 1), dtype="Int64"),
+            "sex": [None] + ["male"] * (len(ids) - 1),
+        }
+    )
+    data = dataset_from_scores(models_input(), participants=p)
+    for formula in ("score ~ C(timepoint) + birth_year", "score ~ C(timepoint) + C(sex)"):
+        with pytest.raises(ValueError, match="no missing values in the ones used"):
+            mixed_model(data, "ungestjernen", formula=formula)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -209,12 +209,11 @@ def mixed_model(
               u_j \\sim N(0, \\sigma^2_{team}),\\ v_{ij} \\sim N(0, \\sigma^2_{participant}),
               \\ \\varepsilon \\sim N(0, \\sigma^2)
 
-    for participant *i* in team *j* at timepoint *t*. The design comes from statsmodels'
-    ``MixedLM`` formula interface (``groups=cohort_id``, ``re_formula="1"``,
-    ``vc_formula={"participant": "0 + C(participant_id)"}``); the fit maximises the profiled
-    (restricted) likelihood over the two relative standard deviations, bounded at 0, as
-    lme4 does (statsmodels' own optimiser stops short of the optimum near the boundary in
-    about 5 % of team-sized programmes, and loops over teams in Python). The R counterpart is
+    for participant *i* in team *j* at timepoint *t*. The fixed-effects design comes from
+    patsy (``formula``); the fit maximises the profiled (restricted) likelihood over the
+    two relative standard deviations, bounded at 0, as lme4 does (statsmodels' ``MixedLM``,
+    used before, stopped short of the optimum near the boundary in about 5 % of
+    team-sized programmes and looped over teams in Python). The R counterpart is
     ``lme4::lmer(score ~ timepoint * municipality + (1 | cohort_id/participant_id),
     REML = TRUE)`` with ``timepoint`` and ``municipality`` factors having the same
     reference levels; fixed effects, standard errors and log-likelihood agree to 1e-6
@@ -238,8 +237,6 @@ def mixed_model(
     >>> res.tidy()["term"].iloc[1]
     'C(timepoint)[T.end]'
     """
-    import statsmodels.formula.api as smf
-
     check_option("level", level, ("total", "domain"))
     check_confidence(confidence)
     check_option("ddf", ddf, ("satterthwaite", "wald"))
@@ -266,6 +263,7 @@ def mixed_model(
         )
     p = ds.participants[["participant_id", "sex", "birth_year", "referred_by"]]
     data = data.merge(p, on="participant_id", how="left")
+    data["birth_year"] = data["birth_year"].astype(float)  # patsy cannot test pd.NA
     data["score"] = data["score"].astype(float)
     data["timepoint"] = pd.Categorical(
         data["timepoint"], categories=list(timepoints)
@@ -295,34 +293,32 @@ def mixed_model(
         missing = [t for t in timepoints if t not in data["timepoint"].cat.categories]
         notes.append(f"no scores at timepoint(s) {', '.join(missing)}")
 
-    from patsy import PatsyError
+    from patsy import PatsyError, dmatrices
 
     try:
-        model = smf.mixedlm(
-            formula,
-            data,
-            groups="cohort_id",
-            re_formula="1",
-            vc_formula={"participant": "0 + C(participant_id)"},
-        )
+        yy, xx = dmatrices(formula, data, NA_action="raise", return_type="matrix")
     except PatsyError as e:
         raise ValueError(
             f"formula: cannot build the model matrix ({str(e).splitlines()[0]}); use the "
             "columns score, timepoint, municipality, cohort_id, participant_id, sex, "
             "birth_year, referred_by, with no missing values in the ones used"
         ) from None
-    aliased = _aliased_columns(model.exog, model.exog_names)
+    terms = list(xx.design_info.column_names)
+    x = np.asarray(xx, dtype=float)
+    aliased = _aliased_columns(x, terms)
     if aliased:
         raise InsufficientDataError(
             "mixed_model: fixed-effect term(s) not estimable from these data (empty or "
             f"collinear cells): {', '.join(aliased)}; lme4 would drop them silently -- "
             "restrict the data or simplify the formula"
         )
-    (v_team, v_part, scale), llf, converged, message = _fit_profiled(model, reml)
+    blocks = _blocks(
+        x, np.asarray(yy, dtype=float)[:, 0], data["cohort_id"], data["participant_id"]
+    )
+    (v_team, v_part, scale), llf, converged, message = _fit_profiled(blocks, reml)
     if not converged:
         notes.append(f"the optimiser did not converge ({message})")
-    est, cov, df = _gls_cov(model, scale, v_team, v_part, reml)
-    terms = [str(x) for x in model.exog_names]
+    est, cov, df = _gls_cov(blocks, scale, v_team, v_part, reml)
     se = np.sqrt(np.diag(cov))
     if ddf == "wald":
         df = np.full(len(est), np.inf)
@@ -390,15 +386,19 @@ def _aliased_columns(x: np.ndarray, names: Sequence[str]) -> list[str]:
     return out
 
 
-def _blocks(model: Any) -> list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
-    """Per team: (X, y, (V_team, V_participant, V_residual)) with ``V = sum phi_k V_k``."""
+def _blocks(
+    x: np.ndarray, y: np.ndarray, team: pd.Series, participant: pd.Series
+) -> list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
+    """Per team (rows sorted by team): (X, y, (V_team, V_participant, V_residual)), with
+    ``V = sum phi_k V_k`` the covariance of the team's scores."""
+    t = pd.factorize(team)[0]
+    pc = pd.factorize(participant)[0]
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     out: list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]] = []
-    for g, x in enumerate(model.exog_li):
-        zp = model.exog_vc.mats[0][g]
-        n = x.shape[0]
-        out.append(
-            (x, np.asarray(model.endog_li[g], float), (np.ones((n, n)), zp @ zp.T, np.eye(n)))
-        )
+    for a, b in zip(starts, [*starts[1:], len(t)], strict=True):
+        n, p = b - a, pc[a:b]
+        same = (p[:, None] == p[None, :]).astype(float)
+        out.append((x[a:b], y[a:b], (np.ones((n, n)), same, np.eye(n))))
     return out
 
 
@@ -447,7 +447,7 @@ def _profile(stacks: list, gamma: np.ndarray, reml: bool) -> tuple[float, float]
     return float(-dev / 2), float(pwrss / dof)
 
 
-def _fit_profiled(model: Any, reml: bool) -> tuple[tuple[float, float, float], float, bool, str]:
+def _fit_profiled(blocks: list, reml: bool) -> tuple[tuple[float, float, float], float, bool, str]:
     """Fit as lme4 does: maximise the profiled (restricted) likelihood over the relative
     standard deviations of the team and participant intercepts, bounded at 0.
 
@@ -457,7 +457,7 @@ def _fit_profiled(model: Any, reml: bool) -> tuple[tuple[float, float, float], f
     loops over teams in Python; this search does neither."""
     from scipy.optimize import minimize
 
-    stacks = _stacks(_blocks(model))
+    stacks = _stacks(blocks)
 
     def f(theta: np.ndarray) -> float:
         try:
@@ -497,7 +497,7 @@ def _fit_profiled(model: Any, reml: bool) -> tuple[tuple[float, float, float], f
 
 
 def _gls_cov(
-    model: Any, scale: float, v_team: float, v_part: float, reml: bool
+    blocks: list, scale: float, v_team: float, v_part: float, reml: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The GLS fixed effects at the given variances, their covariance as lme4 reports it,
     and Satterthwaite's degrees of freedom for each coefficient as lmerTest computes them.
@@ -520,7 +520,6 @@ def _gls_cov(
     numerically in its own parameters; at an interior optimum the result does not depend
     on the parameterisation. All sums run block by block (teams are independent).
     """
-    blocks = _blocks(model)
     p = blocks[0][0].shape[1]
     phi = np.array([v_team, v_part, scale])
     ws = [np.linalg.inv(sum(f * v for f, v in zip(phi, vk, strict=True))) for _, _, vk in blocks]
