@@ -6,6 +6,8 @@ inputs (tests/reference/models_input.csv, models_mh_input.csv).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -313,3 +315,30 @@ def test_missing_covariate_is_a_clear_error(ds):
     for formula in ("score ~ C(timepoint) + birth_year", "score ~ C(timepoint) + C(sex)"):
         with pytest.raises(ValueError, match="no missing values in the ones used"):
             mixed_model(data, "ungestjernen", formula=formula)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fit_is_never_worse_than_statsmodels(seed):
+    """The bounded search reaches at least statsmodels' MixedLM likelihood (and a higher
+    one where statsmodels stops short near the boundary), on unbalanced programmes."""
+    import statsmodels.formula.api as smf
+
+    from _models_data import simulate_programme
+
+    rng = np.random.default_rng(seed)
+    long = simulate_programme(1000 + seed, size=int(rng.integers(4, 9)))
+    long = long.drop(index=rng.choice(len(long), len(long) // 6, replace=False))  # dropouts
+    res = mixed_model(dataset_from_scores(long), "ungestjernen")
+    data = long.assign(score=long["score"].astype(float)).sort_values(
+        ["cohort_id", "participant_id", "timepoint"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its boundary / Hessian convergence warnings
+        sm = smf.mixedlm(
+            "score ~ C(timepoint) * C(municipality)",
+            data,
+            groups="cohort_id",
+            re_formula="1",
+            vc_formula={"participant": "0 + C(participant_id)"},
+        ).fit(reml=True)
+    assert res.log_likelihood >= sm.llf - 1e-7 * abs(sm.llf)
