@@ -9,7 +9,6 @@ item changed between two timepoints (Stuart–Maxwell / Bhapkar), checked agains
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from envejind_eval.analysis import _lmm
 from envejind_eval.analysis._unit_scores import (
     check_confidence,
     check_option,
@@ -315,10 +315,18 @@ def mixed_model(
     blocks = _blocks(
         x, np.asarray(yy, dtype=float)[:, 0], data["cohort_id"], data["participant_id"]
     )
-    (v_team, v_part, scale), llf, converged, message = _fit_profiled(blocks, reml)
+    # theta: the relative standard deviations of the team and participant intercepts
+    grid = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
+    gamma, llf, scale, converged, message = _lmm.fit(
+        blocks, reml, np.square, start=(1.0, 1.0), grid=(grid, grid), bounds=[(0, 1e3)] * 2
+    )
     if not converged:
         notes.append(f"the optimiser did not converge ({message})")
-    est, cov, df = _gls_cov(blocks, scale, v_team, v_part, reml)
+    v_team, v_part = (float(g * scale) for g in gamma)
+    phi = np.array([v_team, v_part, scale])
+    free = np.array([v_team > SINGULAR_TOL * scale, v_part > SINGULAR_TOL * scale, True])
+    est, cov, df = _lmm.gls(blocks, phi, reml, free=free)
+    assert df is not None
     se = np.sqrt(np.diag(cov))
     if ddf == "wald":
         df = np.full(len(est), np.inf)
@@ -389,8 +397,8 @@ def _aliased_columns(x: np.ndarray, names: Sequence[str]) -> list[str]:
 def _blocks(
     x: np.ndarray, y: np.ndarray, team: pd.Series, participant: pd.Series
 ) -> list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
-    """Per team (rows sorted by team): (X, y, (V_team, V_participant, V_residual)), with
-    ``V = sum phi_k V_k`` the covariance of the team's scores."""
+    """Per team (rows sorted by team): (X, y, (team pattern, participant pattern)): the
+    team's covariance is ``v_team * ones + v_part * same_participant + residual * I``."""
     t = pd.factorize(team)[0]
     pc = pd.factorize(participant)[0]
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
@@ -398,174 +406,8 @@ def _blocks(
     for a, b in zip(starts, [*starts[1:], len(t)], strict=True):
         n, p = b - a, pc[a:b]
         same = (p[:, None] == p[None, :]).astype(float)
-        out.append((x[a:b], y[a:b], (np.ones((n, n)), same, np.eye(n))))
+        out.append((x[a:b], y[a:b], (np.ones((n, n)), same)))
     return out
-
-
-def _stacks(blocks: list) -> list[tuple[np.ndarray, ...]]:
-    """The team blocks stacked by size (X, y, V_team, V_participant): one batched linear
-    algebra call per size instead of a Python loop over teams."""
-    by_n: dict[int, list] = {}
-    for b in blocks:
-        by_n.setdefault(len(b[1]), []).append(b)
-    return [
-        (
-            np.stack([b[0] for b in bs]),
-            np.stack([b[1] for b in bs])[..., None],
-            np.stack([b[2][0] for b in bs]),
-            np.stack([b[2][1] for b in bs]),
-        )
-        for bs in by_n.values()
-    ]
-
-
-def _profile(stacks: list, gamma: np.ndarray, reml: bool) -> tuple[float, float]:
-    """(Restricted) log-likelihood with beta and the residual variance profiled out, at
-    variance ratios ``gamma = (team, participant) / residual`` (lme4's deviance / -2), and
-    that residual variance."""
-    p = stacks[0][0].shape[2]
-    xhx, xhy = np.zeros((p, p)), np.zeros(p)
-    yhy = logdet = 0.0
-    n = 0
-    for x, y, vt, vp in stacks:
-        h = gamma[0] * vt + gamma[1] * vp
-        h += np.eye(h.shape[1])
-        c = np.linalg.cholesky(h)
-        cx = np.linalg.solve(c, x).reshape(-1, p)  # rows of all teams of this size
-        cy = np.linalg.solve(c, y).reshape(-1)
-        xhx += cx.T @ cx
-        xhy += cx.T @ cy
-        yhy += float(cy @ cy)
-        logdet += 2 * float(np.log(np.diagonal(c, axis1=1, axis2=2)).sum())
-        n += y.shape[0] * y.shape[1]
-    beta = np.linalg.solve(xhx, xhy)
-    pwrss = yhy - xhy @ beta
-    dof = n - p if reml else n
-    dev = logdet + dof * (1 + np.log(2 * np.pi * pwrss / dof))
-    if reml:
-        dev += np.linalg.slogdet(xhx)[1]
-    return float(-dev / 2), float(pwrss / dof)
-
-
-def _fit_profiled(blocks: list, reml: bool) -> tuple[tuple[float, float, float], float, bool, str]:
-    """Fit as lme4 does: maximise the profiled (restricted) likelihood over the relative
-    standard deviations of the team and participant intercepts, bounded at 0.
-
-    Returns ((team, participant, residual variance), log-likelihood, converged, optimiser
-    message). statsmodels' own optimiser stops short of the optimum near the boundary in
-    about 5 % of team-sized programmes (a small positive variance where lme4 finds 0) and
-    loops over teams in Python; this search does neither."""
-    from scipy.optimize import minimize
-
-    stacks = _stacks(blocks)
-
-    def f(theta: np.ndarray) -> float:
-        try:
-            v = -_profile(stacks, theta**2, reml)[0]
-        except np.linalg.LinAlgError:
-            return 1e30  # a step to a numerically singular V: reject it
-        return v if np.isfinite(v) else 1e30
-
-    # the profile can be flat with small bumps near 0 (theta = 0 is a stationary point in
-    # this parameterisation), so one local search may stop at the wrong place: start it
-    # from lme4's start (1, 1) and from the two best points of a coarse grid (which
-    # includes both boundaries)
-    grid = [0.0, 0.03, 0.1, 0.3, 1.0, 3.0]
-    pts = sorted(((f(np.array(g)), g) for g in itertools.product(grid, grid)), key=lambda t: t[0])
-    best = None
-    for start in ([1.0, 1.0], *(g for _, g in pts[:2])):
-        r = minimize(
-            f,
-            np.asarray(start, float),
-            method="L-BFGS-B",
-            bounds=[(0, 1e3)] * 2,
-            options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500},
-        )
-        if best is None or r.fun < best.fun:
-            best = r
-    assert best is not None
-    if best.fun >= 1e30:
-        raise InsufficientDataError("mixed_model: the model cannot be fitted (singular)")
-    gamma = best.x**2
-    llf, sigma2 = _profile(stacks, gamma, reml)
-    return (
-        (float(gamma[0] * sigma2), float(gamma[1] * sigma2), sigma2),
-        llf,
-        bool(best.success),
-        str(best.message),
-    )
-
-
-def _gls_cov(
-    blocks: list, scale: float, v_team: float, v_part: float, reml: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""The GLS fixed effects at the given variances, their covariance as lme4 reports it,
-    and Satterthwaite's degrees of freedom for each coefficient as lmerTest computes them.
-
-    The covariance is lme4's conditional :math:`C = (X^\top V^{-1} X)^{-1}`; statsmodels'
-    ``cov_params`` inverts the Hessian of all parameters jointly, which in unbalanced data
-    differs slightly (~1e-4).
-
-    Satterthwaite: with the variance parameters :math:`\phi = (\sigma^2_{team},
-    \sigma^2_{participant}, \sigma^2)`, :math:`V = \sum_k \phi_k V_k`,
-    :math:`\nu_j = 2 C_{jj}^2 / (g_j^\top A g_j)` where :math:`g_{jk} = \partial C_{jj} /
-    \partial \phi_k = (C X^\top W V_k W X C)_{jj}` (:math:`W = V^{-1}`) and :math:`A` is the
-    inverse of the observed information of :math:`\phi` for the (restricted) likelihood
-    with :math:`\beta` profiled out:
-
-    .. math:: I_{kl} = -\tfrac12 \operatorname{tr}(Q V_k Q V_l) + u_k^\top P u_l,\quad
-              u_k = V_k W r,\ P = W - W X C X^\top W,\ r = y - X\hat\beta,
-
-    with :math:`Q = P` for REML and :math:`Q = W` for ML. lmerTest takes the same Hessian
-    numerically in its own parameters; at an interior optimum the result does not depend
-    on the parameterisation. All sums run block by block (teams are independent).
-    """
-    p = blocks[0][0].shape[1]
-    phi = np.array([v_team, v_part, scale])
-    ws = [np.linalg.inv(sum(f * v for f, v in zip(phi, vk, strict=True))) for _, _, vk in blocks]
-    xtwx = sum(x.T @ w @ x for (x, _, _), w in zip(blocks, ws, strict=True))
-    xtwy = sum(x.T @ w @ y for (x, y, _), w in zip(blocks, ws, strict=True))
-    cov = np.linalg.inv(xtwx)
-    fe = cov @ xtwy
-    m = np.zeros((3, p, p))  # X'W V_k W X
-    nn = np.zeros((3, 3, p, p))  # X'W V_k W V_l W X
-    tt = np.zeros((3, 3))  # tr(W V_k W V_l)
-    ss = np.zeros((3, 3))  # u_k' W u_l
-    a = np.zeros((3, p))  # X'W u_k
-    for (x, y, vk), w in zip(blocks, ws, strict=True):
-        wx = w @ x
-        wr = w @ (y - x @ fe)
-        u = [v @ wr for v in vk]
-        wvw_x = [w @ (v @ wx) for v in vk]  # W V_k W X
-        wv = [w @ v for v in vk]
-        for k in range(3):
-            m[k] += wx.T @ (vk[k] @ wx)
-            a[k] += wx.T @ u[k]
-            for j in range(3):
-                nn[k, j] += wx.T @ (vk[k] @ wvw_x[j])
-                tt[k, j] += np.sum(wv[k] * wv[j].T)
-                ss[k, j] += u[k] @ (w @ u[j])
-    info = np.empty((3, 3))
-    for k in range(3):
-        for j in range(3):
-            trace = tt[k, j]
-            if reml:  # tr(P V_k P V_l) from the block sums
-                trace += -2 * np.trace(cov @ nn[k, j]) + np.trace(cov @ m[k] @ cov @ m[j])
-            info[k, j] = -0.5 * trace + ss[k, j] - a[k] @ cov @ a[j]
-    grad = np.einsum("ij,kjl,li->ik", cov, m, cov)  # (p, 3): d C_jj / d phi_k
-    # a variance at the boundary (singular fit) is held at 0, as lmerTest's
-    # parameterisation by standard deviations does implicitly (there both its gradient
-    # entry and its cross terms vanish); then, as lmerTest, a generalised inverse that
-    # keeps the positive eigenvalues only
-    free = phi > SINGULAR_TOL * scale
-    free[2] = True
-    evals, evecs = np.linalg.eigh(info[np.ix_(free, free)])
-    pos = evals > 1e-8 * max(float(np.abs(evals).max()), 1e-300)
-    a_phi = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    quad = np.einsum("ik,kl,il->i", grad[:, free], a_phi, grad[:, free])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = 2 * np.diag(cov) ** 2 / quad
-    return fe, cov, df
 
 
 # -- marginal homogeneity ------------------------------------------------------------------
