@@ -59,6 +59,24 @@ def make(seed: int = 20161001) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def make_rhythm() -> pd.DataFrame:
+    """Weekly on-time shares and median arrival times of the sample (the input of
+    ``daily_rhythm``'s group trend), one row per participant x course week x measure."""
+    import envejind_eval as ee
+    from envejind_eval.analysis import attendance as A
+
+    ds = ee.Dataset.from_canonical(ee.sample_path() / "canonical")
+    wk = A._weekly_values(A._attended_days(A._scheduled_days(ds), None))
+    parts = [
+        wk[["participant_id", "course_week", m]]
+        .dropna()
+        .rename(columns={m: "y", "course_week": "week"})
+        .assign(measure=m)
+        for m in A.MEASURES
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
 def make_meta(seed: int = 7) -> pd.DataFrame:
     """Effect sizes and variances for the metafor::rma reference (several heterogeneity cases)."""
     rng = np.random.default_rng(seed)
@@ -122,3 +140,4 @@ if __name__ == "__main__":
     make_mh().to_csv(HERE / "models_mh_input.csv", **kw)
     make_rubin().to_csv(HERE / "models_rubin_input.csv", **kw)
     make_boundary().to_csv(HERE / "models_boundary_input.csv", **kw)
+    make_rhythm().to_csv(HERE / "rhythm_input.csv", **kw)

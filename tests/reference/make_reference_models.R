@@ -3,11 +3,13 @@
 # Inputs (committed, written by make_models_input.py):
 #   models_input.csv        long scores: participant_id, cohort_id, municipality, timepoint, score
 #   models_boundary_input.csv  the same for two simulated programmes (case), fitted separately
+#   rhythm_input.csv        weekly values of the sample: participant_id, week, y, measure
 #   meta_input.csv          case, study, yi, vi
 #   models_mh_input.csv     case, pre, post (paired ordinal answers)
 #   models_rubin_input.csv  case, imputation, n, q, u (completed-data estimates)
 # Outputs (committed; the tests read them, so CI needs no R):
 #   models_lmer_fixed.csv, models_lmer_varcomp.csv   lme4::lmer (df, t, p: lmerTest, Satterthwaite)
+#   rhythm_lmer.csv                                  lme4::lmer, daily_rhythm's group trend
 #   meta_effects.csv, meta_rma.csv                   metafor::escalc / metafor::rma
 #   models_mh.csv                                    coin::mh_test
 #   models_rubin.csv                                 mice::pool.scalar
@@ -107,6 +109,23 @@ for (name in unique(b$case)) {
   vcs[[name]] <- r$vc
 }
 wr(do.call(rbind, fixed), "models_lmer_fixed.csv")
+
+# ---- daily_rhythm's group trend: y ~ week + (1 + week | participant) ----------------------
+rh <- rd("rhythm_input.csv")
+trend <- list()
+for (ms in unique(rh$measure)) {
+  x <- rh[rh$measure == ms, ]
+  weeks <- tapply(x$week, x$participant_id, function(w) length(unique(w)))
+  x <- x[x$participant_id %in% names(weeks)[weeks >= 2], ]
+  m <- lmer(y ~ week + (1 + week | participant_id), data = x, REML = TRUE,
+            control = lmerControl(optimizer = "bobyqa",
+                                  optCtrl = list(rhobeg = 2e-4, rhoend = 2e-10, maxfun = 1e5)))
+  cf <- summary(m)$coefficients
+  trend[[ms]] <- data.frame(measure = ms, term = c("intercept", "week"),
+                            estimate = cf[, "Estimate"], se = cf[, "Std. Error"],
+                            loglik = as.numeric(logLik(m)))
+}
+wr(do.call(rbind, trend), "rhythm_lmer.csv")
 wr(do.call(rbind, vcs), "models_lmer_varcomp.csv")
 
 # ---- municipality comparison: per-municipality effects from models_input, then rma ------

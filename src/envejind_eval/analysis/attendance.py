@@ -19,7 +19,6 @@ sit next to every estimate and nothing is rounded.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -356,8 +355,44 @@ GROUP_TREND_COLUMNS: list[str] = [
 ]  # fmt: skip
 
 
+def _trend_fit(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``y ~ week + (1 + week | participant)`` by REML as lme4 fits it (rows sorted by
+    participant): fixed effects, their standard errors (lme4's conditional covariance)
+    and whether the optimiser converged."""
+    from envejind_eval.analysis import _lmm
+
+    w = data["week"].to_numpy(float)
+    y = data["y"].to_numpy(float)
+    pid = pd.factorize(data["participant_id"])[0]
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    blocks: list[_lmm.Block] = []
+    for a, b in zip(starts, [*starts[1:], len(pid)], strict=True):
+        wb, one = w[a:b], np.ones(b - a)
+        # covariance patterns of the intercept, the intercept-slope covariance and the slope
+        pats = (np.outer(one, one), np.outer(one, wb) + np.outer(wb, one), np.outer(wb, wb))
+        blocks.append((np.column_stack([one, wb]), y[a:b], pats))
+
+    def coef(t: np.ndarray) -> tuple[float, float, float]:
+        # lme4's relative covariance factor [[t0, 0], [t1, t2]] times its transpose
+        return (t[0] ** 2, t[0] * t[1], t[1] ** 2 + t[2] ** 2)
+
+    c, _, scale, converged, _ = _lmm.fit(
+        blocks,
+        True,
+        coef,
+        start=(1.0, 0.0, 1.0),
+        grid=(
+            (0.0, 0.1, 0.3, 1.0, 3.0),
+            (-0.1, -0.01, 0.0, 0.01, 0.1),
+            (0.0, 0.01, 0.03, 0.1, 0.3),
+        ),
+        bounds=[(0, None), (None, None), (0, None)],
+    )
+    fe, cov, _ = _lmm.gls(blocks, np.array([*(c * scale), scale]), True)
+    return fe, np.sqrt(np.diag(cov)), converged
+
+
 def _mixed_trend(wk: pd.DataFrame, measure: str, confidence: float, n_all: int) -> pd.DataFrame:
-    import statsmodels.formula.api as smf
     from scipy import stats
 
     cols = GROUP_TREND_COLUMNS
@@ -367,7 +402,7 @@ def _mixed_trend(wk: pd.DataFrame, measure: str, confidence: float, n_all: int) 
     keep = n_weeks.index[n_weeks >= 2]
     n_excl = int(n_all - len(keep))
     data = data.loc[data["participant_id"].isin(keep)].reset_index(drop=True)
-    method = "MixedLM (REML): value ~ week + (1 + week | participant)"
+    method = "mixed model (REML, as lme4): value ~ week + (1 + week | participant)"
     empty = {
         "measure": measure, "estimate": np.nan, "se": np.nan, "ci_low": np.nan,
         "ci_high": np.nan, "p_value": np.nan, "n": len(data), "n_participants": len(keep),
@@ -375,29 +410,24 @@ def _mixed_trend(wk: pd.DataFrame, measure: str, confidence: float, n_all: int) 
     }  # fmt: skip
     if len(keep) < 2 or data["y"].nunique() < 2:
         return pd.DataFrame([{**empty, "term": t} for t in ("intercept", "week")], columns=cols)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.mixedlm("y ~ week", data, groups=data["participant_id"], re_formula="~week")
-        try:
-            fit = model.fit(reml=True, method=["lbfgs", "powell"])
-            converged = bool(fit.converged)
-        except (np.linalg.LinAlgError, ValueError):
-            fit, converged = None, False
-    if fit is None:
+    data = data.sort_values(["participant_id", "week"], kind="stable")
+    try:
+        fe, se, converged = _trend_fit(data)
+    except (np.linalg.LinAlgError, InsufficientDataError):
         return pd.DataFrame([{**empty, "term": t} for t in ("intercept", "week")], columns=cols)
     z = stats.norm.ppf(0.5 + confidence / 2)
     rows = []
-    for term, name in (("intercept", "Intercept"), ("week", "week")):
-        est, se = float(fit.fe_params[name]), float(fit.bse_fe[name])
+    for i, term in enumerate(("intercept", "week")):
+        est, se_i = float(fe[i]), float(se[i])
         rows.append(
             {
                 **empty,
                 "term": term,
                 "estimate": est,
-                "se": se,
-                "ci_low": est - z * se,
-                "ci_high": est + z * se,
-                "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan,
+                "se": se_i,
+                "ci_low": est - z * se_i,
+                "ci_high": est + z * se_i,
+                "p_value": float(2 * stats.norm.sf(abs(est / se_i))) if se_i > 0 else np.nan,
                 "converged": converged,
             }
         )
@@ -434,8 +464,8 @@ def daily_rhythm(
         to the mixed-model intervals).
     mixed_model
         Fit the group-trend mixed model (the slow part); ``False`` leaves ``group_trend``
-        empty. ``MixedLM`` loops over participants in Python: seconds on a sample, many
-        minutes on a national data set (~20,000 participants).
+        empty. About a second on the sample, ~1.5 minutes per measure on a national data
+        set (~19,000 participants).
 
     Returns
     -------
@@ -446,10 +476,11 @@ def daily_rhythm(
     Notes
     -----
     Values per participant-week: ``on_time_share`` = on-time days / attended days;
-    ``arrival_minutes`` = median arrival (minutes after midnight). The group trend is
-    ``statsmodels`` ``MixedLM`` fitted by REML with a random intercept and a random slope
-    for week per participant (R: ``lme4::lmer(y ~ week + (1 + week | participant_id))``),
-    Wald intervals. Participants with fewer than two weeks of values are left out of the
+    ``arrival_minutes`` = median arrival (minutes after midnight). The group trend is a
+    linear mixed model with a random intercept and a random slope for week per
+    participant, fitted by REML as lme4 does (``lme4::lmer(y ~ week + (1 + week |
+    participant_id))``; estimates and standard errors agree to 1e-5 on the sample, where
+    both fits are singular), with Wald intervals (the slope rests on every participant). Participants with fewer than two weeks of values are left out of the
     model and counted in ``n_excluded``. The paired comparison uses pooled days in each
     window; higher is better for ``on_time_share``, lower for ``arrival_minutes``.
 
