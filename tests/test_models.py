@@ -342,3 +342,28 @@ def test_fit_is_never_worse_than_statsmodels(seed):
             vc_formula={"participant": "0 + C(participant_id)"},
         ).fit(reml=True)
     assert res.log_likelihood >= sm.llf - 1e-7 * abs(sm.llf)
+
+
+def test_closed_form_slopes_profile_equals_the_general_one():
+    """_lmm.profile_slopes (2 x 2 closed form per group) against _lmm.profile (one
+    Cholesky per group) at random covariance factors, on unbalanced groups."""
+    from envejind_eval.analysis import _lmm
+
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(2, 9, 40)
+    g = np.repeat(np.arange(40), sizes)
+    w = np.concatenate([np.arange(1, k + 1) for k in sizes]).astype(float)
+    y = 3 + 0.2 * w + rng.normal(0, 1, len(w))
+    z = np.column_stack([np.ones(len(w)), w])
+    sums = _lmm.slope_sums(z, y, z, g)
+    blocks = []
+    for k in range(40):
+        wb, one = w[g == k], np.ones(sizes[k])
+        pats = (np.outer(one, one), np.outer(one, wb) + np.outer(wb, one), np.outer(wb, wb))
+        blocks.append((z[g == k], y[g == k], pats))
+    stacks = _lmm.stacks(blocks)
+    for t in rng.uniform([0, -0.5, 0], [2, 0.5, 1], (5, 3)):
+        coef = (t[0] ** 2, t[0] * t[1], t[1] ** 2 + t[2] ** 2)
+        for reml in (True, False):
+            got = _lmm.profile_slopes(sums, t, reml)
+            np.testing.assert_allclose(got, _lmm.profile(stacks, coef, reml), rtol=1e-10)

@@ -22,7 +22,7 @@ from envejind_eval.errors import InsufficientDataError
 Block = tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]
 
 
-def _stacks(blocks: list[Block]) -> list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
+def stacks(blocks: list[Block]) -> list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
     """Blocks stacked by size: one batched linear-algebra call per size instead of a Python
     loop over blocks."""
     by_n: dict[int, list[Block]] = {}
@@ -65,30 +65,26 @@ def profile(stacks: list, coef: Sequence[float] | np.ndarray, reml: bool) -> tup
 
 
 def fit(
-    blocks: list[Block],
-    reml: bool,
-    coef: Callable[[np.ndarray], Sequence[float] | np.ndarray],
+    objective: Callable[[np.ndarray], tuple[float, float]],
     *,
     start: Sequence[float],
     grid: Sequence[Sequence[float]],
     bounds: Sequence[tuple[float | None, float | None]],
 ) -> tuple[np.ndarray, float, float, bool, str]:
-    """Maximise the profiled likelihood over ``theta`` (L-BFGS-B within ``bounds``).
+    """Maximise a profiled likelihood ``objective(theta) -> (log-likelihood, residual
+    variance)`` over ``theta`` (L-BFGS-B within ``bounds``).
 
     lme4 starts from one point; the profile can be flat with small bumps near a boundary
     (``theta = 0`` is a stationary point of a standard-deviation parameterisation), so one
     local search may stop at the wrong place: it runs from ``start`` and from the two best
     points of ``grid`` (one axis per parameter, including the boundaries), and keeps the
-    best. Returns ``(pattern coefficients, log-likelihood, residual variance, converged,
-    optimiser message)``.
+    best. Returns ``(theta, log-likelihood, residual variance, converged, message)``.
     """
     from scipy.optimize import minimize
 
-    stacks = _stacks(blocks)
-
     def f(theta: np.ndarray) -> float:
         try:
-            v = -profile(stacks, coef(theta), reml)[0]
+            v = -objective(theta)[0]
         except np.linalg.LinAlgError:
             return 1e30  # a step to a numerically singular V: reject it
         return v if np.isfinite(v) else 1e30
@@ -108,9 +104,72 @@ def fit(
     assert best is not None
     if best.fun >= 1e30:
         raise InsufficientDataError("the mixed model cannot be fitted (singular)")
-    c = np.asarray(coef(best.x), float)
-    llf, sigma2 = profile(stacks, c, reml)
-    return c, llf, sigma2, bool(best.success), str(best.message)
+    if not best.success:
+        # finite-difference gradients can stall L-BFGS-B's line search on a flat, slightly
+        # noisy profile (many groups): finish derivative-free, as lme4's bobyqa does
+        pol = minimize(
+            f, best.x, method="Powell", bounds=list(bounds), options={"xtol": 1e-10, "ftol": 1e-15}
+        )
+        if pol.fun <= best.fun:
+            best = pol
+    llf, sigma2 = objective(best.x)
+    return best.x, llf, sigma2, bool(best.success), str(best.message)
+
+
+def slope_sums(x: np.ndarray, y: np.ndarray, z: np.ndarray, group: np.ndarray) -> dict:
+    """Per-group cross-products for :func:`profile_slopes` (rows sorted by ``group``; ``z``
+    the two columns of the random intercept and slope)."""
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+
+    def per(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(a[:, :, None] * b[:, None, :], starts, axis=0)
+
+    return {
+        "zz": per(z, z),
+        "zx": per(z, x),
+        "zy": np.add.reduceat(z * y[:, None], starts, axis=0),
+        "xx": x.T @ x,
+        "xy": x.T @ y,
+        "yy": float(y @ y),
+        "n": len(y),
+    }
+
+
+def slopes_gls(sums: dict, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    r"""For a random intercept and slope per group, in closed form: with lme4's factor
+    :math:`\Lambda = [[\theta_0, 0], [\theta_1, \theta_2]]`, each group's
+    :math:`H = I + Z \Lambda \Lambda^\top Z^\top` has :math:`|H| = |M|` and
+    :math:`H^{-1} = I - Z \Lambda M^{-1} \Lambda^\top Z^\top` with the 2 x 2
+    :math:`M = I + \Lambda^\top Z^\top Z \Lambda` (as lme4's sparse Cholesky), so an
+    evaluation is a few array operations over the groups instead of one factorisation per
+    group. Returns :math:`(X^\top H^{-1} X, X^\top H^{-1} y, y^\top H^{-1} y,
+    \log|H|)` summed over the groups."""
+    t0, t1, t2 = theta
+    lam = np.array([[t0, 0.0], [t1, t2]])
+    lzz = lam.T @ sums["zz"] @ lam  # (k, 2, 2)
+    m00, m01, m11 = 1 + lzz[:, 0, 0], lzz[:, 0, 1], 1 + lzz[:, 1, 1]
+    det = m00 * m11 - m01 * m01
+    minv = np.stack([np.stack([m11, -m01], -1), np.stack([-m01, m00], -1)], -2)
+    minv /= det[:, None, None]
+    lzx = lam.T @ sums["zx"]  # (k, 2, p)
+    lzy = sums["zy"] @ lam  # (k, 2)
+    xhx = sums["xx"] - np.einsum("kai,kab,kbj->ij", lzx, minv, lzx)
+    xhy = sums["xy"] - np.einsum("kai,kab,kb->i", lzx, minv, lzy)
+    yhy = sums["yy"] - float(np.einsum("ka,kab,kb->", lzy, minv, lzy))
+    return xhx, xhy, yhy, float(np.log(det).sum())
+
+
+def profile_slopes(sums: dict, theta: np.ndarray, reml: bool) -> tuple[float, float]:
+    """:func:`profile` for a random intercept and slope per group (see
+    :func:`slopes_gls`)."""
+    xhx, xhy, yhy, logdet = slopes_gls(sums, theta)
+    p = xhx.shape[0]
+    pwrss = yhy - xhy @ np.linalg.solve(xhx, xhy)
+    dof = sums["n"] - p if reml else sums["n"]
+    dev = logdet + dof * (1 + np.log(2 * np.pi * pwrss / dof))
+    if reml:
+        dev += np.linalg.slogdet(xhx)[1]
+    return float(-dev / 2), float(pwrss / dof)
 
 
 def gls(

@@ -317,12 +317,16 @@ def mixed_model(
     )
     # theta: the relative standard deviations of the team and participant intercepts
     grid = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
-    gamma, llf, scale, converged, message = _lmm.fit(
-        blocks, reml, np.square, start=(1.0, 1.0), grid=(grid, grid), bounds=[(0, 1e3)] * 2
+    stacks = _lmm.stacks(blocks)
+    theta, llf, scale, converged, message = _lmm.fit(
+        lambda th: _lmm.profile(stacks, th**2, reml),
+        start=(1.0, 1.0),
+        grid=(grid, grid),
+        bounds=[(0, 1e3)] * 2,
     )
     if not converged:
         notes.append(f"the optimiser did not converge ({message})")
-    v_team, v_part = (float(g * scale) for g in gamma)
+    v_team, v_part = (float(t**2 * scale) for t in theta)
     phi = np.array([v_team, v_part, scale])
     free = np.array([v_team > SINGULAR_TOL * scale, v_part > SINGULAR_TOL * scale, True])
     est, cov, df = _lmm.gls(blocks, phi, reml, free=free)
