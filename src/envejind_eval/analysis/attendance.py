@@ -455,7 +455,7 @@ def daily_rhythm(
         to the mixed-model intervals).
     mixed_model
         Fit the group-trend mixed model (the slow part); ``False`` leaves ``group_trend``
-        empty. About a second on the sample, ~1.5 minutes per measure on a national data
+        empty. About a second on the sample, ~45 s for both measures on a national data
         set (~19,000 participants).
 
     Returns
