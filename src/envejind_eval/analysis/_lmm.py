@@ -3,11 +3,14 @@ r"""Linear mixed models fitted as lme4 does, for the two models of the package.
 A model is a list of independent blocks (teams, or participants), each ``(X, y,
 patterns)`` with the block's covariance :math:`V = \sigma^2 (I + \sum_k c_k(\theta) P_k)`:
 the patterns :math:`P_k` are fixed matrices and :math:`c(\theta)` comes from the relative
-covariance factor :math:`\theta` that lme4 optimises. ``fit`` maximises the profiled
-(restricted) likelihood over :math:`\theta` (bounded where lme4 bounds it), ``gls`` gives
-the fixed effects, lme4's conditional covariance and lmerTest's Satterthwaite degrees of
-freedom. Used by :func:`envejind_eval.analysis.models.mixed_model` (team and participant
-intercepts) and by ``daily_rhythm``'s group trend (intercept and slope per participant).
+covariance factor :math:`\theta` that lme4 optimises. ``profile`` is the profiled
+(restricted) likelihood at given coefficients (one batched Cholesky per block size);
+``profile_slopes`` the same in closed form for a random intercept and slope per group;
+``fit`` maximises either over :math:`\theta` (bounded where lme4 bounds it); ``gls``
+gives the fixed effects, lme4's conditional covariance and lmerTest's Satterthwaite
+degrees of freedom. Used by :func:`envejind_eval.analysis.models.mixed_model` (team and
+participant intercepts) and by ``daily_rhythm``'s group trend (intercept and slope per
+participant).
 """
 
 from __future__ import annotations
