@@ -179,13 +179,12 @@ def gls(
     blocks: list[Block],
     phi: np.ndarray,
     reml: bool,
-    *,
-    free: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    free: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The GLS fixed effects at the covariance parameters ``phi`` (the absolute
     coefficients of the patterns, then the residual variance), their covariance as lme4
     reports it, and Satterthwaite's degrees of freedom per coefficient as lmerTest
-    computes them (only when ``free`` says which of ``phi`` are not at a boundary).
+    computes them (``free``: which of ``phi`` are not at a boundary).
 
     The covariance is lme4's conditional :math:`C = (X^\top V^{-1} X)^{-1}`; statsmodels'
     ``cov_params`` inverts the Hessian of all parameters jointly, which in unbalanced data
@@ -214,8 +213,6 @@ def gls(
     xtwy = sum(x.T @ w @ y for (x, y, _), w in zip(blocks, ws, strict=True))
     cov = np.linalg.inv(xtwx)
     fe = cov @ xtwy
-    if free is None:
-        return fe, cov, None
     k = len(phi)
     m = np.zeros((k, p, p))  # X'W V_k W X
     nn = np.zeros((k, k, p, p))  # X'W V_k W V_l W X

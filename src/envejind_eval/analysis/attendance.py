@@ -379,8 +379,8 @@ def _trend_fit(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, bool]:
         bounds=[(0, None), (None, None), (0, None)],
     )
     xhx, xhy, _, _ = _lmm.slopes_gls(sums, theta)
-    cov = scale * np.linalg.inv(xhx)  # lme4's conditional covariance of the fixed effects
-    return np.linalg.solve(xhx, xhy) + [y0, 0.0], np.sqrt(np.diag(cov)), converged
+    inv = np.linalg.inv(xhx)  # times the residual variance: lme4's conditional covariance
+    return inv @ xhy + [y0, 0.0], np.sqrt(scale * np.diag(inv)), converged
 
 
 def _mixed_trend(wk: pd.DataFrame, measure: str, confidence: float, n_all: int) -> pd.DataFrame:

@@ -329,8 +329,7 @@ def mixed_model(
     v_team, v_part = (float(t**2 * scale) for t in theta)
     phi = np.array([v_team, v_part, scale])
     free = np.array([v_team > SINGULAR_TOL * scale, v_part > SINGULAR_TOL * scale, True])
-    est, cov, df = _lmm.gls(blocks, phi, reml, free=free)
-    assert df is not None
+    est, cov, df = _lmm.gls(blocks, phi, reml, free)
     se = np.sqrt(np.diag(cov))
     if ddf == "wald":
         df = np.full(len(est), np.inf)
