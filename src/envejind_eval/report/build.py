@@ -71,9 +71,12 @@ class Options:
     n_boot: int = DEFAULT_N_BOOT
     municipalities: tuple[str, ...] | None = None
     figures: bool = True
+    jobs: int = 1  # worker processes drawing figures (output does not depend on it)
 
     def check(self) -> Options:
         fmt.check_lang(self.lang)
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise EnvejindError(f"--jobs must be a whole number of at least 1; got {self.jobs!r}")
         if self.by is not None and self.by not in BYS:
             raise ValueError(f"Expecting one of {', '.join(BYS)}; got '{self.by}'")
         if not isinstance(self.min_cell, int) or self.min_cell < MIN_CELL_FLOOR:
@@ -214,6 +217,93 @@ def render_figure(plot: Any, *, dpi: int = 110) -> tuple[bytes, bytes]:
     return png.getvalue(), svg.getvalue()
 
 
+#: Figure tasks of the current run, read by forked workers (only an index is sent).
+_FIGURE_TASKS: list[tuple[Any, pd.DataFrame]] = []
+
+
+def _draw_task(i: int) -> tuple[bytes, bytes] | None:
+    """Build and render figure task ``i`` (in a worker, or in this process)."""
+    f, data = _FIGURE_TASKS[i]
+    plot = f.make(data)
+    return None if plot is None else render_figure(plot)
+
+
+def _render_all(n: int, jobs: int) -> list[tuple[bytes, bytes] | None]:
+    """Render the first ``n`` tasks, in ``jobs`` worker processes when there is more than
+    one; results come back in task order, so the output does not depend on ``jobs``.
+
+    Workers are forked: the figure factories are closures over the run's analyses, which
+    cannot be pickled, and a fork shares them without copying. Without ``fork`` (Windows,
+    macOS defaults aside) the figures are drawn here."""
+    import multiprocessing as mp
+
+    if jobs <= 1 or n < 2 or "fork" not in mp.get_all_start_methods():
+        return [_draw_task(i) for i in range(n)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=mp.get_context("fork")) as ex:
+        return list(ex.map(_draw_task, range(n), chunksize=max(1, n // (8 * jobs))))
+
+
+def _figures(
+    per_scope: dict[str, list[Section]], gated: GateResult, opts: Options, tmp: Path
+) -> tuple[dict[str, dict[str, bytes]], list[dict[str, Any]]]:
+    """Gate, draw (in parallel, each distinct figure once) and write every scope's figures.
+
+    A figure is a function of its name and its gated data only (language and instruments
+    are the run's), so scopes with identical data share one rendering."""
+    global _FIGURE_TASKS
+    L = opts.lang
+    pngs: dict[str, dict[str, bytes]] = {s: {} for s in per_scope}
+    planned: list[tuple[str, Any, str, int]] = []  # scope, figure, data hash, task index
+    tasks: list[tuple[Any, pd.DataFrame]] = []
+    task_of: dict[tuple[str, str], int] = {}
+    for scope, secs in per_scope.items():
+        for sec in secs:
+            for f in sec.figures if opts.figures else []:
+                gt = gated.tables.get((scope, f.table))
+                if gt is None:
+                    continue
+                data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
+                if gated.gate is not None:  # refuses individual-level or small-n data
+                    n_col = gt.n_col if gt.n_col in data.columns else None
+                    gated.gate.release(scope).figure(
+                        f.name, data=data.dropna(subset=[n_col]) if n_col else data, n=n_col
+                    )
+                digest = sha256_frame(data)
+                k = task_of.setdefault((f.name, digest), len(tasks))
+                if k == len(tasks):
+                    tasks.append((f, data))
+                planned.append((scope, f, digest, k))
+    _FIGURE_TASKS = tasks
+    try:
+        drawn = _render_all(len(tasks), opts.jobs)
+    finally:
+        _FIGURE_TASKS = []
+    fig_log: list[dict[str, Any]] = []
+    for scope, f, digest, k in planned:
+        if drawn[k] is None:
+            continue
+        png, svg = drawn[k]  # type: ignore[misc]
+        fdir = scope_dir(tmp, scope) / "figures"
+        fdir.mkdir(parents=True, exist_ok=True)
+        (fdir / f"{f.name}.png").write_bytes(png)
+        (fdir / f"{f.name}.svg").write_bytes(svg)
+        pngs[scope][f.name] = png
+        fig_log.append(
+            {
+                "scope": scope,
+                "name": f.name,
+                "table": f.table,
+                "data_sha256": digest,
+                "files": [
+                    (fdir / f"{f.name}.{e}").relative_to(tmp).as_posix() for e in ("png", "svg")
+                ],
+            }
+        )
+    return pngs, fig_log
+
+
 # -- output ---------------------------------------------------------------------------------
 
 
@@ -317,6 +407,7 @@ def build_report(
     figures: bool = True,
     config: str | Path | None = None,
     quiet: bool = False,
+    jobs: int | None = None,
     _log: Callable[[str], None] | None = None,
 ) -> ReportResult:
     """Write the evaluation report for a delivery (or canonical folder) into ``out``.
@@ -339,6 +430,9 @@ def build_report(
         Restrict the report to these municipalities.
     figures
         Draw figures (off only to speed up tests).
+    jobs
+        Worker processes drawing the figures (default: the CPU count); the output is the
+        same for every value.
     config
         Recorded in the manifest (the CLI reads options from it).
 
@@ -351,7 +445,9 @@ def build_report(
     """
     from envejind_eval import __version__
 
-    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures).check()
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures, jobs).check()
     data_dir, out = Path(data_dir), Path(out)
     out_parent = out.resolve().parent
     out_parent.mkdir(parents=True, exist_ok=True)
@@ -433,41 +529,7 @@ def _run(
         )
 
     with steps.step("figures"):
-        pngs: dict[str, dict[str, bytes]] = {s: {} for s in scopes}
-        fig_log: list[dict[str, Any]] = []
-        for scope, secs in per_scope.items():
-            fdir = scope_dir(tmp, scope) / "figures"
-            for sec in secs:
-                for f in sec.figures if opts.figures else []:
-                    gt = gated.tables.get((scope, f.table))
-                    if gt is None:
-                        continue
-                    data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
-                    if gated.gate is not None:  # refuses individual-level or small-n data
-                        n_col = gt.n_col if gt.n_col in data.columns else None
-                        gated.gate.release(scope).figure(
-                            f.name, data=data.dropna(subset=[n_col]) if n_col else data, n=n_col
-                        )
-                    plot = f.make(data)
-                    if plot is None:
-                        continue
-                    png, svg = render_figure(plot)
-                    fdir.mkdir(parents=True, exist_ok=True)
-                    (fdir / f"{f.name}.png").write_bytes(png)
-                    (fdir / f"{f.name}.svg").write_bytes(svg)
-                    pngs[scope][f.name] = png
-                    fig_log.append(
-                        {
-                            "scope": scope,
-                            "name": f.name,
-                            "table": f.table,
-                            "data_sha256": sha256_frame(data),
-                            "files": [
-                                (fdir / f"{f.name}.{e}").relative_to(tmp).as_posix()
-                                for e in ("png", "svg")
-                            ],
-                        }
-                    )
+        pngs, fig_log = _figures(per_scope, gated, opts, tmp)
 
     with steps.step("tables"):
         table_log = []

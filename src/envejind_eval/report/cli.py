@@ -34,6 +34,12 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="TOML file with a [report] table of these options",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes drawing figures (default: CPUs; the output is the same)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -54,7 +60,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         if k in cfg:
             opts[k] = cfg[k]
     try:
-        res = build_report(args.path, args.out, config=args.config, quiet=args.quiet, **opts)
+        res = build_report(
+            args.path, args.out, config=args.config, quiet=args.quiet, jobs=args.jobs, **opts
+        )
     except ValueError as exc:  # an option outside its allowed set
         raise EnvejindError(str(exc)) from None
     if not args.quiet:
