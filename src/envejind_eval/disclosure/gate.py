@@ -498,13 +498,16 @@ class Gate:
         """Audit the whole run (all releases, margins, ledger editions) from scratch."""
         self.run()
         parts = []
+        audited: dict[str, int] = {}
         pops = {c.population for c in self._cells if c.edition == CURRENT}
         for pop in sorted(pops):
             system, _ = self._system(pop)
             parts.append(check_targets(system, system.targets()))
+            for k, v in system.audit_counts.items():
+                audited[k] = audited.get(k, 0) + v
         if not parts:
             return Verification(check_targets(System([], [], self.rules), []))
-        return Verification(pd.concat(parts, ignore_index=True))
+        return Verification(pd.concat(parts, ignore_index=True), audited)
 
     def log(self) -> pd.DataFrame:
         """Suppression log of the run (``release, table, row, column, cell, rule``)."""

@@ -42,9 +42,11 @@ class DisclosureRules:
         Display text of every other suppressed cell: sensitive shares and complementary
         (secondary) suppressions (default ``".."``, a neutral "not shown" symbol). One
         symbol for both, so a reader cannot tell which is which.
-    max_targets
-        Cap on the number of implicit aggregates (cells no table shows but a reader could
-        derive) the verifier checks per population and edition (default 2000).
+    max_unknowns
+        Largest cross-classification (possible joint cells) of one population the verifier
+        builds (default 1,000,000). Every aggregate of every population is audited; a
+        population over this size makes the run fail (:class:`DisclosureError`) instead of
+        being audited in part.
 
     Notes
     -----
@@ -75,7 +77,7 @@ class DisclosureRules:
     dominance_factor: int = 2
     small_label: str = "<{min_cell}"
     suppressed_label: str = ".."
-    max_targets: int = 2000
+    max_unknowns: int = 1_000_000
 
     def __post_init__(self) -> None:
         if isinstance(self.min_cell, bool) or not isinstance(self.min_cell, (int, np.integer)):
@@ -84,8 +86,8 @@ class DisclosureRules:
             raise ValueError(f"min_cell must be at least {MIN_CELL_FLOOR}; got {self.min_cell}")
         if self.dominance_factor < 1:
             raise ValueError(f"dominance_factor must be at least 1; got {self.dominance_factor}")
-        if self.max_targets < 1:
-            raise ValueError(f"max_targets must be positive; got {self.max_targets}")
+        if self.max_unknowns < 1:
+            raise ValueError(f"max_unknowns must be positive; got {self.max_unknowns}")
 
     # -- labels -------------------------------------------------------------------------
 

@@ -25,10 +25,8 @@ to be empty) and answers range queries. :func:`verify` checks a whole run.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +35,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from envejind_eval.disclosure.rules import DisclosureRules
-from envejind_eval.errors import DisclosureError, EnvejindWarning
+from envejind_eval.errors import DisclosureError
 
 #: Category standing for "every other value" of a dimension a table fixes (``where=``).
 OTHER = "__other__"
@@ -115,6 +113,7 @@ class Target:
     edition: str = CURRENT
     cell: int | None = None  # index into System.cells for kind == "suppressed"
     strict: bool = False  # also fail when the range lies inside [1, min_cell - 1]
+    nz: np.ndarray | None = None  # non-zero positions of ``coef`` (filled when first used)
 
 
 @dataclass
@@ -166,6 +165,11 @@ class _WarmSolver:
             raise RuntimeError("HiGHS rejected the model")
         self.h = h
         self.cols = np.arange(n_vars, dtype=np.int32)
+
+    def free_row(self, r: int) -> None:
+        """Drop row ``r`` for good (its number is no longer published)."""
+        self.lower[r], self.upper[r] = -np.inf, np.inf
+        self.h.changeRowBounds(int(r), -self.hc.kHighsInf, self.hc.kHighsInf)
 
     def solve(self, coef: np.ndarray, sense: str, relax: Sequence[int] = ()):
         """(status, value, x, eq duals); status is optimal|infeasible|unbounded|other."""
@@ -249,17 +253,22 @@ class System:
             }
             editions = sorted({t.edition for t in ptab} | {c.edition for c in pcell})
             for ed in editions:
-                codes = _joint(dims, catl, [t for t in ptab if t.edition == ed])
+                codes = _joint(
+                    dims, catl, [t for t in ptab if t.edition == ed], self.rules.max_unknowns, pop
+                )
                 self.blocks[(pop, ed)] = _Block(n, dims, catl, codes)
                 n += len(codes)
         self.n_vars = n
         self.supports = [self.support(c.population, c.edition, c.key) for c in self.cells]
         self._pool: list[np.ndarray] = []
         self._pool_arr: np.ndarray | None = None
+        self._pool_rows = 0
         self._warm_sig: tuple | None = None
         self._warm_solver: _WarmSolver | None = None
         self._warm_rows: dict[int, int] = {}
         self._warm_eq_cells: list[int] = []
+        #: how many aggregates :meth:`targets` enumerated (all of them are audited)
+        self.audit_counts: dict[str, int] = {}
 
     # -- structure ---------------------------------------------------------------------
 
@@ -365,6 +374,18 @@ class System:
         sig = tuple(c.state for c in self.cells)
         if self._warm_sig == sig:
             return self._warm_solver
+        if self._warm_solver is not None and self._warm_sig is not None:
+            # cells only ever go to "suppressed": free their rows in the live model
+            changed = [
+                i for i, (a, b) in enumerate(zip(self._warm_sig, sig, strict=True)) if a != b
+            ]
+            if all(sig[i] == "suppressed" for i in changed):
+                for i in changed:
+                    r = self._warm_rows.get(i)
+                    if r is not None:
+                        self._warm_solver.free_row(r)
+                self._warm_sig = sig
+                return self._warm_solver
         rows: list[np.ndarray] = []
         lower: list[float] = []
         upper: list[float] = []
@@ -481,17 +502,33 @@ class System:
         """
         if not self._pool:
             return False
-        if self._pool_arr is None or len(self._pool_arr) != len(self._pool):
-            self._pool_arr = np.stack(self._pool)
-        vals = self._pool_arr @ t.coef
+        if t.nz is None:
+            t.nz = np.flatnonzero(t.coef)
+        vals = self.pool_matrix()[:, t.nz] @ t.coef[t.nz]
         lo, hi = math.ceil(vals.min() - 1e-6), math.floor(vals.max() + 1e-6)
         if hi < lo:  # pooled range narrower than one integer: no proof
             return False
         return self.problem(t, lo, hi) is None
 
+    def pool_matrix(self) -> np.ndarray:
+        """The pooled points as rows of one array (grown in place, not restacked)."""
+        n = len(self._pool)
+        arr = self._pool_arr
+        have = self._pool_rows
+        if arr is None or arr.shape[0] < n:
+            new = np.empty((max(2 * n, 16), self.n_vars))
+            if arr is not None:
+                new[:have] = arr[:have]
+            self._pool_arr = arr = new
+        if have < n:
+            arr[have:n] = np.stack(self._pool[have:n])
+            self._pool_rows = n
+        return arr[:n]
+
     def reset_pool(self) -> None:
         self._pool = []
         self._pool_arr = None
+        self._pool_rows = 0
 
     def matrices(self, drop: Iterable[int] = ()) -> tuple:
         return self._matrices(drop)
@@ -513,8 +550,10 @@ class System:
         return None
 
     def targets(self, *, populations: Iterable[str] | None = None) -> list[Target]:
-        """Every protected quantity: suppressed sensitive cells, implicit aggregates of the
-        current edition, and differences to earlier editions."""
+        """Every protected quantity not yet proved safe: suppressed sensitive cells, and
+        every implicit aggregate of the current edition and its difference to every earlier
+        edition (all of them are enumerated; those the pooled feasible points prove safe
+        are counted in ``audit_counts`` and not returned, see :mod:`.aggregates`)."""
         pops = set(populations) if populations is not None else None
         out: list[Target] = []
         published_supports: set[bytes] = set()
@@ -539,60 +578,31 @@ class System:
                 published_supports.add(self.supports[i].tobytes())
             elif c.protected:
                 seen.add(self.supports[i].tobytes())
-        cap = self.rules.max_targets
-        for (pop, ed), b in self.blocks.items():
+        # every aggregate, uncapped; the pooled feasible points clear most of them in bulk
+        from envejind_eval.disclosure.aggregates import aggregate_targets
+
+        if not self._pool:
+            self.seed_pool()
+        for pop, ed in list(self.blocks):
             if ed != CURRENT or (pops is not None and pop not in pops):
                 continue
-            keys = _aggregate_keys(b, cap)
-            if len(keys) >= cap:
-                warnings.warn(
-                    f"disclosure: population {pop!r} has more aggregates than max_targets "
-                    f"({cap}); only the first {cap} (coarsest first) are audited",
-                    EnvejindWarning,
-                    stacklevel=2,
-                )
-            previous = [e for (p, e) in self.blocks if p == pop and e != CURRENT]
-            for key in keys:
-                idx = self.support(pop, CURRENT, key)
-                if len(idx) == 0:
-                    continue
-                f = self.indicator(idx)
-                sig = idx.tobytes()
-                if sig not in published_supports and sig not in seen:
-                    seen.add(sig)
-                    out.append(Target("implicit", f, pop, key=key))
-                for e in previous:
-                    pidx = self.support(pop, e, key)
-                    g = f.copy()
-                    g[pidx] -= 1.0
-                    out.append(Target("edition_difference", g, pop, key=key, edition=e))
+            out.extend(aggregate_targets(self, pop, published_supports, seen, self.audit_counts))
         return out
 
 
-def _aggregate_keys(b: _Block, cap: int) -> list[Key]:
-    """All marginal cells of a block's cross-classification (coarse first), capped."""
-    keys: list[Key] = [()]
-    nd = len(b.dims)
-    for size in range(1, nd + 1):
-        for sub in combinations(range(nd), size):
-            proj: Any = np.unique(b.codes[:, list(sub)], axis=0) if len(b.codes) else []
-            for row in proj:
-                keys.append(
-                    tuple(
-                        (b.dims[j], b.cats[b.dims[j]][int(c)])
-                        for j, c in zip(sub, row, strict=True)
-                    )
-                )
-                if len(keys) >= cap:
-                    return keys
-    return keys
-
-
-def _joint(dims: list[str], cats: dict[str, list[str]], tables: Sequence[TableMeta]) -> np.ndarray:
+def _joint(
+    dims: list[str],
+    cats: dict[str, list[str]],
+    tables: Sequence[TableMeta],
+    limit: int | None = None,
+    population: str = "",
+) -> np.ndarray:
     """Category codes of the joint cells that can be non-empty.
 
     Built dimension by dimension; after each step, combinations a table shows to be empty
     (its fixed values match but its free categories are not among its rows) are dropped.
+    More than ``limit`` cells after a step: :class:`DisclosureError` (the population cannot
+    be audited completely, and a partial audit is never published).
     """
     codes = np.zeros((1, 0), dtype=np.int32)
     for i, d in enumerate(dims):
@@ -617,12 +627,29 @@ def _joint(dims: list[str], cats: dict[str, list[str]], tables: Sequence[TableMe
                     tuple(cats[dd].index(v) for dd, v in zip(t.dims, tup, strict=True))
                     for tup in t.interior
                 }
-                proj = codes[:, [dims.index(dd) for dd in t.dims]]
-                inside = np.fromiter((tuple(r) in allowed for r in proj.tolist()), bool, len(proj))
+                cols = [dims.index(dd) for dd in t.dims]
+                inside = _rows_in(codes[:, cols], allowed, [len(cats[dd]) for dd in t.dims])
             else:
                 inside = np.full(len(codes), bool(t.interior))
             codes = codes[~match | inside]
+        if limit is not None and len(codes) > limit:
+            raise DisclosureError(
+                f"population {population!r} has more than {limit} possible cells "
+                f"(dimensions {', '.join(dims[: i + 1])}), more than the verifier can audit "
+                "completely; publish coarser tables or fewer dimensions per population"
+            )
     return codes
+
+
+def _rows_in(rows: np.ndarray, allowed: set[tuple[int, ...]], radix: list[int]) -> np.ndarray:
+    """Which rows of ``rows`` (category codes) are in ``allowed``; each row is read as one
+    mixed-radix integer so the test is a vectorised ``isin``."""
+    if math.prod(radix) >= 2**62:  # too many combinations for one integer: row by row
+        return np.fromiter((tuple(r) in allowed for r in rows.tolist()), bool, len(rows))
+    mult = np.cumprod([1, *radix[:0:-1]])[::-1].astype(np.int64)
+    keys = rows.astype(np.int64) @ mult
+    ok = np.fromiter((int(np.dot(a, mult)) for a in allowed), np.int64, len(allowed))
+    return np.isin(keys, ok)
 
 
 def _linprog(c: np.ndarray, m: tuple) -> Any:
@@ -644,9 +671,12 @@ def _sparse_rows(
 class Verification:
     """Result of :func:`verify`. ``tidy()`` has one row per checked quantity with the
     columns ``kind, population, release, table, cell, edition, passed, problem`` (no
-    values: the table may be written to a manifest)."""
+    values: the table may be written to a manifest). ``audited`` counts every aggregate
+    and edition difference enumerated, including those proved safe without a programme
+    (which have no row)."""
 
     results: pd.DataFrame
+    audited: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -722,4 +752,4 @@ def verify(
     (sdcTable::protectTable does the same with its own solver).
     """
     system = System(list(tables), list(cells), rules or DisclosureRules())
-    return Verification(check_targets(system, system.targets()))
+    return Verification(check_targets(system, system.targets()), dict(system.audit_counts))
