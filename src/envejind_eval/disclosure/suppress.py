@@ -28,6 +28,10 @@ from envejind_eval.errors import DisclosureError
 
 #: How many candidate cells are tried (two LPs each) before falling back to a heuristic.
 MAX_TRIALS = 12
+#: :func:`prune` runs a whole audit per complementary suppression; it is done when the
+#: unknowns times the suppressions to try stay under this (small and medium runs; the
+#: national runs keep the greedy pattern, which is safe, only larger).
+PRUNE_BUDGET = 250_000
 
 
 def _cost(system: System, i: int) -> tuple:
@@ -143,4 +147,46 @@ def secondary(
                     done.add(sig)
                     break
         if not changed:
-            return added
+            return prune(system, added, populations=pops)
+
+
+def _passes(system: System, populations: list[str] | None) -> bool:
+    """The whole audit, stopping at the first disclosed quantity."""
+    for t in system.targets(populations=populations):
+        if system.quick_check(t):
+            continue
+        lo, hi = system.bounds(t.coef)
+        if system.problem(t, lo, hi) is not None:
+            return False
+    return True
+
+
+def prune(
+    system: System, added: Sequence[int], *, populations: list[str] | None = None
+) -> list[int]:
+    """Publish again every complementary suppression the final pattern does not need.
+
+    The greedy loop protects one target at a time, so a cell chosen early can become
+    redundant once later choices protect its target too. Each one is tried, most valuable
+    first (margins and large counts), and kept published when the whole audit still
+    passes -- the classical clean-up pass of heuristic cell suppression. Returns the cells
+    that stay suppressed."""
+    kept: list[int] = []
+    order = sorted(dict.fromkeys(added), key=lambda i: _cost(system, i), reverse=True)
+    if system.n_vars * len(order) > PRUNE_BUDGET:
+        return list(added)
+    for i in order:
+        c = system.cells[i]
+        reason = c.reason
+        c.state = "small" if reason == "small" else "published"
+        if reason == "secondary":
+            c.reason = None
+        saved = list(system._pool)
+        system.keep_feasible(i)
+        if _passes(system, populations):
+            continue
+        c.state, c.reason = "suppressed", reason
+        system.reset_pool()
+        system._pool = saved  # feasible before the trial, so feasible again
+        kept.append(i)
+    return [i for i in added if i in set(kept)]

@@ -166,10 +166,13 @@ class _WarmSolver:
         self.h = h
         self.cols = np.arange(n_vars, dtype=np.int32)
 
-    def free_row(self, r: int) -> None:
-        """Drop row ``r`` for good (its number is no longer published)."""
-        self.lower[r], self.upper[r] = -np.inf, np.inf
-        self.h.changeRowBounds(int(r), -self.hc.kHighsInf, self.hc.kHighsInf)
+    def set_row(self, r: int, lo: float, hi: float) -> None:
+        """New bounds of row ``r`` (infinite: its number is no longer published)."""
+        self.lower[r], self.upper[r] = lo, hi
+        inf = self.hc.kHighsInf
+        self.h.changeRowBounds(
+            int(r), lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf
+        )
 
     def solve(self, coef: np.ndarray, sense: str, relax: Sequence[int] = ()):
         """(status, value, x, eq duals); status is optimal|infeasible|unbounded|other."""
@@ -379,11 +382,20 @@ class System:
             changed = [
                 i for i, (a, b) in enumerate(zip(self._warm_sig, sig, strict=True)) if a != b
             ]
-            if all(sig[i] == "suppressed" for i in changed):
+            # a cell suppressed (or published again, when its row exists): change the
+            # row's bounds in the live model instead of rebuilding it
+            if all(sig[i] == "suppressed" or i in self._warm_rows for i in changed):
                 for i in changed:
                     r = self._warm_rows.get(i)
-                    if r is not None:
-                        self._warm_solver.free_row(r)
+                    if r is None:
+                        continue
+                    if sig[i] == "suppressed":
+                        self._warm_solver.set_row(r, -np.inf, np.inf)
+                    elif sig[i] == "small":
+                        self._warm_solver.set_row(r, 1.0, float(self.rules.min_cell - 1))
+                    else:
+                        v = float(self.cells[i].value)
+                        self._warm_solver.set_row(r, v, v)
                 self._warm_sig = sig
                 return self._warm_solver
         rows: list[np.ndarray] = []
@@ -524,6 +536,23 @@ class System:
             arr[have:n] = np.stack(self._pool[have:n])
             self._pool_rows = n
         return arr[:n]
+
+    def keep_feasible(self, i: int) -> None:
+        """Keep only the pooled points that satisfy cell ``i``'s constraint (after it is
+        published again)."""
+        if not self._pool:
+            return
+        c = self.cells[i]
+        vals = self.pool_matrix()[:, self.supports[i]].sum(axis=1)
+        if c.state == "published":
+            ok = np.abs(vals - c.value) < 1e-6
+        elif c.state == "small":
+            ok = (vals > 1 - 1e-6) & (vals < self.rules.min_cell - 1 + 1e-6)
+        else:
+            return
+        kept = [p for p, k in zip(self._pool, ok, strict=True) if k]
+        self.reset_pool()
+        self._pool = kept
 
     def reset_pool(self) -> None:
         self._pool = []
