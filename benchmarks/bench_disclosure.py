@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from common import Result, load_average, run_subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
