@@ -107,7 +107,11 @@ def test_bulk_clearing_finds_exactly_what_brute_force_finds(values, states):
     for size in range(4):
         for sub in itertools.combinations(range(3), size):
             for row in sorted({tuple(c[j] for j in sub) for c in combos}):
-                v = sum(val for c, val in vals.items() if all(c[j] == r for j, r in zip(sub, row)))
+                v = sum(
+                    val
+                    for c, val in vals.items()
+                    if all(c[j] == r for j, r in zip(sub, row, strict=True))
+                )
                 small = 0 < v < rules.min_cell
                 st_ = states[k % len(states)]
                 k += 1
@@ -115,7 +119,7 @@ def test_bulk_clearing_finds_exactly_what_brute_force_finds(values, states):
                     continue
                 cells.append(
                     Cell(
-                        "p", "r", "t", make_key({dims[j]: r for j, r in zip(sub, row)}),
+                        "p", "r", "t", make_key({dims[j]: r for j, r in zip(sub, row, strict=True)}),
                         float(v), "small" if small and st_ == "published" else st_,
                         reason="small" if small else None, margin=size < 3,
                     )
