@@ -29,6 +29,8 @@ MODULES = [
     "bench_scaling:run_prepost",
     "bench_report:run_national",
     "bench_scaling:run_report",
+    "bench_disclosure:run_b8",
+    "bench_disclosure:run_b7",
 ]
 
 

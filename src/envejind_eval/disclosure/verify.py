@@ -129,6 +129,10 @@ class _Block:
 #: reference: it is used when this is False or the bundled object is not available, and
 #: the tests check that both give the same ranges.
 FAST_SOLVER = True
+#: Most feasible points kept for :meth:`System.quick_check` (each check costs points x
+#: support), of which the first ``POOL_SEEDS`` are the random vertices of ``seed_pool``.
+POOL_SIZE = 400
+POOL_SEEDS = 6
 
 
 class _WarmSolver:
@@ -360,7 +364,7 @@ class System:
         if res.status != 0:
             raise DisclosureError(f"linear programme failed ({res.message})")
         if not drop:
-            self._pool.append(np.asarray(res.x, dtype=float))
+            self._add_to_pool(np.asarray(res.x, dtype=float))
             if binding is not None and a_eq is not None and res.eqlin is not None:
                 marg = np.asarray(res.eqlin.marginals)
                 binding.update(self._eq_cells[j] for j in np.flatnonzero(np.abs(marg) > 1e-9))
@@ -446,7 +450,7 @@ class System:
         if status != "optimal":
             return None  # let linprog decide
         if not drop:
-            self._pool.append(x)
+            self._add_to_pool(x)
             if binding is not None and duals is not None:
                 binding.update(self._warm_eq_cells[j] for j in np.flatnonzero(np.abs(duals) > 1e-9))
         return math.ceil(value - 1e-6) if sense == "min" else math.floor(value + 1e-6)
@@ -521,6 +525,15 @@ class System:
         if hi < lo:  # pooled range narrower than one integer: no proof
             return False
         return self.problem(t, lo, hi) is None
+
+    def _add_to_pool(self, x: np.ndarray) -> None:
+        """Pool a feasible point; past :data:`POOL_SIZE` the older half of the points after
+        the seeds is dropped (the pool only speeds up proofs, any subset is as sound)."""
+        self._pool.append(x)
+        if len(self._pool) > POOL_SIZE:
+            keep = POOL_SEEDS + (len(self._pool) - POOL_SEEDS) // 2
+            self._pool = self._pool[:POOL_SEEDS] + self._pool[keep:]
+            self._pool_arr, self._pool_rows = None, 0
 
     def pool_matrix(self) -> np.ndarray:
         """The pooled points as rows of one array (grown in place, not restacked)."""
