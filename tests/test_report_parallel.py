@@ -28,16 +28,16 @@ def _files(root: Path) -> dict[str, bytes]:
 @pytest.mark.slow
 def test_jobs_1_and_2_write_identical_reports(tmp_path: Path, monkeypatch) -> None:
     calls: list[int] = []
-    real = build._render_all
+    real = build.fork_map
 
-    def spy(n: int, jobs: int):
+    def spy(fn, n: int, jobs: int):
         calls.append(jobs)
-        return real(n, jobs)
+        return real(fn, n, jobs)
 
-    monkeypatch.setattr(build, "_render_all", spy)
+    monkeypatch.setattr(build, "fork_map", spy)
     one = build_report(SAMPLE, tmp_path / "one", by="municipality", jobs=1, quiet=True)
     two = build_report(SAMPLE, tmp_path / "two", by="municipality", jobs=2, quiet=True)
-    assert calls == [1, 2]
+    assert calls == [1, 1, 2, 2]  # figures and pages of each run
     a, b = _files(one.out), _files(two.out)
     assert sum(k.endswith(".png") for k in a) >= 10  # figures of every scope were drawn
     assert a.keys() == b.keys()

@@ -217,32 +217,37 @@ def render_figure(plot: Any, *, dpi: int = 110) -> tuple[bytes, bytes]:
     return png.getvalue(), svg.getvalue()
 
 
-#: Figure tasks of the current run, read by forked workers (only an index is sent).
-_FIGURE_TASKS: list[tuple[Any, pd.DataFrame]] = []
+#: The task of the current :func:`fork_map`, read by its forked workers (only an index is
+#: sent to them).
+_FORK_TASK: Callable[[int], Any] | None = None
 
 
-def _draw_task(i: int) -> tuple[bytes, bytes] | None:
-    """Build and render figure task ``i`` (in a worker, or in this process)."""
-    f, data = _FIGURE_TASKS[i]
-    plot = f.make(data)
-    return None if plot is None else render_figure(plot)
+def _fork_call(i: int) -> Any:
+    assert _FORK_TASK is not None
+    return _FORK_TASK(i)
 
 
-def _render_all(n: int, jobs: int) -> list[tuple[bytes, bytes] | None]:
-    """Render the first ``n`` tasks, in ``jobs`` worker processes when there is more than
-    one; results come back in task order, so the output does not depend on ``jobs``.
+def fork_map(fn: Callable[[int], Any], n: int, jobs: int) -> list[Any]:
+    """``[fn(0), ..., fn(n - 1)]``, computed in ``jobs`` worker processes when there is
+    more than one; results come back in order, so the output does not depend on ``jobs``.
 
-    Workers are forked: the figure factories are closures over the run's analyses, which
-    cannot be pickled, and a fork shares them without copying. Without ``fork`` (Windows,
-    macOS defaults aside) the figures are drawn here."""
+    Workers are forked: the tasks are closures over the run's analyses (figure factories,
+    narrators), which cannot be pickled, and a fork shares them without copying. Without
+    ``fork`` (Windows) everything runs here."""
+    global _FORK_TASK
     import multiprocessing as mp
 
     if jobs <= 1 or n < 2 or "fork" not in mp.get_all_start_methods():
-        return [_draw_task(i) for i in range(n)]
+        return [fn(i) for i in range(n)]
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=mp.get_context("fork")) as ex:
-        return list(ex.map(_draw_task, range(n), chunksize=max(1, n // (8 * jobs))))
+    _FORK_TASK = fn
+    try:
+        ctx = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=ctx) as ex:
+            return list(ex.map(_fork_call, range(n), chunksize=max(1, n // (8 * jobs))))
+    finally:
+        _FORK_TASK = None
 
 
 def _figures(
@@ -252,7 +257,6 @@ def _figures(
 
     A figure is a function of its name and its gated data only (language and instruments
     are the run's), so scopes with identical data share one rendering."""
-    global _FIGURE_TASKS
     L = opts.lang
     pngs: dict[str, dict[str, bytes]] = {s: {} for s in per_scope}
     planned: list[tuple[str, Any, str, int]] = []  # scope, figure, data hash, task index
@@ -275,11 +279,13 @@ def _figures(
                 if k == len(tasks):
                     tasks.append((f, data))
                 planned.append((scope, f, digest, k))
-    _FIGURE_TASKS = tasks
-    try:
-        drawn = _render_all(len(tasks), opts.jobs)
-    finally:
-        _FIGURE_TASKS = []
+
+    def draw(i: int) -> tuple[bytes, bytes] | None:
+        f, data = tasks[i]
+        plot = f.make(data)
+        return None if plot is None else render_figure(plot)
+
+    drawn = fork_map(draw, len(tasks), opts.jobs)
     fig_log: list[dict[str, Any]] = []
     for scope, f, digest, k in planned:
         if drawn[k] is None:
@@ -560,7 +566,9 @@ def _run(
         nav = []
         if len(scopes) > 1:
             nav = [(f"{quote(scope_slug(s))}/index.html", s) for s in scopes[1:]]
-        for scope in scopes:
+
+        def scope_page(k: int) -> str:
+            scope = scopes[k]
             pub = Published(
                 {n: t for (s, n), t in gated.tables.items() if s == scope}, L, opts.min_cell
             )
@@ -602,7 +610,7 @@ def _run(
                 if scope == "national"
                 else [("../index.html", text("report_subtitle_national", L))]
             )
-            doc = page(
+            return page(
                 title=text("report_title", L),
                 subtitle=subtitle,
                 sections=rendered,
@@ -613,6 +621,9 @@ def _run(
                 lang=L,
                 nav=scope_nav,
             )
+
+        # the pages are independent: written in parallel like the figures
+        for scope, doc in zip(scopes, fork_map(scope_page, len(scopes), opts.jobs), strict=True):
             d = scope_dir(tmp, scope)
             d.mkdir(parents=True, exist_ok=True)
             (d / "index.html").write_text(doc, encoding="utf-8")
