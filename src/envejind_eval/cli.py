@@ -114,13 +114,18 @@ def error_line(exc: BaseException) -> str:
     """One line describing a failure: the message of an :class:`EnvejindError`; for any
     other exception its kind, the file when known (CPR-shaped parts redacted) and what to
     do. Never the exception's own text, which may quote a delivered value."""
-    if isinstance(exc, EnvejindError):
-        return str(exc)
     from envejind_eval.disclosure.scan import redact
 
+    text = "; ".join(ln.strip() for ln in _describe(exc).splitlines() if ln.strip())
+    return redact(text)  # the last guard: no CPR-shaped text reaches the terminal
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, EnvejindError):
+        return str(exc)
     if isinstance(exc, OSError):
         name = exc.filename if exc.filename is not None else exc.filename2
-        where = f"{redact(os.fsdecode(name))}: " if name is not None else ""
+        where = f"{os.fsdecode(name)}: " if name is not None else ""
         advice = {
             errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
             errno.EISDIR: "this is a folder where a file was expected; give a file path",

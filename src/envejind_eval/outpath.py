@@ -385,11 +385,21 @@ def _swap(tmp: Path, out: Path) -> None:
 # -- key files -------------------------------------------------------------------------------
 
 
+def _is_key_file(path: Path) -> bool:
+    """A small file holding only a hex key (what keygen writes)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4097)
+    except OSError:
+        return False
+    return len(head) <= 4096 and re.fullmatch(rb"\s*[0-9a-fA-F]{32,}\s*", head) is not None
+
+
 def check_key_path(path: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Refuse a pseudonym-key path that is not a plain file in a safe place.
 
     Refused: an existing folder, FIFO, device, socket or symbolic link (``force`` replaces
-    only a regular file); a path under a file; a path inside a delivery or inside an output
+    only a regular file holding a hex key); a path under a file; a path inside a delivery or inside an output
     folder of ours (the next run there would replace it); a folder any other user may
     write to, unless it has the sticky bit and belongs to root or to you.
     """
@@ -421,6 +431,11 @@ def check_key_path(path: str | os.PathLike[str], *, force: bool = False) -> Path
             raise OutputPathError(
                 f"{say} already exists; keep it (every delivery must use the same key) or pass "
                 "--force to replace it"
+            )
+        if not _is_key_file(p):
+            raise OutputPathError(
+                f"{say} exists and is not a pseudonym key file; refusing to replace it, "
+                "choose another file name"
             )
     anc = p.parent
     while not anc.exists():
