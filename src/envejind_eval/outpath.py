@@ -242,7 +242,9 @@ def check_out(
                 raise OutputPathError(
                     f"{say} is a delivery folder; choose a new folder for the output"
                 )
-            foreign = [f for f in _files_under(p) if f != MARKER]
+            m = read_marker(p)
+            ours = set(m.get("files", [])) | {MARKER} if m and m.get("complete") else {MARKER}
+            foreign = [f for f in _files_under(p) if f not in ours]
             example = f" (e.g. {_show(foreign[0])})" if foreign else ""
             raise OutputPathError(
                 f"{say} is not empty and holds {len(foreign)} file(s) that envejind-eval did "
