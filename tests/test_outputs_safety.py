@@ -230,9 +230,39 @@ def test_stale_temporary_folders_of_ours_are_removed_others_kept(tmp_path: Path)
     foreign = tmp_path / ".rep.tmp-notours"
     foreign.mkdir()
     (foreign / "data.csv").write_text("a,b\n")
-    removed = remove_stale(out)
-    assert sorted(removed) == sorted([killed, empty])
+    old = tmp_path / f".rep.old-{_dead_pid()}"  # killed between the swap and the clean-up
+    old.mkdir()
+    (old / "index.html").write_text("last edition")
+    (old / MARKER).write_text(
+        json.dumps(
+            {
+                "format": "envejind_eval.output",
+                "kind": "report",
+                "complete": True,
+                "files": ["index.html"],
+            }
+        )
+    )
+    assert sorted(remove_stale(out)) == sorted([killed, empty])
+    assert not killed.exists() and not empty.exists()
+    assert old.is_dir()  # kept while OUT is missing: it may be the only copy
+    out.mkdir()
+    assert remove_stale(out) == [old]
     assert running.is_dir() and (foreign / "data.csv").read_text() == "a,b\n"
+
+
+def test_synth_replaces_its_own_delivery_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    s = tmp_path / "s"
+    assert main(["synth", "--out", str(s), "--scale", "tiny"]) == 0
+    assert main(["synth", "--out", str(s), "--scale", "tiny", "--seed", "5"]) == 0
+    assert "seed 5" in (s / "README.md").read_text(encoding="utf-8")
+    (s / "canonical" / "my_analysis.R").write_text("lm(y ~ x)")
+    before = tree(tmp_path)
+    assert main(["synth", "--out", str(s), "--scale", "tiny"]) == 2
+    assert "my_analysis.R" in capsys.readouterr().err
+    assert tree(tmp_path) == before
 
 
 def test_a_run_cleans_stale_temporary_folders(tmp_path: Path, tiny: Path) -> None:

@@ -88,10 +88,17 @@ def looks_like_delivery(folder: Path) -> bool:
     return False
 
 
+def _unlistable(exc: OSError) -> None:
+    raise OutputPathError(
+        f"{_show(exc.filename)} cannot be listed ({exc.strerror}); nothing was changed"
+    )
+
+
 def _files_under(folder: Path) -> list[str]:
-    """Every non-folder entry under ``folder`` (symlinks not followed), relative, POSIX."""
+    """Every non-folder entry under ``folder`` (symlinks not followed), relative, POSIX.
+    A sub-folder that cannot be listed is an error: it could hold anything."""
     out = []
-    for root, dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder, onerror=_unlistable):
         r = Path(root)
         for d in list(dirs):  # a symlinked folder is an entry of its own, not walked
             if (r / d).is_symlink():
@@ -181,6 +188,13 @@ def owner_kind(folder: Path) -> str | None:
     return None
 
 
+def _owner_kind_or_none(folder: Path) -> str | None:
+    try:
+        return owner_kind(folder)
+    except OutputPathError:  # cannot be listed: not known to be ours
+        return None
+
+
 # -- checking a target -----------------------------------------------------------------------
 
 
@@ -254,7 +268,7 @@ def check_out(
             raise OutputPathError(
                 f"{say} holds an earlier {has} output, not a {kind}; choose another folder"
             )
-    _check_writable(anc if not p.parent.exists() else p.parent, say)
+    _check_writable(anc, say)
     return p
 
 
@@ -311,8 +325,8 @@ def remove_stale(out: Path) -> list[Path]:
         elif (
             e.name.startswith(f".{out.name}.old-")
             and out.is_dir()
-            and owner_kind(e) is not None
             and not _alive(e.name.rsplit("-", 1)[-1])
+            and _owner_kind_or_none(e) is not None
         ):
             shutil.rmtree(e, ignore_errors=True)
             removed.append(e)
