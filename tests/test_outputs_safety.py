@@ -251,6 +251,32 @@ def test_stale_temporary_folders_of_ours_are_removed_others_kept(tmp_path: Path)
     assert running.is_dir() and (foreign / "data.csv").read_text() == "a,b\n"
 
 
+@pytest.mark.slow
+def test_kill_9_leftovers_are_removed_by_the_next_run(tmp_path: Path, tiny: Path) -> None:
+    """A real kill -9 in the middle of a report; the next run leaves only the report."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    argv = [sys.executable, "-m", "envejind_eval", "report", str(tiny), "--out", "rep"]
+    proc = subprocess.Popen([*argv, "--quiet"], cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        tmp = list(tmp_path.glob(".rep.tmp-*"))
+        if tmp and any(tmp[0].iterdir()):
+            time.sleep(1.0)  # let it write a few files
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be killed")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(tmp_path.glob(".rep.tmp-*"))  # what old code left behind for ever
+    r = subprocess.run([*argv, "--quiet"], cwd=tmp_path, env=env, timeout=300)
+    assert r.returncode in (0, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
 def test_synth_replaces_its_own_delivery_only(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
