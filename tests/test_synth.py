@@ -16,6 +16,7 @@ import pytest
 
 import envejind_eval as ee
 from envejind_eval.cli import main
+from envejind_eval.outpath import MARKER
 from envejind_eval.synth import GroundTruth, synthesize, write_delivery
 
 LARGE = {"seed": 11, "scale": "sample", "n_participants": 4000}
@@ -273,8 +274,10 @@ def test_same_seed_same_output():
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()
+    return {  # the output marker is not part of the delivery (ingestion skips hidden files)
+        str(f.relative_to(folder)): f.read_bytes()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and f.name != MARKER
     }
 
 
