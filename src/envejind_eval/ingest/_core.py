@@ -16,6 +16,7 @@ column (``cell``) of the cell they came from. Steps:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -314,16 +315,16 @@ class Pipeline:
 
     # -- 1. reading and classification ---------------------------------------------------------
     def read(self) -> None:
-        files = sorted(p for p in self.folder.iterdir() if p.is_file())
+        files = [
+            p
+            for p in sorted(self.folder.iterdir())
+            if p.is_file()
+            and not p.name.startswith((".", "~$"))
+            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
+        ]
+        _refuse_same_stem(files)
         for path in files:
             suffix = path.suffix.lower()
-            if path.name.startswith((".", "~$")) or suffix not in (
-                ".csv",
-                ".txt",
-                ".xlsx",
-                ".parquet",
-            ):
-                continue
             rule = self.mapping.rule_for(path.name)
             if suffix in (".csv", ".txt"):
                 raws = [read_csv(path, file=path.name, header_score=M.header_score)]
@@ -368,14 +369,22 @@ class Pipeline:
             if kind is None:
                 return None
         fields: dict[str, int] = {}
+        ids: list[int] = []
         for i, h in enumerate(raw.header):
             f = M.header_field(h, kind, self.mapping, rule)
+            if f in ID_FIELDS:
+                ids.append(i)
             if f is not None and f != "ignore" and f not in fields:
                 fields[f] = i
+        if len(ids) > 1:
+            cols = " and ".join(f"'{raw.header[i]}'" for i in ids)
+            raise IngestError(
+                f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: {len(ids)} person columns "
+                f"({cols}); which one identifies the person? Remove the others, or map them "
+                'to "ignore" in datakilder.toml'
+            )
         if layout is None:
             layout = self._layout(kind, raw, fields)
-        if "cpr" in fields and "participant_id" in fields:
-            fields.pop("participant_id")
         instrument = None
         if kind == "measurements" and layout == "wide":
             instrument = (rule.instrument if rule else None) or self._instrument(
@@ -1362,6 +1371,29 @@ class Pipeline:
         return out
 
 
+def _refuse_same_stem(files: list[Path]) -> None:
+    """One table sent twice (``deltagere.csv`` and ``deltagere.xlsx``) would count every row
+    twice; no precedence is guessed, as the two may differ."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        other = seen.setdefault(f.stem.casefold(), f)
+        if other is not f:
+            raise IngestError(
+                f"{other.name} and {f.name}: the same file delivered in two formats "
+                "(one table per file name); remove one of them and deliver again"
+            )
+
+
+def _no_participants(rep: IngestReport) -> str:
+    """Why no participant was accepted, naming the participant list(s)."""
+    f = rep.files[rep.files["table"] == "participants"]
+    names = ", ".join(dict.fromkeys(f["file"].astype(str)))
+    nq = int(f["quarantined"].sum())
+    if not nq:
+        return f"no participants accepted: the participant list ({names}) has no data rows"
+    return f"no participants accepted: all {nq} participant row(s) of {names} were quarantined"
+
+
 def _cat(arrs: list[np.ndarray]) -> np.ndarray:
     if not arrs:
         return np.empty(0, np.int64)
@@ -1445,6 +1477,8 @@ def run(
 
     tables = {n: tables[n] for n in TABLES}
     rep = p.report()
+    if not len(tables["participants"]):
+        rep = dataclasses.replace(rep, fatal=_no_participants(rep))
     log.info(
         "ingested %s: %d rows read, %d quarantined",
         folder.name,

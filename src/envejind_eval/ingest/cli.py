@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from envejind_eval.cli import command
@@ -40,6 +41,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.quarantine is not None and report.quarantined_rows:
         report.write_quarantine(args.quarantine)
     print(report.to_json() if args.format == "json" else report.to_text())
+    if report.fatal:
+        see = f" and the rows in {args.quarantine}" if args.quarantine else ""
+        print(
+            f"envejind-eval validate: error: {report.fatal}; see the problems{see}", file=sys.stderr
+        )
     return report.exit_code
 
 
