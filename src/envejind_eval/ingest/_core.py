@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,12 +69,22 @@ FIELD_TO_CANON = {
     "cpr": "participant_id",
     "end_date": "end_date",
 }
+MAX_MINUTES = 24 * 60  # one activity on one day
 MSG = {
     "invalid_date": (
         "not a date in an accepted form (dd-mm-yyyy, dd.mm.yyyy, dd/mm/yyyy, yyyy-mm-dd or an "
         "Excel serial number; day before month)"
     ),
-    "invalid_number": "not a number in this file's decimal format",
+    "invalid_number": (
+        "not a number in this file's decimal format (files.decimal: with the decimal comma "
+        "1234,5 or 1.234,5; with the decimal point 1234.5)"
+    ),
+    "ambiguous_number": (
+        "'.' between groups of three digits may be a thousands separator or a decimal "
+        "point, and no other number in the file settles which: write the number without "
+        "it (1200) or with a decimal comma (1,2)"
+    ),
+    "out_of_range": f"minutes must be between 0 and {MAX_MINUTES} (one day)",
     "invalid_time": "not a time of day (HH:MM)",
     "not_null": "a value is required here",
     "duplicate_key_conflict": (
@@ -168,21 +179,39 @@ def parse_col(col: Col, fn: Callable[[str], tuple[Any, str | None]]) -> Parsed:
     return Parsed(values, rules, idx)
 
 
-def _number_parser(decimal: str) -> Callable[[str], tuple[Any, str | None]]:
-    import re
+# Numbers. Thousands are grouped by threes with '.' (Danish) or a space; the decimal mark is
+# the file's (see Pipeline._decimal). '1.200' in a file whose decimal mark nothing settled
+# (whole numbers only) may be 1200 or 1.2: it is quarantined, not guessed.
+_INT = r"(?:\d+|\d{1,3}(?: \d{3})+)"  # 1200, 1 200
+_DOT_GROUPED = r"\d{1,3}(?:\.\d{3})+"  # 1.200, 12.345.678
+_NUMBER_RX = {
+    "comma": re.compile(rf"^-?(?:{_INT}|{_DOT_GROUPED})(?:,\d+)?$"),
+    "point": re.compile(rf"^-?{_INT}(?:\.\d+)?$"),
+    "either": re.compile(rf"^-?{_INT}(?:[.,]\d+)?$"),  # typed cells of .xlsx / Parquet
+}
+_COMMA_DECIMAL = re.compile(rf"^-?(?:{_INT}|{_DOT_GROUPED}),\d+$")
+_POINT_DECIMAL = re.compile(rf"^-?{_INT}\.\d+$")
+_DOT_GROUPED_RX = re.compile(rf"^-?{_DOT_GROUPED}$")
 
-    if decimal == "comma":
-        rx = re.compile(r"^-?\d+(?:,\d+)?$")
-    elif decimal == "point":
-        rx = re.compile(r"^-?\d+(?:\.\d+)?$")
-    else:
-        rx = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+
+def _number_parser(
+    decimal: str, *, settled: bool = True, upper: float | None = None
+) -> Callable[[str], tuple[Any, str | None]]:
+    rx = _NUMBER_RX[decimal]
 
     def fn(v: str) -> tuple[Any, str | None]:
-        t = v.replace(" ", "")
+        t = v.replace("\u00a0", " ").replace("\u202f", " ")  # Excel's spaces
         if not rx.match(t):
             return None, "invalid_number"
-        return float(t.replace(",", ".")), None
+        if decimal == "comma" and not settled and _DOT_GROUPED_RX.match(t):
+            return None, "ambiguous_number"
+        t = t.replace(" ", "")
+        if decimal == "comma":
+            t = t.replace(".", "").replace(",", ".")
+        x = float(t.replace(",", "."))
+        if upper is not None and not 0 <= x <= upper:
+            return None, "out_of_range"
+        return x, None
 
     return fn
 
@@ -237,6 +266,7 @@ class Source:
     instrument: str | None
     offset: int = 0
     decimal: str | None = None
+    decimal_settled: bool = True  # False: no number showed the decimal mark
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
     wide_cols: list[int] = field(
@@ -493,23 +523,21 @@ class Pipeline:
             return "not a four-digit year"
         return MSG.get(rule, rule)
 
-    def _decimal(self, s: Source, cols: list[int]) -> str:
-        import re
-
+    def _decimal(self, s: Source, cols: list[int]) -> tuple[str, bool]:
+        """The file's decimal mark and whether a number settles it (else the comma of
+        ';'-separated Danish files, by default)."""
         if s.raw.format != "csv":
-            return "either"
+            return "either", True
         if s.raw.separator == ",":
-            return "point"
-        comma = re.compile(r"^-?\d+,\d+$")
-        point = re.compile(r"^-?\d+\.\d+$")
+            return "point", True
         seen_point = False
         for c in cols:
             for v in s.raw.cols[c].values:
-                if comma.match(v):
-                    return "comma"
-                if point.match(v):
+                if _COMMA_DECIMAL.match(v):
+                    return "comma", True
+                if not seen_point and _POINT_DECIMAL.match(v) and not _DOT_GROUPED_RX.match(v):
                     seen_point = True
-        return "point" if seen_point else "comma"
+        return ("point", True) if seen_point else ("comma", False)
 
     def _parse_ids(self, s: Source) -> None:
         fld = (
@@ -591,8 +619,8 @@ class Pipeline:
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
             num_fields += s.wide_cols
-        s.decimal = self._decimal(s, num_fields) if num_fields else None
-        numfn = _number_parser(s.decimal or "either")
+        s.decimal, s.decimal_settled = self._decimal(s, num_fields) if num_fields else (None, True)
+        numfn = _number_parser(s.decimal or "either", settled=s.decimal_settled)
         for f, ci in s.fields.items():
             if f in ID_FIELDS:
                 continue
@@ -611,7 +639,10 @@ class Pipeline:
                 p = parse_col(col, _year_fn)
             elif f == "arrival_time":
                 p = parse_col(col, _time_fn)
-            elif f in ("minutes",) or (f == "value" and s.kind == "measurements"):
+            elif f == "minutes":
+                kw = {"settled": s.decimal_settled, "upper": MAX_MINUTES}
+                p = parse_col(col, _number_parser(s.decimal or "either", **kw))
+            elif f == "value" and s.kind == "measurements":
                 p = parse_col(col, numfn)
             elif f == "value" and s.kind == "outcomes":
                 p = parse_col(col, _code_fn(self.codes["yes_no"]))
@@ -702,7 +733,7 @@ class Pipeline:
             if s.layout != "wide" or s.kind == "attendance":
                 continue
             if s.kind == "measurements":
-                numfn = _number_parser(s.decimal or "either")
+                numfn = _number_parser(s.decimal or "either", settled=s.decimal_settled)
                 for i in s.wide_cols:
                     p = parse_col(s.raw.cols[i], numfn)
                     s.parsed[f"cell:{i}"] = p
