@@ -127,3 +127,196 @@ def test_two_person_columns_in_one_file_are_refused(delivery):
     (delivery / "datakilder.toml").write_text('[columns]\n"Personnummer" = "ignore"\n')
     _, rep, _ = read_delivery(delivery, key=KEY)
     assert rep.exit_code == 0, rep.to_text()
+
+
+# -- encodings named ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enc", ["utf-16", "utf-16-be-bom", "utf-32"])
+def test_utf16_and_utf32_with_bom_are_read(delivery, enc):
+    want, _, _ = read_delivery(delivery, key=KEY)
+    for p in delivery.glob("*.csv"):
+        text = p.read_bytes().decode("utf-8-sig")
+        if enc == "utf-16-be-bom":
+            p.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+        else:
+            p.write_bytes(text.encode(enc))  # Python writes the BOM
+    got, rep, _ = read_delivery(delivery, key=KEY)
+    assert rep.exit_code == 0, rep.to_text()
+    assert set(rep.files["encoding"]) == {enc.split("-be")[0].replace("-bom", "")}
+    for name, df in want.items():
+        pd.testing.assert_frame_equal(got[name], df, obj=name)
+
+
+def test_utf16_without_bom_is_refused_naming_the_encoding(delivery):
+    p = delivery / "hold.csv"
+    p.write_bytes(p.read_bytes().decode("utf-8-sig").encode("utf-16-le"))
+    with pytest.raises(IngestError, match=r"hold\.csv: looks like UTF-16 .*without a byte order"):
+        read_delivery(delivery, key=KEY)
+
+
+@pytest.mark.parametrize("bom", [True, False])
+def test_stray_cp1252_byte_is_located_by_file_line_and_column(delivery, keyfile, capsys, bom):
+    p = delivery / "deltagere.csv"
+    lines = _lines(p)
+    cells = lines[2].split(";")
+    cells[-1] += "Flyttet \x00"  # placeholder for the stray byte, a cp1252 apostrophe
+    lines[2] = ";".join(cells)
+    data = ("\r\n".join(lines) + "\r\n").encode().replace(b"\x00", b"\x92")
+    p.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    msg = r"deltagere\.csv: line 3, column 'Ophørsårsag': byte 0x92 is not UTF-8"
+    with pytest.raises(IngestError, match=msg):
+        read_delivery(delivery, key=KEY)
+    assert main(["validate", str(delivery), "--key", str(keyfile)]) == 2
+    assert "deltagere.csv: line 3" in capsys.readouterr().err
+
+
+def test_a_cp1252_file_is_still_read_as_cp1252(delivery):
+    p = delivery / "deltagere.csv"
+    p.write_bytes(p.read_bytes().decode("utf-8-sig").encode("cp1252"))
+    _, rep, _ = read_delivery(delivery, key=KEY)
+    assert rep.exit_code == 0
+    assert rep.files.set_index("file").loc["deltagere.csv", "encoding"] == "cp1252"
+
+
+# -- an oversized cell quarantines its row ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "quoted"), [(3 * 2**20, True), (100_000, False)])
+def test_oversized_cell_quarantines_only_its_row(delivery, tmp_path, size, quoted):
+    p = delivery / "aktiviteter.csv"
+    big = "x" * size
+    _set_cell(p, 3, "Aktivitet", f'"{big}"' if quoted else big)
+    _, rep, _ = read_delivery(delivery, key=KEY)
+    err = rep.problems[rep.problems.severity == "error"]
+    assert err[["file", "row", "column", "rule"]].values.tolist() == [
+        ["aktiviteter.csv", 3, "Aktivitet", "cell_too_large"]
+    ]
+    assert rep.files.set_index("file")["quarantined"].sum() == 1
+    assert _balanced(rep)
+    written = rep.write_quarantine(tmp_path / "q")
+    assert max(w.stat().st_size for w in written) < 10_000  # the value is not copied
+
+
+def test_csv_problem_rows_keep_their_line_after_blank_lines(tmp_path):
+    from envejind_eval.ingest.mapping import header_score
+    from envejind_eval.ingest.readers import read_csv
+
+    p = tmp_path / "a.csv"
+    p.write_bytes(b"CPR;Kommune\na;X\n\nb;Y;Z\nc;W\n")
+    t = read_csv(p, file="a.csv", header_score=header_score)
+    assert [(int(t.lines[r]), rule) for r, _, rule, _ in t.problems] == [(4, "wrong_field_count")]
+
+
+# -- numbers read as written ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decimal", "settled", "text", "want"),
+    [
+        ("comma", True, "1.200", 1200.0),
+        ("comma", True, "1.200,5", 1200.5),
+        ("comma", True, "12.345.678", 12345678.0),
+        ("comma", True, "1 200", 1200.0),
+        ("comma", True, "1\u00a0200,5", 1200.5),
+        ("comma", True, "-1,25", -1.25),
+        ("comma", True, "1.20", "invalid_number"),
+        ("comma", True, "1.2000", "invalid_number"),
+        ("comma", True, "1 2", "invalid_number"),
+        ("comma", True, "1.5", "invalid_number"),
+        ("comma", False, "1.200", "ambiguous_number"),
+        ("comma", False, "1200", 1200.0),
+        ("comma", False, "1 200", 1200.0),
+        ("point", True, "1.200", 1.2),
+        ("point", True, "1 200.5", 1200.5),
+        ("point", True, "1,200", "invalid_number"),
+        ("either", True, "1.5", 1.5),
+        ("either", True, "1,5", 1.5),
+    ],
+)
+def test_number_forms(decimal, settled, text, want):
+    from envejind_eval.ingest._core import _number_parser
+
+    value, rule = _number_parser(decimal, settled=settled)(text)
+    assert (rule if isinstance(want, str) else value) == want
+
+
+def _minutes(d: Path, values: list[str]) -> None:
+    p = d / "aktiviteter.csv"
+    n = len(_lines(p)) - 1
+    for i in range(n):
+        _set_cell(p, i + 2, "Minutter", values[i % len(values)])
+
+
+def test_thousands_point_in_whole_number_file_is_ambiguous_not_1_2(delivery):
+    _minutes(delivery, ["45", "1.200", "", "30"])
+    tables, rep, _ = read_delivery(delivery, key=KEY)
+    err = rep.problems[rep.problems.severity == "error"]
+    assert set(err["rule"]) == {"ambiguous_number"}
+    assert set(err["column"]) == {"Minutter"} and set(err["file"]) == {"aktiviteter.csv"}
+    assert (tables["activities"]["minutes"].dropna() >= 30).all()  # no 1.2
+    assert _balanced(rep)
+
+
+def test_danish_thousands_read_where_the_file_uses_the_decimal_comma(delivery):
+    _minutes(delivery, ["62,5", "1.200", "1 200", "1.200,5", "45"])
+    tables, rep, _ = read_delivery(delivery, key=KEY)
+    assert rep.exit_code == 0, rep.to_text()
+    assert rep.files.set_index("file").loc["aktiviteter.csv", "decimal"] == "comma"
+    assert set(tables["activities"]["minutes"].dropna()) == {62.5, 1200.0, 1200.5, 45.0}
+
+
+def test_minutes_beyond_one_day_are_problems(delivery):
+    _minutes(delivery, ["45", "2000", "-5"])
+    _, rep, _ = read_delivery(delivery, key=KEY)
+    err = rep.problems[rep.problems.severity == "error"]
+    assert set(err["rule"]) == {"out_of_range"} and len(err) > 0
+
+
+# -- formulas without a stored result ---------------------------------------------------------
+
+
+def test_formula_without_stored_result_is_a_problem_naming_the_cell(tmp_path):
+    import openpyxl
+
+    t, cprs = make_tables(3)
+    d = write_variant(t, cprs, tmp_path / "d", attendance="xlsx")
+    x = next(d.glob("fremmoede_*.xlsx"))
+    wb = openpyxl.load_workbook(x)
+    ws = wb.worksheets[0]
+    ws["C4"] = '=IF(1=1,"M","F")'  # openpyxl stores no result
+    last = ws.max_row  # the 'I alt' row: totals as formulas are skipped like any total row
+    for c in range(2, ws.max_column + 1):
+        col = ws.cell(4, c).column_letter
+        ws.cell(last, c).value = f'=COUNTIF({col}4:{col}{last - 1},"M")'
+    wb.save(x)
+    _, rep, _ = read_delivery(d, key=KEY)
+    f = rep.problems[rep.problems.rule == "formula_without_value"]
+    assert f[["file", "sheet", "row", "cell"]].values.tolist() == [[x.name, ws.title, 4, "C4"]]
+    assert (f.severity == "error").all()
+    assert _balanced(rep)
+
+
+def test_formula_with_a_stored_empty_result_is_not_a_problem(tmp_path):
+    import io
+    import zipfile
+
+    import openpyxl
+
+    from envejind_eval.ingest.readers import _formula_cells
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"], ws["C1"], ws["D1"] = "x", '=IF(1=1,"","M")', "=1+1", "=2+2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(buf)
+    xml = src.read("xl/worksheets/sheet1.xml")
+    # as Excel stores results: an empty string (t="str") and a number; D1 stays without one
+    xml = xml.replace(b'<c r="B1"><f>', b'<c r="B1" t="str"><f>')
+    xml = xml.replace(b"<f>1+1</f><v></v>", b"<f>1+1</f><v>2</v>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for n in src.namelist():
+            z.writestr(n, xml if n == "xl/worksheets/sheet1.xml" else src.read(n))
+    assert _formula_cells(out.getvalue()) == {"Sheet": [(1, 4)]}

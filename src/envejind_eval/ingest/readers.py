@@ -136,6 +136,8 @@ def flag_oversized(t: RawTable) -> None:
     the following lines into one value) quarantines its row; the value is dropped (the
     cell reads as empty) so that nothing else parses it or copies it to quarantine."""
     for j, c in enumerate(t.cols):
+        if not c.values or max(map(len, c.values)) <= MAX_CELL:
+            continue
         for i, v in enumerate(c.values):
             if len(v) <= MAX_CELL:
                 continue
