@@ -18,9 +18,13 @@ Excel (.xlsx)
     One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
     header row is found among the first rows (title rows above it are skipped and counted);
     blank rows and total rows (``I alt``, ``Total``, ``Sum``) are skipped and counted. Cells
-    holding real dates or times become ISO text; numbers become plain text.
+    holding real dates or times become ISO text; numbers become plain text. A formula
+    without a stored result is a ``formula_without_value`` problem, not a blank.
 Parquet
     Canonical tables; typed columns become text the same way.
+
+In every format a cell longer than an Excel cell (``MAX_CELL``) quarantines its row
+(``cell_too_large``) instead of making the file unreadable.
 """
 
 from __future__ import annotations
