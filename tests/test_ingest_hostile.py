@@ -171,6 +171,16 @@ def test_stray_cp1252_byte_is_located_by_file_line_and_column(delivery, keyfile,
     assert "deltagere.csv: line 3" in capsys.readouterr().err
 
 
+def test_a_missing_nullable_column_names_the_file(delivery):
+    # before: "participants: missing required column(s) sex ..." without the file
+    p = delivery / "deltagere.csv"
+    rows = [r.split(";") for r in _lines(p)]
+    j = rows[0].index("Køn")
+    _write(p, [";".join(r[:j] + r[j + 1 :]) for r in rows])
+    with pytest.raises(IngestError, match=r"deltagere\.csv: required column\(s\) missing: sex"):
+        read_delivery(delivery, key=KEY)
+
+
 def test_a_cp1252_file_is_still_read_as_cp1252(delivery):
     p = delivery / "deltagere.csv"
     p.write_bytes(p.read_bytes().decode("utf-8-sig").encode("cp1252"))

@@ -604,10 +604,7 @@ class Pipeline:
         req = REQUIRED.get((s.kind, s.layout), ())
         missing = [f for f in req if f not in s.fields]
         if missing:
-            exp = "; ".join(
-                f"{f} (e.g. {', '.join(repr(a) for a in M.FIELD_ALIASES[f][:3])})" for f in missing
-            )
-            raise IngestError(f"{s.name}: required column(s) missing: {exp}")
+            raise _missing_columns(s.name, missing)
         self._parse_ids(s)
         used = set(s.fields.values())
         # wide columns
@@ -1031,6 +1028,12 @@ class Pipeline:
             if "arrival_time" not in df.columns:
                 df["arrival_time"] = _str_from_codes(np.full(len(df), -1), [])
             return df[list(TABLES[table].columns)]
+        # a column the canonical table requires (even if its cells may be empty) that no
+        # file of the table delivered: name the files, not the canonical table
+        missing = [c for c, sp in TABLES[table].columns.items() if sp.required and c not in df]
+        if missing:
+            names = [s.name for s in self.sources if TABLE_OF_KIND[s.kind] == table and s.n]
+            raise _missing_columns(", ".join(names), missing, empty_ok=True)
         return coerce_table(table, df)
 
     def validate(self) -> dict[str, pd.DataFrame]:
@@ -1400,6 +1403,15 @@ class Pipeline:
                 data[name] = texts
             out[s.name] = pd.DataFrame(data)
         return out
+
+
+def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -> IngestError:
+    def eg(f: str) -> str:
+        return ", ".join(repr(a) for a in list(dict.fromkeys(M.FIELD_ALIASES.get(f, [f])))[:3])
+
+    exp = "; ".join(f"{f} (e.g. {eg(f)})" for f in fields)
+    hint = "; add it (cells may be empty) or map it in datakilder.toml" if empty_ok else ""
+    return IngestError(f"{where}: required column(s) missing: {exp}{hint}")
 
 
 def _refuse_same_stem(files: list[Path]) -> None:
