@@ -171,6 +171,13 @@ def test_stray_cp1252_byte_is_located_by_file_line_and_column(delivery, keyfile,
     assert "deltagere.csv: line 3" in capsys.readouterr().err
 
 
+def test_stray_byte_in_the_header_of_a_utf8_bom_file_is_located(delivery):
+    p = delivery / "hold.csv"
+    p.write_bytes(p.read_bytes().replace(b"Kommune", b"Kommune\x92", 1))
+    with pytest.raises(IngestError, match=r"hold\.csv: line 1 \(the header\): byte 0x92"):
+        read_delivery(delivery, key=KEY)
+
+
 def test_a_missing_nullable_column_names_the_file(delivery):
     # before: "participants: missing required column(s) sex ..." without the file
     p = delivery / "deltagere.csv"

@@ -207,7 +207,7 @@ def _number_parser(
             return None, "ambiguous_number"
         t = t.replace(" ", "")
         if decimal == "comma":
-            t = t.replace(".", "").replace(",", ".")
+            t = t.replace(".", "")  # thousands
         x = float(t.replace(",", "."))
         if upper is not None and not 0 <= x <= upper:
             return None, "out_of_range"

@@ -280,8 +280,10 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
     pool.shutdown(wait=False)
     body, start, encoding, text = _decode(data, file)
     nl = body.find(b"\n", start)
-    head = (body[start:] if nl < 0 else body[start:nl]).decode("utf-8", errors="replace")
-    head = head.rstrip("\r")
+    try:  # pyarrow checks the data rows; the header line is ours to check
+        head = (body[start:] if nl < 0 else body[start:nl]).decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise IngestError(_stray_bytes(body, start, exc, file)) from None
     sep = _sniff_separator(head)
     table = None
     if head.strip() and header_score([h.strip().strip('"') for h in head.split(sep)]) > 0:
