@@ -199,7 +199,9 @@ def test_a_cp1252_file_is_still_read_as_cp1252(delivery):
 # -- an oversized cell quarantines its row ----------------------------------------------------
 
 
-@pytest.mark.parametrize(("size", "quoted"), [(3 * 2**20, True), (100_000, False)])
+@pytest.mark.parametrize(
+    ("size", "quoted"), [(3 * 2**20, True), (3 * 2**20, False), (100_000, False)]
+)
 def test_oversized_cell_quarantines_only_its_row(delivery, tmp_path, size, quoted):
     p = delivery / "aktiviteter.csv"
     big = "x" * size

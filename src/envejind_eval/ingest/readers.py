@@ -313,10 +313,11 @@ def _read_csv_arrow(
 
     header = [h.strip().strip('"').strip() for h in head.split(sep)]
     names = [f"c{i}" for i in range(len(header))]
-    try:
-        tbl = pacsv.read_csv(
+
+    def read(**block: int) -> Any:
+        return pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body).slice(start)),
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, **block),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep, quote_char='"', ignore_empty_lines=False
             ),
@@ -326,6 +327,15 @@ def _read_csv_arrow(
                 null_values=[""],
             ),
         )
+
+    try:
+        try:
+            tbl = read()
+        except pa.ArrowInvalid as exc:
+            # a row longer than a block (1 MiB; an oversized cell): one block, still fast
+            if "straddl" not in str(exc):
+                raise
+            tbl = read(block_size=len(body) + 1)
     except (pa.ArrowInvalid, pa.ArrowException):
         return None  # ragged rows etc.: the Python reader reports them per line
     n = tbl.num_rows
