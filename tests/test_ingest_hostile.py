@@ -339,3 +339,23 @@ def test_formula_with_a_stored_empty_result_is_not_a_problem(tmp_path):
         for n in src.namelist():
             z.writestr(n, xml if n == "xl/worksheets/sheet1.xml" else src.read(n))
     assert _formula_cells(out.getvalue()) == {"Sheet": [(1, 4)]}
+
+
+def test_unmatched_quote_joining_rows_quarantines_the_row(delivery):
+    # before: the following rows vanished into one accepted value (rows_read shrank)
+    p = delivery / "deltagere.csv"
+    n_rows = len(_lines(p)) - 1
+    _set_cell(p, 2, "Mentor", '"Mentor Å')  # the quote is never closed
+    _, rep, _ = read_delivery(delivery, key=KEY)
+    err = rep.problems[(rep.problems.severity == "error") & (rep.problems.file == "deltagere.csv")]
+    assert err[["row", "column", "rule"]].values.tolist()[0] == [2, "Mentor", "unmatched_quote"]
+    assert rep.files.set_index("file").loc["deltagere.csv", "quarantined"] >= 1
+    assert rep.files.set_index("file").loc["deltagere.csv", "rows_read"] < n_rows  # joined
+    assert _balanced(rep)
+
+
+def test_line_breaks_in_free_text_stay_allowed(delivery):
+    p = delivery / "deltagere.csv"
+    _set_cell(p, 2, "Ophørsårsag", '"Flyttet;\r\nnye adresse ukendt"')
+    _, rep, _ = read_delivery(delivery, key=KEY)
+    assert rep.exit_code == 0, rep.to_text()

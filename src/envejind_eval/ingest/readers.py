@@ -247,8 +247,8 @@ def _stray_bytes(
     head = head.rstrip("\r")
     sep = _sniff_separator(head)
     prefix = data[line_start:pos].decode("utf-8", errors="replace")
-    field_no = len(next(csv.reader([prefix], delimiter=sep), [""])) - 1
-    header = next(csv.reader([head], delimiter=sep), [])
+    field_no = len(_fields(prefix, sep) or [""]) - 1
+    header = _fields(head, sep)
     if line_no == 1:
         where = "line 1 (the header)"
     elif field_no < len(header) and header[field_no].strip():
@@ -263,6 +263,13 @@ def _stray_bytes(
         f"{name}: {where}: byte 0x{data[pos]:02X} is not UTF-8{more}, but {claim} (a value "
         "pasted from another program?); retype that character and save the file as UTF-8"
     )
+
+
+def _fields(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:  # a bare CR and the like: good enough for a message
+        return line.split(sep)
 
 
 def _sniff_separator(first_line: str) -> str:
@@ -477,6 +484,7 @@ def _read_csv_python(
     cols = [_clean(_factorize(c)) for c in columns]
     if not data:
         cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(ncol)]
+    problems += _joined_lines(cols, sep, ncol)
     return RawTable(
         path=path,
         file=file,
@@ -490,6 +498,25 @@ def _read_csv_python(
         skipped=skipped,
         problems=problems,
     )
+
+
+def _joined_lines(cols: list[Col], sep: str, ncol: int) -> list[tuple[int, int, str, str]]:
+    """Rows with a quoted value whose later lines look like rows of their own (as many
+    separators as a row has): an unmatched quote joined them, and the rows inside would
+    otherwise vanish into one value. Line breaks in free text stay allowed."""
+    out = []
+    for j, c in enumerate(cols):
+        for i, v in enumerate(c.values):
+            if "\n" not in v:
+                continue
+            k = sum(ln.count(sep) >= ncol - 1 for ln in v.split("\n")[1:])
+            if k and ncol > 1:
+                msg = (
+                    f"a quoted value holds {k} more line(s) that look like rows of their own: "
+                    'an unmatched quote (") probably joined them; fix the quotes in this row'
+                )
+                out += [(int(r), j, "unmatched_quote", msg) for r in np.flatnonzero(c.codes == i)]
+    return out
 
 
 # -- Excel ----------------------------------------------------------------------------------
