@@ -251,6 +251,8 @@ def test_csv_problem_rows_keep_their_line_after_blank_lines(tmp_path):
         ("point", True, "1,200", "invalid_number"),
         ("either", True, "1.5", 1.5),
         ("either", True, "1,5", 1.5),
+        ("either", True, "1.200", "ambiguous_number"),
+        ("either", True, "1.2340", 1.234),
     ],
 )
 def test_number_forms(decimal, settled, text, want):
@@ -283,6 +285,26 @@ def test_danish_thousands_read_where_the_file_uses_the_decimal_comma(delivery):
     assert rep.exit_code == 0, rep.to_text()
     assert rep.files.set_index("file").loc["aktiviteter.csv", "decimal"] == "comma"
     assert set(tables["activities"]["minutes"].dropna()) == {62.5, 1200.0, 1200.5, 45.0}
+
+
+def test_workbook_numbers_are_read_as_stored_and_text_1_200_is_ambiguous(delivery):
+    import openpyxl
+
+    p = delivery / "aktiviteter.csv"
+    rows = [r.split(";") for r in _lines(p)]
+    p.unlink()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    j = rows[0].index("Minutter")
+    ws.append(rows[0])
+    for i, r in enumerate(rows[1:]):
+        r[j] = [62.125, "1.200", 1.5, None][i % 4]  # numbers, and text typed as 1.200
+        ws.append(r)
+    wb.save(delivery / "aktiviteter.xlsx")
+    tables, rep, _ = read_delivery(delivery, key=KEY)
+    err = rep.problems[rep.problems.severity == "error"]
+    assert set(err["rule"]) == {"ambiguous_number"} and set(err["column"]) == {"Minutter"}
+    assert set(tables["activities"]["minutes"].dropna()) == {62.125, 1.5}
 
 
 def test_minutes_beyond_one_day_are_problems(delivery):

@@ -81,8 +81,8 @@ MSG = {
     ),
     "ambiguous_number": (
         "'.' between groups of three digits may be a thousands separator or a decimal "
-        "point, and no other number in the file settles which: write the number without "
-        "it (1200) or with a decimal comma (1,2)"
+        "point, and nothing in the file settles which: write the number without it (1200) "
+        "or with a decimal comma (1,2); in a workbook, enter it as a number, not text"
     ),
     "out_of_range": f"minutes must be between 0 and {MAX_MINUTES} (one day)",
     "invalid_time": "not a time of day (HH:MM)",
@@ -203,7 +203,9 @@ def _number_parser(
         t = v.replace("\u00a0", " ").replace("\u202f", " ")  # Excel's spaces
         if not rx.match(t):
             return None, "invalid_number"
-        if decimal == "comma" and not settled and _DOT_GROUPED_RX.match(t):
+        # in workbooks a number cell never reads as 1.200 (see readers.cell_text): that is
+        # text typed as 1200 or as 1.2
+        if (decimal == "either" or not settled) and _DOT_GROUPED_RX.match(t):
             return None, "ambiguous_number"
         t = t.replace(" ", "")
         if decimal == "comma":

@@ -551,8 +551,13 @@ def cell_text(v: object) -> str | None:
             return None
         if v.is_integer():
             return str(int(v))
-        return repr(v)
+        r = repr(v)
+        # 1.234 would read like Danish thousands ('1.234' typed as text is ambiguous)
+        return r + "0" if _THREE_DECIMALS.match(r) else r
     return str(v).strip() or None
+
+
+_THREE_DECIMALS = re.compile(r"^-?\d{1,3}\.\d{3}$")
 
 
 def read_xlsx(
