@@ -158,12 +158,9 @@ def test_utf16_without_bom_is_refused_naming_the_encoding(delivery):
 @pytest.mark.parametrize("bom", [True, False])
 def test_stray_cp1252_byte_is_located_by_file_line_and_column(delivery, keyfile, capsys, bom):
     p = delivery / "deltagere.csv"
-    lines = _lines(p)
-    cells = lines[2].split(";")
-    cells[-1] += "Flyttet \x00"  # placeholder for the stray byte, a cp1252 apostrophe
-    lines[2] = ";".join(cells)
-    data = ("\r\n".join(lines) + "\r\n").encode().replace(b"\x00", b"\x92")
-    p.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    lines = [ln.encode() for ln in _lines(p)]
+    lines[2] += b"Flyttet \x92"  # the last column (Ophørsårsag); cp1252's apostrophe
+    p.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\r\n".join(lines) + b"\r\n")
     msg = r"deltagere\.csv: line 3, column 'Ophørsårsag': byte 0x92 is not UTF-8"
     with pytest.raises(IngestError, match=msg):
         read_delivery(delivery, key=KEY)
