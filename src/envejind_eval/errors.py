@@ -37,7 +37,14 @@ class DisclosureError(EnvejindError):
 
 
 class IngestError(EnvejindError):
-    """A delivery cannot be used (missing table, unreadable file, no pseudonym key)."""
+    """A delivery cannot be used (missing table, unreadable file, no pseudonym key).
+
+    ``report`` is the ingest report when every file could be read but nothing usable was
+    accepted (e.g. every participant quarantined), else None."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class EnvejindWarning(UserWarning):

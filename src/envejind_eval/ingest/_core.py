@@ -16,7 +16,9 @@ column (``cell``) of the cell they came from. Steps:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +69,22 @@ FIELD_TO_CANON = {
     "cpr": "participant_id",
     "end_date": "end_date",
 }
+MAX_MINUTES = 24 * 60  # one activity on one day
 MSG = {
     "invalid_date": (
         "not a date in an accepted form (dd-mm-yyyy, dd.mm.yyyy, dd/mm/yyyy, yyyy-mm-dd or an "
         "Excel serial number; day before month)"
     ),
-    "invalid_number": "not a number in this file's decimal format",
+    "invalid_number": (
+        "not a number in this file's decimal format (files.decimal: with the decimal comma "
+        "1234,5 or 1.234,5; with the decimal point 1234.5)"
+    ),
+    "ambiguous_number": (
+        "'.' between groups of three digits may be a thousands separator or a decimal "
+        "point, and nothing in the file settles which: write the number without it (1200) "
+        "or with a decimal comma (1,2); in a workbook, enter it as a number, not text"
+    ),
+    "out_of_range": f"minutes must be between 0 and {MAX_MINUTES} (one day)",
     "invalid_time": "not a time of day (HH:MM)",
     "not_null": "a value is required here",
     "duplicate_key_conflict": (
@@ -167,21 +179,41 @@ def parse_col(col: Col, fn: Callable[[str], tuple[Any, str | None]]) -> Parsed:
     return Parsed(values, rules, idx)
 
 
-def _number_parser(decimal: str) -> Callable[[str], tuple[Any, str | None]]:
-    import re
+# Numbers. Thousands are grouped by threes with '.' (Danish) or a space; the decimal mark is
+# the file's (see Pipeline._decimal). '1.200' in a file whose decimal mark nothing settled
+# (whole numbers only) may be 1200 or 1.2: it is quarantined, not guessed.
+_INT = r"(?:\d+|\d{1,3}(?: \d{3})+)"  # 1200, 1 200
+_DOT_GROUPED = r"\d{1,3}(?:\.\d{3})+"  # 1.200, 12.345.678
+_NUMBER_RX = {
+    "comma": re.compile(rf"^-?(?:{_INT}|{_DOT_GROUPED})(?:,\d+)?$"),
+    "point": re.compile(rf"^-?{_INT}(?:\.\d+)?$"),
+    "either": re.compile(rf"^-?{_INT}(?:[.,]\d+)?$"),  # typed cells of .xlsx / Parquet
+}
+_COMMA_DECIMAL = re.compile(rf"^-?(?:{_INT}|{_DOT_GROUPED}),\d+$")
+_POINT_DECIMAL = re.compile(rf"^-?{_INT}\.\d+$")
+_DOT_GROUPED_RX = re.compile(rf"^-?{_DOT_GROUPED}$")
 
-    if decimal == "comma":
-        rx = re.compile(r"^-?\d+(?:,\d+)?$")
-    elif decimal == "point":
-        rx = re.compile(r"^-?\d+(?:\.\d+)?$")
-    else:
-        rx = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+
+def _number_parser(
+    decimal: str, *, settled: bool = True, upper: float | None = None
+) -> Callable[[str], tuple[Any, str | None]]:
+    rx = _NUMBER_RX[decimal]
 
     def fn(v: str) -> tuple[Any, str | None]:
-        t = v.replace(" ", "")
+        t = v.replace("\u00a0", " ").replace("\u202f", " ")  # Excel's spaces
         if not rx.match(t):
             return None, "invalid_number"
-        return float(t.replace(",", ".")), None
+        # in workbooks a number cell never reads as 1.200 (see readers.cell_text): that is
+        # text typed as 1200 or as 1.2
+        if (decimal == "either" or not settled) and _DOT_GROUPED_RX.match(t):
+            return None, "ambiguous_number"
+        t = t.replace(" ", "")
+        if decimal == "comma":
+            t = t.replace(".", "")  # thousands
+        x = float(t.replace(",", "."))
+        if upper is not None and not 0 <= x <= upper:
+            return None, "out_of_range"
+        return x, None
 
     return fn
 
@@ -236,6 +268,7 @@ class Source:
     instrument: str | None
     offset: int = 0
     decimal: str | None = None
+    decimal_settled: bool = True  # False: no number showed the decimal mark
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
     wide_cols: list[int] = field(
@@ -314,16 +347,16 @@ class Pipeline:
 
     # -- 1. reading and classification ---------------------------------------------------------
     def read(self) -> None:
-        files = sorted(p for p in self.folder.iterdir() if p.is_file())
+        files = [
+            p
+            for p in sorted(self.folder.iterdir())
+            if p.is_file()
+            and not p.name.startswith((".", "~$"))
+            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
+        ]
+        _refuse_same_stem(files)
         for path in files:
             suffix = path.suffix.lower()
-            if path.name.startswith((".", "~$")) or suffix not in (
-                ".csv",
-                ".txt",
-                ".xlsx",
-                ".parquet",
-            ):
-                continue
             rule = self.mapping.rule_for(path.name)
             if suffix in (".csv", ".txt"):
                 raws = [read_csv(path, file=path.name, header_score=M.header_score)]
@@ -368,14 +401,22 @@ class Pipeline:
             if kind is None:
                 return None
         fields: dict[str, int] = {}
+        ids: list[int] = []
         for i, h in enumerate(raw.header):
             f = M.header_field(h, kind, self.mapping, rule)
+            if f in ID_FIELDS:
+                ids.append(i)
             if f is not None and f != "ignore" and f not in fields:
                 fields[f] = i
+        if len(ids) > 1:
+            cols = " and ".join(f"'{raw.header[i]}'" for i in ids)
+            raise IngestError(
+                f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: {len(ids)} person columns "
+                f"({cols}); which one identifies the person? Remove the others, or map them "
+                'to "ignore" in datakilder.toml'
+            )
         if layout is None:
             layout = self._layout(kind, raw, fields)
-        if "cpr" in fields and "participant_id" in fields:
-            fields.pop("participant_id")
         instrument = None
         if kind == "measurements" and layout == "wide":
             instrument = (rule.instrument if rule else None) or self._instrument(
@@ -484,23 +525,21 @@ class Pipeline:
             return "not a four-digit year"
         return MSG.get(rule, rule)
 
-    def _decimal(self, s: Source, cols: list[int]) -> str:
-        import re
-
+    def _decimal(self, s: Source, cols: list[int]) -> tuple[str, bool]:
+        """The file's decimal mark and whether a number settles it (else the comma of
+        ';'-separated Danish files, by default)."""
         if s.raw.format != "csv":
-            return "either"
+            return "either", True
         if s.raw.separator == ",":
-            return "point"
-        comma = re.compile(r"^-?\d+,\d+$")
-        point = re.compile(r"^-?\d+\.\d+$")
+            return "point", True
         seen_point = False
         for c in cols:
             for v in s.raw.cols[c].values:
-                if comma.match(v):
-                    return "comma"
-                if point.match(v):
+                if _COMMA_DECIMAL.match(v):
+                    return "comma", True
+                if not seen_point and _POINT_DECIMAL.match(v) and not _DOT_GROUPED_RX.match(v):
                     seen_point = True
-        return "point" if seen_point else "comma"
+        return ("point", True) if seen_point else ("comma", False)
 
     def _parse_ids(self, s: Source) -> None:
         fld = (
@@ -567,10 +606,7 @@ class Pipeline:
         req = REQUIRED.get((s.kind, s.layout), ())
         missing = [f for f in req if f not in s.fields]
         if missing:
-            exp = "; ".join(
-                f"{f} (e.g. {', '.join(repr(a) for a in M.FIELD_ALIASES[f][:3])})" for f in missing
-            )
-            raise IngestError(f"{s.name}: required column(s) missing: {exp}")
+            raise _missing_columns(s.name, missing)
         self._parse_ids(s)
         used = set(s.fields.values())
         # wide columns
@@ -582,8 +618,8 @@ class Pipeline:
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
             num_fields += s.wide_cols
-        s.decimal = self._decimal(s, num_fields) if num_fields else None
-        numfn = _number_parser(s.decimal or "either")
+        s.decimal, s.decimal_settled = self._decimal(s, num_fields) if num_fields else (None, True)
+        numfn = _number_parser(s.decimal or "either", settled=s.decimal_settled)
         for f, ci in s.fields.items():
             if f in ID_FIELDS:
                 continue
@@ -602,7 +638,10 @@ class Pipeline:
                 p = parse_col(col, _year_fn)
             elif f == "arrival_time":
                 p = parse_col(col, _time_fn)
-            elif f in ("minutes",) or (f == "value" and s.kind == "measurements"):
+            elif f == "minutes":
+                kw = {"settled": s.decimal_settled, "upper": MAX_MINUTES}
+                p = parse_col(col, _number_parser(s.decimal or "either", **kw))
+            elif f == "value" and s.kind == "measurements":
                 p = parse_col(col, numfn)
             elif f == "value" and s.kind == "outcomes":
                 p = parse_col(col, _code_fn(self.codes["yes_no"]))
@@ -693,7 +732,7 @@ class Pipeline:
             if s.layout != "wide" or s.kind == "attendance":
                 continue
             if s.kind == "measurements":
-                numfn = _number_parser(s.decimal or "either")
+                numfn = _number_parser(s.decimal or "either", settled=s.decimal_settled)
                 for i in s.wide_cols:
                     p = parse_col(s.raw.cols[i], numfn)
                     s.parsed[f"cell:{i}"] = p
@@ -991,6 +1030,12 @@ class Pipeline:
             if "arrival_time" not in df.columns:
                 df["arrival_time"] = _str_from_codes(np.full(len(df), -1), [])
             return df[list(TABLES[table].columns)]
+        # a column the canonical table requires (even if its cells may be empty) that no
+        # file of the table delivered: name the files, not the canonical table
+        missing = [c for c, sp in TABLES[table].columns.items() if sp.required and c not in df]
+        if missing:
+            names = [s.name for s in self.sources if TABLE_OF_KIND[s.kind] == table and s.n]
+            raise _missing_columns(", ".join(names), missing, empty_ok=True)
         return coerce_table(table, df)
 
     def validate(self) -> dict[str, pd.DataFrame]:
@@ -1362,6 +1407,38 @@ class Pipeline:
         return out
 
 
+def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -> IngestError:
+    def eg(f: str) -> str:
+        return ", ".join(repr(a) for a in list(dict.fromkeys(M.FIELD_ALIASES.get(f, [f])))[:3])
+
+    exp = "; ".join(f"{f} (e.g. {eg(f)})" for f in fields)
+    hint = "; add it (cells may be empty) or map it in datakilder.toml" if empty_ok else ""
+    return IngestError(f"{where}: required column(s) missing: {exp}{hint}")
+
+
+def _refuse_same_stem(files: list[Path]) -> None:
+    """One table sent twice (``deltagere.csv`` and ``deltagere.xlsx``) would count every row
+    twice; no precedence is guessed, as the two may differ."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        other = seen.setdefault(f.stem.casefold(), f)
+        if other is not f:
+            raise IngestError(
+                f"{other.name} and {f.name}: the same file delivered in two formats "
+                "(one table per file name); remove one of them and deliver again"
+            )
+
+
+def _no_participants(rep: IngestReport) -> str:
+    """Why no participant was accepted, naming the participant list(s)."""
+    f = rep.files[rep.files["table"] == "participants"]
+    names = ", ".join(dict.fromkeys(f["file"].astype(str)))
+    nq = int(f["quarantined"].sum())
+    if not nq:
+        return f"no participants accepted: the participant list ({names}) has no data rows"
+    return f"no participants accepted: all {nq} participant row(s) of {names} were quarantined"
+
+
 def _cat(arrs: list[np.ndarray]) -> np.ndarray:
     if not arrs:
         return np.empty(0, np.int64)
@@ -1446,9 +1523,9 @@ def run(
     tables = {n: tables[n] for n in TABLES}
     rep = p.report()
     if p._key is not None:  # the report records which key made the pseudonyms
-        from dataclasses import replace
-
-        rep = replace(rep, key_fingerprint=P.key_fingerprint(p._key))
+        rep = dataclasses.replace(rep, key_fingerprint=P.key_fingerprint(p._key))
+    if not len(tables["participants"]):
+        rep = dataclasses.replace(rep, fatal=_no_participants(rep))
     log.info(
         "ingested %s: %d rows read, %d quarantined",
         folder.name,

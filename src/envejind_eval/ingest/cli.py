@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from envejind_eval.cli import command
@@ -53,6 +54,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(_fatal_json(args.path, exc))
         raise
     print(report.to_json() if args.format == "json" else report.to_text())
+    if report.fatal:
+        see = f" and the rows in {args.quarantine}" if args.quarantine else ""
+        print(
+            f"envejind-eval validate: error: {report.fatal}; see the problems{see}", file=sys.stderr
+        )
     return report.exit_code
 
 
