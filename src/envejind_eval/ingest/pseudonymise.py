@@ -43,8 +43,7 @@ CPR_RULES: dict[str, str] = {
 _CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$", re.ASCII)
 _NINE_RX = re.compile(r"^\d{5}-?\d{4}$", re.ASCII)
 _WS = re.compile(r"\s+")
-#: CPR-shaped text inside free text (redacted): 6 digits, optional hyphen/space, 4 digits.
-CPR_IN_TEXT = re.compile(r"(?<!\d)\d{6}[-\s]?\d{4}(?!\d)")
+#: What replaces CPR-shaped text in delivered values (free text, quarantine files).
 REDACTED = "[CPR fjernet]"
 
 
@@ -167,8 +166,15 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
 
 
 def redact_cpr(text: str) -> tuple[str, int]:
-    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count."""
-    return CPR_IN_TEXT.subn(REDACTED, text)
+    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count.
+
+    The shape is the leak scan's (:func:`envejind_eval.disclosure.scan.redact_cpr`), so
+    what ingestion leaves in place the scan does not flag, and the other way round.
+    """
+    from envejind_eval.disclosure.scan import redact_cpr as _redact
+
+    new = _redact(text, REDACTED)
+    return new, new.count(REDACTED) - text.count(REDACTED)
 
 
 # -- keys -----------------------------------------------------------------------------------
