@@ -38,6 +38,10 @@ CPR_RULES: dict[str, str] = {
     ),
     "cpr_invalid_format": "value is not a CPR number (expected DDMMYY-SSSS or DDMMYYSSSS)",
     "cpr_invalid_date": "CPR number has an impossible birth date for its century digit",
+    "cpr_in_column": (
+        "a CPR-shaped value outside the CPR column (a CPR number belongs only there); the "
+        "row is quarantined and the value masked"
+    ),
 }
 
 _CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$", re.ASCII)
@@ -45,6 +49,10 @@ _NINE_RX = re.compile(r"^\d{5}-?\d{4}$", re.ASCII)
 _WS = re.compile(r"\s+")
 #: What replaces CPR-shaped text in delivered values (free text, quarantine files).
 REDACTED = "[CPR fjernet]"
+#: ... and a whole free-text value shaped like a personal name.
+REDACTED_NAME = "[navn fjernet]"
+#: What replaces a CPR-shaped part of a file, sheet or column name wherever it is shown.
+NAME_MASK = "XXXXXX-XXXX"
 
 
 def default_key_path() -> Path:
