@@ -256,6 +256,7 @@ class Source:
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
     names: list[int] = field(default_factory=list)  # name columns: never read nor written
+    dropped: dict[str, str] = field(default_factory=dict)  # field -> header, values were names
     wide_cols: list[int] = field(
         default_factory=list
     )  # header indices of date/item/indicator cells
@@ -688,6 +689,7 @@ class Pipeline:
                 dropped[f] = s.raw.header[ci]
                 del s.fields[f]
                 s.names.append(ci)
+        s.dropped = dropped
         where = np.array([-1 - self.sources.index(s)])
         for ci in s.names:
             by_value = s.raw.header[ci] in dropped.values()
@@ -875,6 +877,8 @@ class Pipeline:
         cols = {"participant_id": s.pcode[rows]}
         for f in M.KIND_FIELDS["participants"]:
             v = self._v(s, f, rows)
+            if v is None and f in s.dropped:  # a column of names (mentors'): read as blank
+                v = np.full(len(rows), None, dtype=object)
             if v is not None:
                 cols[f] = v
         self._emit("participants", s, rows, None, cols)
