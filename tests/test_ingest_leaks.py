@@ -235,3 +235,20 @@ def test_team_and_municipality_labels_are_not_names(tmp_path):
     _edit(d / "hold.csv", fn)
     rep = ee.load(d, key=KEY).ingest_report
     assert "name_column" not in set(rep.problems["rule"]), rep.to_text()
+
+
+def test_team_column_of_personal_names_is_refused_without_values(tmp_path, capsys):
+    d = _delivery(tmp_path)
+    names = ["Jens Hansen", "Mette Olsen"]
+
+    def fn(rows):
+        h = rows[0].index("Hold")
+        for r in rows[1:]:
+            r[h] = names[0] if r[h].endswith("1") else names[1]
+
+    _edit(d / "deltagere.csv", fn)
+    _edit(d / "hold.csv", fn)
+    code, out, _ = _validate(d, tmp_path, capsys)
+    assert code == 2
+    assert "column 'Hold'" in out and "personal names" in out
+    assert not any(n in out for n in names)

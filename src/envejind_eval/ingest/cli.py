@@ -15,7 +15,7 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
         "--quarantine",
         type=Path,
         default=None,
-        help="folder to write quarantined rows to (CPR and free text masked)",
+        help="folder to write quarantined rows to (the columns read, CPR-shaped text masked)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
