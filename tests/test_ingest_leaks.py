@@ -252,3 +252,11 @@ def test_team_column_of_personal_names_is_refused_without_values(tmp_path, capsy
     assert code == 2
     assert "column 'Hold'" in out and "personal names" in out
     assert not any(n in out for n in names)
+
+
+def test_a_cpr_in_a_form_name_never_becomes_an_instrument_id(tmp_path):
+    d = _delivery(tmp_path)
+    (d / "maalinger_lfl.csv").rename(d / f"maalinger_{PLANT}.csv")
+    with pytest.raises(IngestError, match="cannot tell which instrument") as ei:
+        ee.load(d, key=KEY)
+    assert PLANT not in str(ei.value) and "maalinger_XXXXXX-XXXX.csv" in str(ei.value)

@@ -439,10 +439,13 @@ class Pipeline:
         return "long"
 
     def _instrument(self, suffix: str | None, raw: RawTable, fields: dict[str, int]) -> str:
+        from envejind_eval.disclosure.scan import contains_cpr
+
+        # a name holding a CPR never becomes an instrument id (it would reach the tables)
         cands = []
-        if suffix:
+        if suffix and not contains_cpr(raw.file):
             cands.append(suffix.replace(" ", "_"))
-        if raw.sheet:
+        if raw.sheet and not contains_cpr(raw.sheet):
             cands.append(M.norm(raw.sheet).replace(" ", "_"))
         for c in cands:
             if c in self.instruments:
