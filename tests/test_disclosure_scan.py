@@ -246,7 +246,7 @@ def test_cpr_that_lost_its_leading_zero_in_a_number_column(tmp_path):
 # -- issue 15: a CPR after any separator, in every encoding we write ----------------------
 
 SEPARATORS = [",", ";", "\t", "|", " ", "=", ":", "/", "_", "-"]
-QUOTES = ["", '"', "'"]
+QUOTES = ["", '"', "'", "“", "«", "`"]
 ENCODINGS = ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le"]
 
 

@@ -260,3 +260,15 @@ def test_a_cpr_in_a_form_name_never_becomes_an_instrument_id(tmp_path):
     with pytest.raises(IngestError, match="cannot tell which instrument") as ei:
         ee.load(d, key=KEY)
     assert PLANT not in str(ei.value) and "maalinger_XXXXXX-XXXX.csv" in str(ei.value)
+
+
+def test_errors_and_warnings_mask_cprs_whatever_raises_them():
+    from envejind_eval.errors import DataValidationError, EnvejindWarning
+
+    for exc in (IngestError(f"x_{PLANT}.csv: bad"), DataValidationError(f"{PLANT2}: bad")):
+        assert not contains_cpr(str(exc)) and not contains_cpr(repr(exc))
+    with pytest.warns(EnvejindWarning) as rec:
+        import warnings
+
+        warnings.warn(f"sheet Hold {PLANT}", EnvejindWarning, stacklevel=1)
+    assert str(rec[0].message) == "sheet Hold XXXXXX-XXXX"
