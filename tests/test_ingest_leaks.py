@@ -193,6 +193,7 @@ def test_name_columns_are_dropped_and_never_written(tmp_path, capsys, header):
 def test_holdnavn_is_a_team_not_a_name(tmp_path):
     d = _delivery(tmp_path)
     _edit(d / "hold.csv", lambda rows: rows[0].__setitem__(0, "Holdnavn"))
+    _edit(d / "hold.csv", lambda rows: rows[0].__setitem__(1, "Kommunenavn"))
     rep = ee.load(d, key=KEY).ingest_report
     assert "name_column" not in set(rep.problems["rule"])
 
