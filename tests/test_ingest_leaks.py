@@ -253,6 +253,10 @@ def test_team_column_of_personal_names_is_refused_without_values(tmp_path, capsy
     assert code == 2
     assert "column 'Hold'" in out and "personal names" in out
     assert not any(n in out for n in names)
+    # the user says these are team labels: then they are read as such
+    (d / "datakilder.toml").write_text('[columns]\n"Hold" = "cohort_id"\n', encoding="utf-8")
+    code, out, _ = _validate(d, tmp_path, capsys)
+    assert code == 0, out
 
 
 def test_a_cpr_in_a_form_name_never_becomes_an_instrument_id(tmp_path):

@@ -603,8 +603,9 @@ class Pipeline:
                 f = next(f for f in missing if f in named)
                 raise IngestError(
                     f"{s.name}: column '{named[f]}' ({f}) looks like it holds personal names "
-                    "(two or more capitalised words); deliver codes instead, or map the "
-                    "column in datakilder.toml"
+                    "(two or more capitalised words, no word shared by most); deliver codes "
+                    f"instead, or, if these are {f} labels, map the column in datakilder.toml "
+                    f'([columns] "{named[f]}" = "{f}")'
                 )
             exp = "; ".join(
                 f"{f} (e.g. {', '.join(repr(a) for a in M.FIELD_ALIASES[f][:3])})" for f in missing
@@ -685,10 +686,14 @@ class Pipeline:
         values look like personal names (:func:`mapping.name_like_column`); returns the
         dropped fields (field -> header). Their values are never read nor written."""
         codes = {c for lst in self.codes.values() for c in lst}
+        rule = self.mapping.rule_for(s.raw.file)
+        mapped = {*self.mapping.columns, *(rule.columns if rule else ())}
         dropped: dict[str, str] = {}
         for f in M.NAME_CHECK_FIELDS:
             ci = s.fields.get(f)
-            if ci is not None and M.name_like_column(s.raw.cols[ci].values, codes):
+            if ci is None or M.norm(s.raw.header[ci]) in mapped:  # the user said what it is
+                continue
+            if M.name_like_column(s.raw.cols[ci].values, codes):
                 dropped[f] = s.raw.header[ci]
                 del s.fields[f]
                 s.names.append(ci)

@@ -185,8 +185,10 @@ def name_like_column(values: list[str], codes: set[str] = frozenset()) -> bool:
     return 2 * max(words.values()) <= len(shaped)
 
 
-#: Text fields whose values are checked for personal names (:func:`name_like_column`).
-NAME_CHECK_FIELDS = ("mentor_id", "cohort_id", "municipality")
+#: Text fields whose values are checked for personal names (:func:`name_like_column`)
+#: unless datakilder.toml maps the column explicitly. Not ``municipality``: its values are
+#: place names, and a two-word spelling (``Høje Taastrup``) would be a false alarm.
+NAME_CHECK_FIELDS = ("mentor_id", "cohort_id")
 
 #: Free-text fields scanned for CPR-shaped text (redacted and counted).
 FREE_TEXT_FIELDS = ("exit_reason",)
