@@ -209,7 +209,8 @@ def test_personal_names_as_values(tmp_path, capsys):
     )
     _set(d / "deltagere.csv", 1, "Ophørsårsag", "Kirsten Holm")
     _set(d / "deltagere.csv", 2, "Ophørsårsag", "Flyttet til Aarhus Kommune")
-    _set(d / "deltagere.csv", 3, "Køn", "?")  # a quarantined row
+    _set(d / "deltagere.csv", 3, "Køn", "?")  # a quarantined row ...
+    _set(d / "deltagere.csv", 3, "Ophørsårsag", "Lise Mortensen")  # ... with a name
     code, out, q = _validate(d, tmp_path, capsys, "--format", "json")
     rep = json.loads(out)
     rules = {(p["column"], p["rule"]) for p in rep["problems"] if p["severity"] == "warning"}
@@ -220,7 +221,8 @@ def test_personal_names_as_values(tmp_path, capsys):
     reasons = ds.participants["exit_reason"].dropna().tolist()
     assert "Kirsten Holm" not in reasons and "Flyttet til Aarhus Kommune" in reasons
     text = _all_text(q) + out
-    assert not any(n in text for n in [*names, "Kirsten Holm"])
+    assert not any(n in text for n in [*names, "Kirsten Holm", "Lise Mortensen"])
+    assert "[navn fjernet]" in text
 
 
 def test_team_and_municipality_labels_are_not_names(tmp_path):

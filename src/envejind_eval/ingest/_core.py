@@ -93,13 +93,18 @@ def _shown(text: Any) -> Any:
     return redact_cpr(text, P.NAME_MASK) if isinstance(text, str) else text
 
 
-def _redact_cell(text: str) -> str:
+def _redact_cell(text: str, *, free_text: bool = False) -> str:
     """A delivered value for the quarantine file: CPR-shaped text replaced; a whole cell
-    holding a 9-digit number that reads as a CPR without its leading 0 replaced too."""
+    holding a 9-digit number that reads as a CPR without its leading 0 replaced too; in
+    free text, a value shaped like a personal name (as :meth:`Pipeline._redact` does)."""
     from envejind_eval.disclosure.scan import contains_cpr
 
     new, _ = P.redact_cpr(text)
-    return P.REDACTED if contains_cpr(new, field=True) else new
+    if contains_cpr(new, field=True):
+        return P.REDACTED
+    if free_text and M.looks_like_person_name(new):
+        return P.REDACTED_NAME
+    return new
 
 
 def combine(arrs: list[np.ndarray]) -> np.ndarray:
@@ -1444,6 +1449,7 @@ class Pipeline:
             # only the columns read: unrecognised and name columns are left out (they may
             # hold anything); every value shown is redacted, the id column masked
             read = sorted({*s.fields.values(), *s.wide_cols})
+            free = {s.fields[f] for f in M.FREE_TEXT_FIELDS if f in s.fields}
             for i in read:
                 texts = s.raw.cols[i].take(q).texts()
                 if i == idcol:
@@ -1451,7 +1457,9 @@ class Pipeline:
                         [None if t is None else "XXXXXX-XXXX" for t in texts], dtype=object
                     )
                 else:
-                    texts = np.array([None if t is None else _redact_cell(t) for t in texts])
+                    texts = np.array(
+                        [None if t is None else _redact_cell(t, free_text=i in free) for t in texts]
+                    )
                 name = _shown(s.raw.header[i]) or f"column_{i + 1}"
                 while name in data:
                     name += "_"
