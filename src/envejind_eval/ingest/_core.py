@@ -93,6 +93,14 @@ def _shown(text: Any) -> Any:
     return redact_cpr(text, P.NAME_MASK) if isinstance(text, str) else text
 
 
+def _shown_all(labels: Any) -> Any:
+    """:func:`_shown` of a label or of an array of labels (once per distinct label)."""
+    if not isinstance(labels, np.ndarray | list):
+        return _shown(labels)
+    memo: dict[Any, Any] = {}
+    return [memo[x] if x in memo else memo.setdefault(x, _shown(x)) for x in labels]
+
+
 def _redact_cell(text: str, *, free_text: bool = False) -> str:
     """A delivered value for the quarantine file: CPR-shaped text replaced; a whole cell
     holding a 9-digit number that reads as a CPR without its leading 0 replaced too; in
@@ -1415,7 +1423,7 @@ class Pipeline:
                         "sheet": sheets[src],
                         "row": line,
                         "cell": np.array(_seq(cell, n), dtype=object),
-                        "column": np.array([_shown(c) for c in _seq(col, n)], dtype=object),
+                        "column": np.array(_seq(_shown_all(col), n), dtype=object),
                         "rule": rule,
                         "severity": sev,
                         "message": msg,
@@ -1451,15 +1459,16 @@ class Pipeline:
             read = sorted({*s.fields.values(), *s.wide_cols})
             free = {s.fields[f] for f in M.FREE_TEXT_FIELDS if f in s.fields}
             for i in read:
-                texts = s.raw.cols[i].take(q).texts()
-                if i == idcol:
-                    texts = np.array(
-                        [None if t is None else "XXXXXX-XXXX" for t in texts], dtype=object
+                col = s.raw.cols[i].take(q)
+                # redacted once per distinct value (a million quarantined rows stay fast)
+                shown = np.full(len(col.values) + 1, None, dtype=object)
+                for u in np.unique(col.codes[col.codes >= 0]).tolist():
+                    shown[u] = (
+                        "XXXXXX-XXXX"
+                        if i == idcol
+                        else _redact_cell(col.values[u], free_text=i in free)
                     )
-                else:
-                    texts = np.array(
-                        [None if t is None else _redact_cell(t, free_text=i in free) for t in texts]
-                    )
+                texts = shown[np.where(col.codes < 0, len(col.values), col.codes)]
                 name = _shown(s.raw.header[i]) or f"column_{i + 1}"
                 while name in data:
                     name += "_"
