@@ -124,11 +124,13 @@ def test_cpr_in_participant_column_that_is_not_a_cpr(tmp_path):
     ]
 
 
-def test_nine_digit_cpr_in_a_code_cell(tmp_path):
+def test_nine_digit_cpr_in_a_code_cell(tmp_path, capsys):
     d = _delivery(tmp_path)
     _set(d / "deltagere.csv", 1, "Mentor", "101901234")  # 0101901234 without its 0
     p = ee.load(d, key=KEY).ingest_report.problems
     assert p[p["rule"] == "cpr_in_column"]["column"].tolist() == ["Mentor"]
+    code, out, q = _validate(d, tmp_path, capsys)
+    assert code == 1 and "101901234" not in _all_text(q) and scan(q).empty
 
 
 def test_cpr_in_file_and_sheet_names_is_never_echoed(tmp_path, capsys):
