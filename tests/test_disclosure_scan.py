@@ -252,7 +252,10 @@ ENCODINGS = ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le"]
 
 @pytest.mark.parametrize("sep", SEPARATORS)
 @pytest.mark.parametrize("quote", QUOTES)
-@pytest.mark.parametrize("cpr", [CPR, CPR_DASH, "240386 1234"])
+@pytest.mark.parametrize(
+    "cpr",
+    [CPR, CPR_DASH, "240386 1234", "240386\u00a01234", "240386\u20131234", "240386\u22121234"],
+)
 def test_cpr_after_a_field_ending_in_a_digit(sep, quote, cpr):
     # "ISH-1,240386-1234": the comma after a digit used to be read as a decimal point
     line = f"ISH-1{sep}{quote}{cpr}{quote}{sep}7"

@@ -18,7 +18,8 @@ XLSX are skipped.
 CPR-shaped strings: the trade-off
 ---------------------------------
 :func:`contains_cpr` and :func:`redact_cpr` are the one definition the whole package uses.
-A CPR number is ``DDMMYY-SSSS`` (dash optional, or one space). We report such a string
+A CPR number is ``DDMMYY-SSSS`` (dash optional, or one space; typographic dashes and a
+no-break space count too). We report such a string
 whose first six digits are a real calendar date (day 01-31 valid for the month; 29
 February allowed for any year, since the century is not known) and that has no letter or
 digit directly before or after it -- so any separator we read or write (comma, semicolon,
@@ -56,12 +57,13 @@ _DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 
 #: What :func:`redact_cpr` puts in place of a CPR-shaped string by default.
 CPR_MASK = "[cpr]"
 
-# DDMMYY, then a dash, one space or nothing, then SSSS; no letter or digit on either side
-# (every separator we read or write -- , ; tab | quotes space = : / _ - < > -- is fine).
-# The date part (month lengths) and the decimal case are checked in _cpr_spans.
+# DDMMYY, then a dash (also the typographic ones a word processor puts in), one space (also
+# no-break) or nothing, then SSSS; no letter or digit on either side (every separator we
+# read or write -- , ; tab | quotes space = : / _ - < > -- is fine). The date part (month
+# lengths) and the decimal case are checked in _cpr_spans.
 CPR_PATTERN = re.compile(
     r"(?<![0-9A-Za-z])"
-    r"((?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2})([- ]?)[0-9]{4}"
+    r"((?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2})([- \u00a0\u2010-\u2014\u2212]?)[0-9]{4}"
     r"(?![0-9A-Za-z])"
 )
 # a whole field or cell holding a 9-digit number (optionally ".0"): a CPR that lost its 0
