@@ -367,7 +367,8 @@ def test_unmatched_quote_joining_rows_quarantines_the_row(delivery):
     _set_cell(p, 2, "Mentor", '"Mentor Å')  # the quote is never closed
     _, rep, _ = read_delivery(delivery, key=KEY)
     err = rep.problems[(rep.problems.severity == "error") & (rep.problems.file == "deltagere.csv")]
-    assert err[["row", "column", "rule"]].values.tolist()[0] == [2, "Mentor", "unmatched_quote"]
+    # the swallowed rows' CPRs also make it a cpr_in_column problem of the same cell
+    assert [2, "Mentor", "unmatched_quote"] in err[["row", "column", "rule"]].values.tolist()
     assert rep.files.set_index("file").loc["deltagere.csv", "quarantined"] >= 1
     assert rep.files.set_index("file").loc["deltagere.csv", "rows_read"] < n_rows  # joined
     assert _balanced(rep)

@@ -97,6 +97,36 @@ SEVERITY_ERROR, SEVERITY_WARNING = "error", "warning"
 # -- small helpers ----------------------------------------------------------------------------
 
 
+def _shown(text: Any) -> Any:
+    """A delivered name (file, sheet, header) as it may be shown: CPR-shaped parts masked.
+    The mask has no brackets, so ``file[sheet]`` stays unambiguous."""
+    from envejind_eval.disclosure.scan import redact_cpr
+
+    return redact_cpr(text, P.NAME_MASK) if isinstance(text, str) else text
+
+
+def _shown_all(labels: Any) -> Any:
+    """:func:`_shown` of a label or of an array of labels (once per distinct label)."""
+    if not isinstance(labels, np.ndarray | list):
+        return _shown(labels)
+    memo: dict[Any, Any] = {}
+    return [memo[x] if x in memo else memo.setdefault(x, _shown(x)) for x in labels]
+
+
+def _redact_cell(text: str, *, free_text: bool = False) -> str:
+    """A delivered value for the quarantine file: CPR-shaped text replaced; a whole cell
+    holding a 9-digit number that reads as a CPR without its leading 0 replaced too; in
+    free text, a value shaped like a personal name (as :meth:`Pipeline._redact` does)."""
+    from envejind_eval.disclosure.scan import contains_cpr
+
+    new, _ = P.redact_cpr(text)
+    if contains_cpr(new, field=True):
+        return P.REDACTED
+    if free_text and M.looks_like_person_name(new):
+        return P.REDACTED_NAME
+    return new
+
+
 def combine(arrs: list[np.ndarray]) -> np.ndarray:
     """Row-wise combination of non-negative-or--1 int codes into one int64 code."""
     out = arrs[0].astype(np.int64) + 1
@@ -271,6 +301,8 @@ class Source:
     decimal_settled: bool = True  # False: no number showed the decimal mark
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
+    names: list[int] = field(default_factory=list)  # name columns: never read nor written
+    dropped: dict[str, str] = field(default_factory=dict)  # field -> header, values were names
     wide_cols: list[int] = field(
         default_factory=list
     )  # header indices of date/item/indicator cells
@@ -288,9 +320,18 @@ class Source:
     )  # per row: exact duplicate (dropped)
 
     @property
+    def file(self) -> str:
+        """The file name as shown (CPR-shaped parts masked)."""
+        return _shown(self.raw.file)
+
+    @property
+    def sheet(self) -> str | None:
+        return None if self.raw.sheet is None else _shown(self.raw.sheet)
+
+    @property
     def name(self) -> str:
-        r = self.raw
-        return r.file + (f"[{r.sheet}]" if r.sheet else "")
+        """``file[sheet]`` as shown in messages, reports and quarantine file names."""
+        return self.file + (f"[{self.sheet}]" if self.sheet else "")
 
     @property
     def n(self) -> int:
@@ -388,22 +429,18 @@ class Pipeline:
         kind, layout, suffix = M.kind_from_name(stem)
         if rule is not None and rule.table:
             kind, layout = rule.table, rule.layout
-        for h in raw.header:
-            if M.norm(h) in M.NAME_HEADERS and not (
-                rule and M.norm(h) in rule.columns and rule.columns[M.norm(h)] == "ignore"
-            ):
-                raise IngestError(
-                    f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: column '{h}' holds "
-                    "names; names must not be delivered -- remove the column and deliver again"
-                )
         if kind is None:
             kind = self._kind_from_header(raw, rule)
             if kind is None:
                 return None
         fields: dict[str, int] = {}
         ids: list[int] = []
+        names: list[int] = []
         for i, h in enumerate(raw.header):
             f = M.header_field(h, kind, self.mapping, rule)
+            if M.is_name_header(h, f):
+                names.append(i)  # dropped with a warning (see _parse_source)
+                continue
             if f in ID_FIELDS:
                 ids.append(i)
             if f is not None and f != "ignore" and f not in fields:
@@ -422,7 +459,7 @@ class Pipeline:
             instrument = (rule.instrument if rule else None) or self._instrument(
                 suffix, raw, fields
             )
-        return Source(raw, kind, layout, fields, instrument)
+        return Source(raw, kind, layout, fields, instrument, names=names)
 
     def _kind_from_header(self, raw: RawTable, rule: M.FileRule | None) -> str | None:
         f = {M.header_field(h, None, self.mapping, rule) for h in raw.header} - {None}
@@ -457,10 +494,13 @@ class Pipeline:
         return "long"
 
     def _instrument(self, suffix: str | None, raw: RawTable, fields: dict[str, int]) -> str:
+        from envejind_eval.disclosure.scan import contains_cpr
+
+        # a name holding a CPR never becomes an instrument id (it would reach the tables)
         cands = []
-        if suffix:
+        if suffix and not contains_cpr(raw.file):
             cands.append(suffix.replace(" ", "_"))
-        if raw.sheet:
+        if raw.sheet and not contains_cpr(raw.sheet):
             cands.append(M.norm(raw.sheet).replace(" ", "_"))
         for c in cands:
             if c in self.instruments:
@@ -578,8 +618,13 @@ class Pipeline:
             got = [cache[v] for v in sub]
             codes_u[j] = [c for c, _ in got]
             rules_u[j] = [r for _, r in got]
+        from envejind_eval.disclosure.scan import contains_cpr
+
         for k in np.nonzero(~is_cpr)[0].tolist():
-            codes_u[k] = self.pid_code(vals[k])
+            if contains_cpr(vals[k], field=True):  # e.g. "ID 0101901234": not a pseudonym
+                rules_u[k] = "cpr_in_column"
+            else:
+                codes_u[k] = self.pid_code(vals[k])
         rules_u[len(vals)] = "not_null"
         has_empty = bool(len(col.codes)) and int(col.codes.min()) < 0
         idx = np.where(col.codes < 0, len(vals), col.codes) if has_empty else col.codes
@@ -603,9 +648,18 @@ class Pipeline:
         s.dup = np.zeros(s.n, dtype=bool)
         for r, c, rule, msg in raw.problems:
             self._flag(s, np.array([r]), c, rule, msg)
+        named = self._drop_name_columns(s)
         req = REQUIRED.get((s.kind, s.layout), ())
         missing = [f for f in req if f not in s.fields]
         if missing:
+            if any(f in named for f in missing):
+                f = next(f for f in missing if f in named)
+                raise IngestError(
+                    f"{s.name}: column '{named[f]}' ({f}) looks like it holds personal names "
+                    "(two or more capitalised words, no word shared by most); deliver codes "
+                    f"instead, or, if these are {f} labels, map the column in datakilder.toml "
+                    f'([columns] "{named[f]}" = "{f}")'
+                )
             raise _missing_columns(s.name, missing)
         self._parse_ids(s)
         used = set(s.fields.values())
@@ -613,7 +667,7 @@ class Pipeline:
         if s.layout == "wide":
             self._wide_columns(s, used)
         for i, h in enumerate(raw.header):
-            if i not in used and i not in s.wide_cols and h.strip():
+            if i not in used and i not in s.wide_cols and i not in s.names and h.strip():
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
@@ -668,6 +722,9 @@ class Pipeline:
             p = s.parsed[f]
             empty = p.empty & ~s.bad
             self._flag(s, np.nonzero(empty)[0], s.fields[f], "not_null", MSG["not_null"])
+        checked = [c for f, c in s.fields.items() if f not in (*ID_FIELDS, *M.FREE_TEXT_FIELDS)]
+        for ci in checked + s.wide_cols:
+            self._check_cpr_shaped(s, ci)
         for i in s.ignored:
             self.problem(
                 np.array([-1 - self.sources.index(s)]),
@@ -677,24 +734,78 @@ class Pipeline:
                 SEVERITY_WARNING,
             )
 
+    def _drop_name_columns(self, s: Source) -> dict[str, str]:
+        """Warn about the name columns found by header and drop the text columns whose
+        values look like personal names (:func:`mapping.name_like_column`); returns the
+        dropped fields (field -> header). Their values are never read nor written."""
+        codes = {c for lst in self.codes.values() for c in lst}
+        rule = self.mapping.rule_for(s.raw.file)
+        mapped = {*self.mapping.columns, *(rule.columns if rule else ())}
+        dropped: dict[str, str] = {}
+        for f in M.NAME_CHECK_FIELDS:
+            ci = s.fields.get(f)
+            if ci is None or M.norm(s.raw.header[ci]) in mapped:  # the user said what it is
+                continue
+            if M.name_like_column(s.raw.cols[ci].values, codes):
+                dropped[f] = s.raw.header[ci]
+                del s.fields[f]
+                s.names.append(ci)
+        s.dropped = dropped
+        where = np.array([-1 - self.sources.index(s)])
+        for ci in s.names:
+            by_value = s.raw.header[ci] in dropped.values()
+            self.problem(
+                where,
+                s.raw.header[ci],
+                "name_column",
+                (
+                    "the values look like personal names (two or more capitalised words)"
+                    if by_value
+                    else "the header says the column holds names"
+                )
+                + "; the column is not read and is left out of every output, the quarantine "
+                "file included (names must not be delivered: ask the sender to remove it)",
+                SEVERITY_WARNING,
+            )
+        return dropped
+
+    def _check_cpr_shaped(self, s: Source, ci: int) -> None:
+        """A CPR-shaped value in any column read other than the id and free text (a code,
+        team, mentor, date or number) is an error: the row is quarantined (the value masked
+        in the quarantine file) and never reaches the canonical tables."""
+        col = s.raw.cols[ci]
+        from envejind_eval.disclosure.scan import contains_cpr
+
+        hit = np.array([contains_cpr(v, field=True) for v in col.values] + [False])
+        if not hit[:-1].any():
+            return
+        rows = np.nonzero(hit[np.where(col.codes < 0, len(col.values), col.codes)])[0]
+        self._flag(s, rows, ci, "cpr_in_column", P.CPR_RULES["cpr_in_column"])
+
     def _redact(self, s: Source, f: str, ci: int, p: Parsed) -> None:
-        counts = np.zeros(len(p.values), dtype=np.int64)
+        """CPR-shaped text and whole values shaped like a personal name are replaced."""
+        cpr = np.zeros(len(p.values), dtype=bool)
+        name = np.zeros(len(p.values), dtype=bool)
         for i, v in enumerate(p.values):
             if isinstance(v, str):
                 new, k = P.redact_cpr(v)
                 if k:
-                    p.values[i] = new
-                    counts[i] = k
-        rows = np.nonzero(counts[p.idx] > 0)[0]
-        s.redacted_rows = rows
-        self._flag(
-            s,
-            rows,
-            ci,
-            "cpr_in_free_text",
-            "CPR-shaped text in a free-text column was redacted",
-            SEVERITY_WARNING,
-        )
+                    p.values[i], cpr[i] = new, True
+                elif M.looks_like_person_name(v):
+                    p.values[i], name[i] = P.REDACTED_NAME, True
+        s.redacted_rows = np.nonzero((cpr | name)[p.idx])[0]
+        for mask, rule, what in (
+            (cpr, "cpr_in_free_text", "CPR-shaped text"),
+            (name, "name_in_free_text", "a value shaped like a personal name"),
+        ):
+            self._flag(
+                s,
+                np.nonzero(mask[p.idx])[0],
+                ci,
+                rule,
+                f"{what} in a free-text column was redacted",
+                SEVERITY_WARNING,
+            )
 
     def _wide_columns(self, s: Source, used: set[int]) -> None:
         raw = s.raw
@@ -716,7 +827,7 @@ class Pipeline:
             inst = self.instruments.get(s.instrument or "")
             items = {M.norm(i): i for i in inst.item_ids} if inst is not None else None
             for i, h in enumerate(raw.header):
-                if i in used or not h.strip():
+                if i in used or i in s.names or not h.strip():
                     continue
                 if items is None or M.norm(h) in items:
                     s.wide_cols.append(i)
@@ -827,6 +938,8 @@ class Pipeline:
         cols = {"participant_id": s.pcode[rows]}
         for f in M.KIND_FIELDS["participants"]:
             v = self._v(s, f, rows)
+            if v is None and f in s.dropped:  # a column of names (mentors'): read as blank
+                v = np.full(len(rows), None, dtype=object)
             if v is not None:
                 cols[f] = v
         self._emit("participants", s, rows, None, cols)
@@ -1284,8 +1397,8 @@ class Pipeline:
             nskip = sum(sk.values())
             rows.append(
                 {
-                    "file": s.raw.file,
-                    "sheet": s.raw.sheet,
+                    "file": s.file,
+                    "sheet": s.sheet,
                     "table": TABLE_OF_KIND[s.kind],
                     "layout": s.layout,
                     "format": s.raw.format,
@@ -1323,7 +1436,7 @@ class Pipeline:
             files=files,
             problems=probs,
             quarantined_rows=MappingProxyType(self._quarantine_rows(probs)),
-            folder=str(self.folder),
+            folder=_shown(str(self.folder)),
         )
 
     def _problem_frame(self) -> pd.DataFrame:
@@ -1335,8 +1448,8 @@ class Pipeline:
             if self.sources
             else np.empty(0, np.int64)
         )
-        files = np.array([s.raw.file for s in self.sources], dtype=object)
-        sheets = np.array([s.raw.sheet for s in self.sources], dtype=object)
+        files = np.array([s.file for s in self.sources], dtype=object)
+        sheets = np.array([s.sheet for s in self.sources], dtype=object)
         chunks = []
         for grow, col, rule, msg, sev, cell in self._problems:
             n = len(grow)
@@ -1356,7 +1469,7 @@ class Pipeline:
                         "sheet": sheets[src],
                         "row": line,
                         "cell": np.array(_seq(cell, n), dtype=object),
-                        "column": np.array(_seq(col, n), dtype=object),
+                        "column": np.array(_seq(_shown_all(col), n), dtype=object),
                         "rule": rule,
                         "severity": sev,
                         "message": msg,
@@ -1379,9 +1492,7 @@ class Pipeline:
             q = np.nonzero(self.q[s.offset : s.offset + s.n])[0]
             if not len(q):
                 continue
-            mine = err[
-                (err["file"] == s.raw.file) & (err["sheet"].fillna("") == (s.raw.sheet or ""))
-            ]
+            mine = err[(err["file"] == s.file) & (err["sheet"].fillna("") == (s.sheet or ""))]
             reasons = _reasons(mine)
             lines = s.raw.lines[q]
             data: dict[str, Any] = {
@@ -1389,21 +1500,29 @@ class Pipeline:
                 "reasons": pd.Series(lines).map(reasons).fillna("").to_numpy(dtype=object),
             }
             idcol = s.fields.get("cpr", s.fields.get("participant_id"))
-            for i, h in enumerate(s.raw.header):
-                texts = s.raw.cols[i].take(q).texts()
-                if i == idcol:
-                    texts = np.array(
-                        [None if t is None else "XXXXXX-XXXX" for t in texts], dtype=object
+            # only the columns read: unrecognised and name columns are left out (they may
+            # hold anything); every value shown is redacted, the id column masked
+            read = sorted({*s.fields.values(), *s.wide_cols})
+            free = {s.fields[f] for f in M.FREE_TEXT_FIELDS if f in s.fields}
+            for i in read:
+                col = s.raw.cols[i].take(q)
+                # redacted once per distinct value (a million quarantined rows stay fast)
+                shown = np.full(len(col.values) + 1, None, dtype=object)
+                for u in np.unique(col.codes[col.codes >= 0]).tolist():
+                    shown[u] = (
+                        "XXXXXX-XXXX"
+                        if i == idcol
+                        else _redact_cell(col.values[u], free_text=i in free)
                     )
-                elif any(s.fields.get(f) == i for f in M.FREE_TEXT_FIELDS) or i in s.ignored:
-                    texts = np.array(
-                        [None if t is None else P.redact_cpr(t)[0] for t in texts], dtype=object
-                    )
-                name = h or f"column_{i + 1}"
+                texts = shown[np.where(col.codes < 0, len(col.values), col.codes)]
+                name = _shown(s.raw.header[i]) or f"column_{i + 1}"
                 while name in data:
                     name += "_"
                 data[name] = texts
-            out[s.name] = pd.DataFrame(data)
+            key = s.name
+            while key in out:  # two names that differ only in a redacted CPR
+                key += "_"
+            out[key] = pd.DataFrame(data)
         return out
 
 
@@ -1528,7 +1647,7 @@ def run(
         rep = dataclasses.replace(rep, fatal=_no_participants(rep))
     log.info(
         "ingested %s: %d rows read, %d quarantined",
-        folder.name,
+        _shown(folder.name),
         int(rep.files["rows_read"].sum()),
         rep.n_quarantined,
     )

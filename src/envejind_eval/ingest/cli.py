@@ -17,8 +17,9 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
         "--quarantine",
         type=Path,
         default=None,
-        help="folder to write quarantined rows to (CPR and free text masked); a new folder "
-        "outside the delivery, or one an earlier run wrote (it is replaced)",
+        help="folder to write quarantined rows to (the columns read, CPR-shaped text "
+        "masked); a new folder outside the delivery, or one an earlier run wrote (it is "
+        "replaced)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(

@@ -59,8 +59,9 @@ class IngestReport:
     problems : DataFrame
         Columns ``file, sheet, row, cell, column, rule, severity, message``.
     quarantined_rows : Mapping[str, DataFrame]
-        Per file (``name`` or ``name[sheet]``) the quarantined rows as delivered, with
-        ``row`` and ``reasons`` first and CPR/free-text columns masked.
+        Per file (``name`` or ``name[sheet]``, CPR-shaped parts masked) the quarantined
+        rows, with ``row`` and ``reasons`` first, then the columns that were read: the id
+        column masked, CPR-shaped text in every other column redacted.
     fatal : str
         Why the delivery is unusable although every file was read (no participant
         accepted); empty when it is usable.
