@@ -8,7 +8,9 @@ Public API (imported lazily):
   of a run; the gate applies primary and LP-verified secondary suppression across all
   tables, per-municipality reports and earlier editions, and returns NaN-masked data, a
   display version ("<5", "..") with a footnote, and a suppression log for the manifest.
-- :func:`verify` / :meth:`Gate.verify` -- the linear-programming audit.
+- :func:`verify` / :meth:`Gate.verify` -- the linear-programming audit of every protected
+  cell and every aggregate a reader can form (complete; most aggregates are proved safe in
+  bulk by :mod:`.aggregates`).
 - :class:`Ledger` -- release ledger (earlier editions) in the output folder.
 - :func:`scan` (alias :func:`scan_paths`) -- leak guard for CPR-shaped strings and
   pseudonyms in output files.
