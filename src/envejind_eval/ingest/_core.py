@@ -32,7 +32,15 @@ from envejind_eval.errors import IngestError
 from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import mapping as M
 from envejind_eval.ingest import pseudonymise as P
-from envejind_eval.ingest.readers import Col, RawTable, read_csv, read_parquet, read_xlsx
+from envejind_eval.ingest.readers import (
+    Col,
+    RawTable,
+    _drop_rows,
+    is_total_label,
+    read_csv,
+    read_parquet,
+    read_xlsx,
+)
 from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestReport
 
 log = logging.getLogger("envejind_eval.ingest")
@@ -302,6 +310,7 @@ class Source:
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
     names: list[int] = field(default_factory=list)  # name columns: never read nor written
+    targets: dict[int, str] = field(default_factory=dict)  # header -> indicator/item mapped
     dropped: dict[str, str] = field(default_factory=dict)  # field -> header, values were names
     wide_cols: list[int] = field(
         default_factory=list
@@ -356,7 +365,8 @@ class Pipeline:
         # problem records: (grow array, col label array-or-str, rule, message, severity, cell)
         self._problems: list[tuple[np.ndarray, Any, str, str, str, Any]] = []
         self.quarantined: np.ndarray | None = None  # per grow
-        self.extra_files: list[dict] = []
+        # (file, sheet, reason) of every file or sheet in the folder that is not read
+        self.not_read: list[tuple[str, str | None, str]] = []
         self._cpr_cache: dict[str, tuple[int, str | None]] = {}
 
     # -- keys & ids ---------------------------------------------------------------------------
@@ -388,13 +398,18 @@ class Pipeline:
 
     # -- 1. reading and classification ---------------------------------------------------------
     def read(self) -> None:
-        files = [
-            p
-            for p in sorted(self.folder.iterdir())
-            if p.is_file()
-            and not p.name.startswith((".", "~$"))
-            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
-        ]
+        config = {"datakilder.toml"}
+        if self.mapping.source is not None:
+            config.add(self.mapping.source.name)
+        files = []
+        for p in sorted(self.folder.iterdir()):
+            if not p.is_file() or (p.name.lower() in config and p.suffix.lower() == ".toml"):
+                continue
+            reason = _unread_reason(p)
+            if reason:  # listed in the report, never skipped in silence
+                self.not_read.append((p.name, None, reason))
+            else:
+                files.append(p)
         _refuse_same_stem(files)
         for path in files:
             suffix = path.suffix.lower()
@@ -409,13 +424,26 @@ class Pipeline:
                     date_of=lambda t: D.parse_date(t)[0],
                 )
                 if rule is not None and rule.sheets:
+                    for r in raws:
+                        if r.sheet not in rule.sheets:
+                            self.not_read.append(
+                                (r.file, r.sheet, "sheet not listed under sheets in datakilder.toml")
+                            )
                     raws = [r for r in raws if r.sheet in rule.sheets]
             else:
                 raws = [read_parquet(path, file=path.name)]
             for raw in raws:
                 src = self.classify(raw, rule)
                 if src is None:
-                    self.extra_files.append({"file": raw.file, "sheet": raw.sheet})
+                    self.not_read.append(
+                        (
+                            raw.file,
+                            raw.sheet,
+                            "not recognised as a table by its name or columns: name it in "
+                            f'datakilder.toml ([files."{raw.file}"] table = "participants", '
+                            '"attendance", …)',
+                        )
+                    )
                     continue
                 self.sources.append(src)
         off = 0
@@ -434,12 +462,16 @@ class Pipeline:
             if kind is None:
                 return None
         fields: dict[str, int] = {}
+        targets: dict[int, str] = {}
         ids: list[int] = []
         names: list[int] = []
         for i, h in enumerate(raw.header):
             f = M.header_field(h, kind, self.mapping, rule)
             if M.is_name_header(h, f):
                 names.append(i)  # dropped with a warning (see _parse_source)
+                continue
+            if f is not None and not M.is_field(f):
+                targets[i] = f  # an indicator or instrument item: a wide column
                 continue
             if f in ID_FIELDS:
                 ids.append(i)
@@ -452,6 +484,17 @@ class Pipeline:
                 f"({cols}); which one identifies the person? Remove the others, or map them "
                 'to "ignore" in datakilder.toml'
             )
+        for f, v in (rule.values if rule else {}).items():
+            if f in fields:
+                raise IngestError(
+                    f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: {f} is both a column "
+                    f"('{raw.header[fields[f]]}') and a fixed value in datakilder.toml; "
+                    "remove one"
+                )
+            fields[f] = _add_fixed_column(raw, f, v)
+        idf = fields.get("cpr", fields.get("participant_id"))
+        if idf is not None:
+            _skip_total_rows(raw, idf)
         if layout is None:
             layout = self._layout(kind, raw, fields)
         instrument = None
@@ -459,7 +502,7 @@ class Pipeline:
             instrument = (rule.instrument if rule else None) or self._instrument(
                 suffix, raw, fields
             )
-        return Source(raw, kind, layout, fields, instrument, names=names)
+        return Source(raw, kind, layout, fields, instrument, names=names, targets=targets)
 
     def _kind_from_header(self, raw: RawTable, rule: M.FileRule | None) -> str | None:
         f = {M.header_field(h, None, self.mapping, rule) for h in raw.header} - {None}
@@ -472,8 +515,8 @@ class Pipeline:
         if has_id and "activity" in f:
             return "activities"
         if has_id and "timepoint" in f:
-            inds = {M.norm(h) for h in raw.header} & set(M.INDICATOR_ALIASES)
-            return "outcomes" if inds or "indicator" in f else "measurements"
+            inds = {M.indicator_of(h) for h in [*raw.header, *f] if not M.is_field(h)}
+            return "outcomes" if inds - {None} or "indicator" in f else "measurements"
         if has_id and "date" in f and f & {"attendance_code", "status"}:
             return "attendance"
         if has_id and "date" in f and "arrival_time" in f:
@@ -535,7 +578,7 @@ class Pipeline:
             return
         label = s.raw.header[col] if col >= 0 else ""
         cell = None
-        if s.raw.letters is not None and col >= 0:
+        if s.raw.letters is not None and col >= 0 and s.raw.letters[col]:
             cell = np.char.add(s.raw.letters[col], s.raw.lines[rows].astype(str)).astype(object)
         self.problem(self._grow(s, rows), label, rule, message, severity, cell)
         if severity == SEVERITY_ERROR:
@@ -667,7 +710,9 @@ class Pipeline:
         if s.layout == "wide":
             self._wide_columns(s, used)
         for i, h in enumerate(raw.header):
-            if i not in used and i not in s.wide_cols and i not in s.names and h.strip():
+            if i in s.targets or i in used or i in s.wide_cols or i in s.names:
+                continue
+            if h.strip():
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
@@ -824,19 +869,23 @@ class Pipeline:
                 raise IngestError(f"{s.name}: attendance register without date columns")
             s.date_forms.add("excel_date" if raw.format == "xlsx" else "header")
         elif s.kind == "measurements":
+            # items by id, label or alias (of the item or its one-item domain); a column
+            # mapped in datakilder.toml by any of these too
             inst = self.instruments.get(s.instrument or "")
-            items = {M.norm(i): i for i in inst.item_ids} if inst is not None else None
+            items = M.item_names(inst) if inst is not None else None
             for i, h in enumerate(raw.header):
                 if i in used or i in s.names or not h.strip():
                     continue
-                if items is None or M.norm(h) in items:
+                name = M.norm(s.targets.get(i, h))
+                if items is None or name in items:
                     s.wide_cols.append(i)
-                    s.wide_keys.append(items[M.norm(h)] if items else h.strip())
+                    s.wide_keys.append(items[name] if items else h.strip())
         elif s.kind == "outcomes":
             for i, h in enumerate(raw.header):
-                if i not in used and M.norm(h) in M.INDICATOR_ALIASES:
+                ind = M.indicator_of(s.targets.get(i, h))
+                if i not in used and ind is not None:
                     s.wide_cols.append(i)
-                    s.wide_keys.append(M.INDICATOR_ALIASES[M.norm(h)])
+                    s.wide_keys.append(ind)
 
     def parse_wide_values(self) -> None:
         for s in self.sources:
@@ -1441,7 +1490,7 @@ class Pipeline:
 
     def _problem_frame(self) -> pd.DataFrame:
         cols = [*PROBLEM_COLUMNS, "_g"]
-        if not self._problems:
+        if not self._problems and not self.not_read:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
         g_lines = (
             np.concatenate([s.raw.lines for s in self.sources])
@@ -1478,8 +1527,25 @@ class Pipeline:
                     }
                 )
             )
+        if self.not_read:  # after the files read
+            chunks.append(
+                pd.DataFrame(
+                    {
+                        "file": [_shown(f) for f, _, _ in self.not_read],
+                        "sheet": [_shown(sh) for _, sh, _ in self.not_read],
+                        "row": None,
+                        "cell": None,
+                        "column": None,
+                        "rule": "file_not_read",
+                        "severity": SEVERITY_WARNING,
+                        "message": [r for _, _, r in self.not_read],
+                        "_g": -1,
+                        "_o": len(self.sources) + np.arange(len(self.not_read)),
+                    }
+                )
+            )
         df = pd.concat(chunks, ignore_index=True)
-        df = df.drop_duplicates(subset=["_g", "column", "rule"])
+        df = df.drop_duplicates(subset=["_o", "_g", "column", "rule"])
         df = df.sort_values(["_o", "_g", "rule", "column"], kind="stable")
         df = df[cols].drop(columns="_g").reset_index(drop=True)
         df["row"] = df["row"].astype("Int64")
@@ -1524,6 +1590,56 @@ class Pipeline:
                 key += "_"
             out[key] = pd.DataFrame(data)
         return out
+
+
+READABLE = (".csv", ".txt", ".xlsx", ".parquet")
+FIXED_SUFFIX = " (datakilder.toml)"  # header of a column of fixed values
+
+
+def _add_fixed_column(raw: RawTable, fld: str, value: str) -> int:
+    """A column holding ``value`` in every row (a fixed value from datakilder.toml); it is
+    parsed and checked like a delivered column. Returns its header index."""
+    raw.header.append(fld + FIXED_SUFFIX)
+    raw.cols.append(Col(np.zeros(raw.n_rows, dtype=np.int32), [value.strip()]))
+    if raw.letters is not None:
+        raw.letters.append("")
+    if raw.header_dates is not None:
+        raw.header_dates.append(None)
+    return len(raw.header) - 1
+
+
+def _skip_total_rows(raw: RawTable, idcol: int) -> None:
+    """Total and footnote rows, found by the person column: a total label there (``I alt``,
+    ``Total fremmødte``, ``Gns.``, …) or, after the last person, an empty cell. They are
+    skipped and counted as total rows, never read as invalid CPR numbers."""
+    col = raw.cols[idcol]
+    if not raw.n_rows:
+        return
+    label = np.array([is_total_label(v) for v in col.values] + [False])
+    total = label[np.where(col.codes < 0, len(col.values), col.codes)]
+    has_id = np.flatnonzero((col.codes >= 0) & ~total)
+    after = np.arange(raw.n_rows) > (has_id[-1] if len(has_id) else -1)
+    if raw.problems:  # a row with a problem is quarantined with its reason, not skipped
+        after[[r for r, *_ in raw.problems]] = False
+    skip = total | (after & (col.codes < 0))
+    if skip.any():
+        raw.skipped["total"] += int(skip.sum())
+        _drop_rows(raw, ~skip)
+
+
+def _unread_reason(path: Path) -> str:
+    """Why a file in the delivery folder is not read ("" when it is read)."""
+    if path.name.startswith("~$"):
+        return "an Excel lock file (the workbook was open when the delivery was copied): not read"
+    if path.name.startswith("."):
+        return "a hidden file: not read"
+    suffix = path.suffix.lower()
+    if suffix not in READABLE:
+        return (
+            f"format {suffix or '(no extension)'}: not read (readable: {', '.join(READABLE)}); "
+            "save it in one of these formats"
+        )
+    return ""
 
 
 def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -> IngestError:
@@ -1622,6 +1738,7 @@ def run(
     for f in [*mapping.instrument_files, *sorted((folder / "instruments").glob("*.toml"))]:
         inst = load_instrument(f)
         reg[inst.id] = inst
+    M.check_targets(mapping, reg)
     p = Pipeline(folder, mapping, key, reg)
     p.read()
     if not any(s.kind == "participants" for s in p.sources):

@@ -46,7 +46,17 @@ from envejind_eval.errors import IngestError
 
 BOM = b"\xef\xbb\xbf"
 MAX_CELL = 32_767  # characters in one Excel cell; a longer CSV value is not a real cell
-TOTAL_LABELS = frozenset({"i alt", "ialt", "i alt:", "total", "totalt", "sum", "samlet", "i alt."})
+# Total and footnote rows: a label starting with one of these words (``I alt``, ``Total
+# fremmødte``, ``Sum:``, ``Gns.``, ``Antal mødt``), never a CPR number or a pseudonym.
+_TOTAL_RX = re.compile(
+    r"^\s*(i\s*alt|total[a-zæøå]*|sum|summa|samlet|gns|gennemsnit|average|mean|antal)\b",
+    re.IGNORECASE,
+)
+
+
+def is_total_label(v: str) -> bool:
+    """True for the label of a total or footnote row (see ``_TOTAL_RX``)."""
+    return len(v) <= 60 and bool(_TOTAL_RX.match(v))
 
 
 @dataclass
@@ -166,20 +176,12 @@ def skip_blank_and_total(t: RawTable) -> None:
     if t.problems:
         blank[[r for r, *_ in t.problems]] = False
     first = t.cols[0]
-    total_vals = [
-        i
-        for i, v in enumerate(first.values)
-        if len(v) <= 12 and v[:1] in "iItTsS" and _norm_label(v) in TOTAL_LABELS
-    ]
+    total_vals = [i for i, v in enumerate(first.values) if is_total_label(v)]
     total = np.isin(first.codes, total_vals) if total_vals else np.zeros(t.n_rows, dtype=bool)
     total &= ~blank
     t.skipped["blank"] += int(blank.sum())
     t.skipped["total"] += int(total.sum())
     _drop_rows(t, ~(blank | total))
-
-
-def _norm_label(v: str) -> str:
-    return re.sub(r"\s+", " ", v.strip().lower())
 
 
 # -- CSV ------------------------------------------------------------------------------------
