@@ -41,7 +41,12 @@ from envejind_eval.ingest.readers import (
     read_parquet,
     read_xlsx,
 )
-from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestReport
+from envejind_eval.ingest.report import (
+    COLUMN_COLUMNS,
+    FILE_COLUMNS,
+    PROBLEM_COLUMNS,
+    IngestReport,
+)
 
 log = logging.getLogger("envejind_eval.ingest")
 
@@ -1436,6 +1441,88 @@ class Pipeline:
         return df.reset_index(drop=True)
 
     # -- 6. report -------------------------------------------------------------------------------------
+    def _loaded_rows(self, s: Source, ci: int, fld: str | None) -> np.ndarray:
+        """Per row of ``s``: a value of header ``ci`` reached its canonical table (a kept
+        canonical row from this row, and for wide columns this cell, with a value)."""
+        mark = np.zeros(s.n, dtype=bool)
+        if s.kind == "arrival":  # merged into attendance; an unmerged row is quarantined
+            mark[:] = fld in ("cpr", "participant_id", "date", "arrival_time")
+            return mark & ~self.q[s.offset : s.offset + s.n]
+        table = TABLE_OF_KIND[s.kind]
+        a = self.A.get(table)
+        if a is None or not len(a["_grow"]):
+            return mark
+        wide = ci in s.wide_cols
+        canon = _WIDE_CANON[s.kind][0] if wide else FIELD_TO_CANON.get(fld or "", fld)
+        if s.kind == "attendance" and canon == "status" and not wide:
+            canon = None if fld != "attendance_code" else "status"
+        v = a.get(canon or "")
+        if v is None:
+            return mark
+        g = a["_grow"]
+        sel = (g >= s.offset) & (g < s.offset + s.n) & ~self.q[g]
+        if wide:
+            sel &= a["_cell"] == ci
+        if v.dtype == object:
+            sel &= pd.notna(v)
+        elif canon == "date":
+            sel &= v != D.NAT
+        else:  # integer codes: participant, attendance status
+            sel &= v >= 0
+        mark[g[sel] - s.offset] = True
+        if s.kind == "attendance" and s.layout == "wide" and not wide:
+            # a register row without any code has no scheduled day: nothing to load
+            blank = np.ones(s.n, dtype=bool)
+            for i in s.wide_cols:
+                blank &= s.raw.cols[i].codes < 0
+            mark |= blank
+        return mark
+
+    def column_accounts(self) -> pd.DataFrame:
+        """Per file and mapped column: values read = loaded + quarantined + duplicate; a
+        column whose values reach no table (mapped to something the file's table does not
+        read) is an error problem, never a silent loss."""
+        recs = []
+        for si, s in enumerate(self.sources):
+            q = self.q[s.offset : s.offset + s.n]
+            dup = s.dup & ~q
+            by_col = {ci: f for f, ci in s.fields.items()}
+            cols = sorted({*by_col, *s.wide_cols, *s.targets})
+            for ci in cols:
+                fld = by_col.get(ci)
+                target = fld or s.targets.get(ci) or (
+                    s.wide_keys[s.wide_cols.index(ci)] if ci in s.wide_cols else None
+                )
+                nonempty = s.raw.cols[ci].codes >= 0
+                loaded = nonempty & self._loaded_rows(s, ci, fld) & ~q
+                rec = {
+                    "file": s.file,
+                    "sheet": s.sheet,
+                    "column": _shown(s.raw.header[ci]),
+                    "target": str(target),
+                    "values_read": int(nonempty.sum()),
+                    "values_loaded": int(loaded.sum()),
+                    "values_quarantined": int((nonempty & q).sum()),
+                    "values_duplicate": int((nonempty & dup).sum()),
+                }
+                lost = (
+                    rec["values_read"]
+                    - rec["values_loaded"]
+                    - rec["values_quarantined"]
+                    - rec["values_duplicate"]
+                )
+                if lost:
+                    self.problem(
+                        np.array([-1 - si]),
+                        s.raw.header[ci],
+                        "values_not_loaded",
+                        f"{lost} of {rec['values_read']} values in this column reached no "
+                        f"table: it is mapped to '{target}', which a {s.kind} "
+                        f"({s.layout}) file does not use; map it to a target of this table",
+                    )
+                recs.append(rec)
+        return pd.DataFrame(recs, columns=COLUMN_COLUMNS)
+
     def report(self) -> IngestReport:
         rows = []
         for s in self.sources:
@@ -1480,9 +1567,11 @@ class Pipeline:
             "redacted",
         ):
             files[c] = files[c].astype("int64")
+        columns = self.column_accounts()
         probs = self._problem_frame()
         return IngestReport(
             files=files,
+            columns=columns,
             problems=probs,
             quarantined_rows=MappingProxyType(self._quarantine_rows(probs)),
             folder=_shown(str(self.folder)),

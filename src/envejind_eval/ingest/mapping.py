@@ -17,7 +17,7 @@ folder (or given with ``config=``) adds to or overrides them::
     "Døgnrytme" = "star_daily_rhythm"  # English label or alias of the item or its domain)
 
     [files."Fremmøde*.xlsx".values] # fixed values for every row of the file
-    municipality = "Holbæk"         # municipality, cohort_id, timepoint, rater, instrument
+    municipality = "Holbæk"         # municipality, cohort_id, timepoint, rater, mentor_id
 
     [columns]                       # header -> field for every file
     "Ung" = "cpr"
@@ -326,7 +326,7 @@ class Mapping_:
 
 _ALL_FIELDS = set(FIELD_ALIASES) | {"ignore"}
 #: fields a ``[files."…".values]`` table may fix for every row of a file
-FIXED_FIELDS = ("municipality", "cohort_id", "timepoint", "rater", "instrument")
+FIXED_FIELDS = ("municipality", "cohort_id", "timepoint", "rater", "mentor_id")
 
 
 def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = None) -> Mapping_:

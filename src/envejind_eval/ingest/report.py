@@ -39,6 +39,17 @@ FILE_COLUMNS = [
     "skipped_total",
     "redacted",
 ]
+#: per file and mapped column: values read = loaded + quarantined + duplicate
+COLUMN_COLUMNS = [
+    "file",
+    "sheet",
+    "column",
+    "target",
+    "values_read",
+    "values_loaded",
+    "values_quarantined",
+    "values_duplicate",
+]
 PROBLEM_COLUMNS = ["file", "sheet", "row", "cell", "column", "rule", "severity", "message"]
 
 
@@ -58,6 +69,11 @@ class IngestReport:
         skipped_title, skipped_blank, skipped_total, redacted``.
     problems : DataFrame
         Columns ``file, sheet, row, cell, column, rule, severity, message``.
+    columns : DataFrame
+        Per file and mapped column (header as delivered, ``target`` the field, item or
+        indicator it maps to): ``values_read`` (non-empty cells of data rows) =
+        ``values_loaded`` + ``values_quarantined`` + ``values_duplicate``; a column where
+        this does not hold has a ``values_not_loaded`` error problem.
     quarantined_rows : Mapping[str, DataFrame]
         Per file (``name`` or ``name[sheet]``, CPR-shaped parts masked) the quarantined
         rows, with ``row`` and ``reasons`` first, then the columns that were read: the id
@@ -69,6 +85,7 @@ class IngestReport:
 
     files: pd.DataFrame = field(default_factory=lambda: _empty(FILE_COLUMNS))
     problems: pd.DataFrame = field(default_factory=lambda: _empty(PROBLEM_COLUMNS))
+    columns: pd.DataFrame = field(default_factory=lambda: _empty(COLUMN_COLUMNS))
     quarantined_rows: Mapping[str, pd.DataFrame] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -84,11 +101,15 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined,
-        2 when the delivery is unusable (:attr:`fatal`)."""
+        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined
+        or a column's values reached no table (an error problem), 2 when the delivery is
+        unusable (:attr:`fatal`)."""
         if self.fatal:
             return 2
-        return 1 if self.n_quarantined else 0
+        if self.n_quarantined:
+            return 1
+        p = self.problems
+        return int(bool(len(p)) and bool((p["severity"] == "error").any()))
 
     def summary(self) -> pd.DataFrame:
         """Problem counts per ``file, sheet, rule, severity``."""
@@ -119,6 +140,7 @@ class IngestReport:
             "exit_code": self.exit_code,
             "error": self.fatal or None,
             "files": rec(self.files),
+            "columns": rec(self.columns),
             "problems": rec(self.problems),
         }
 
