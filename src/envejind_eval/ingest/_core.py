@@ -104,7 +104,7 @@ MSG = {
         "another row has the same key with different values; both are quarantined"
     ),
 }
-SEVERITY_ERROR, SEVERITY_WARNING = "error", "warning"
+SEVERITY_ERROR, SEVERITY_WARNING, SEVERITY_INFO = "error", "warning", "info"
 
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -316,6 +316,7 @@ class Source:
     ignored: list[int] = field(default_factory=list)
     names: list[int] = field(default_factory=list)  # name columns: never read nor written
     targets: dict[int, str] = field(default_factory=dict)  # header -> indicator/item mapped
+    derived: dict[str, int] = field(default_factory=dict)  # field -> rows derived from CPR
     dropped: dict[str, str] = field(default_factory=dict)  # field -> header, values were names
     wide_cols: list[int] = field(
         default_factory=list
@@ -677,6 +678,8 @@ class Pipeline:
         has_empty = bool(len(col.codes)) and int(col.codes.min()) < 0
         idx = np.where(col.codes < 0, len(vals), col.codes) if has_empty else col.codes
         s.pcode = codes_u[idx]
+        if s.kind == "participants" and fld == "cpr":
+            self._derive_from_cpr(s, vals, codes_u, idx)
         bad_u = np.array([r is not None for r in rules_u])
         # rows are bad only through a bad distinct value or an empty cell
         if has_empty or bad_u[:-1].any():
@@ -689,6 +692,26 @@ class Pipeline:
                 if rule == "not_null":
                     msg = "the participant (CPR) is missing"
                 self._flag(s, sel, ci, rule, msg)
+
+    def _derive_from_cpr(
+        self, s: Source, vals: list[str], codes_u: np.ndarray, idx: np.ndarray
+    ) -> None:
+        """Birth year and sex from the CPR number when the participant list lacks them
+        (read before the CPR is dropped; only the derived values are kept). Counted in
+        ``s.derived`` and shown in the report as derived."""
+        todo = [f for f in ("birth_year", "sex") if f not in s.fields and f not in s.dropped]
+        if not todo:
+            return
+        year = np.full(len(vals) + 1, None, dtype=object)
+        sex = np.full(len(vals) + 1, None, dtype=object)
+        for j in np.flatnonzero(codes_u[:-1] >= 0).tolist():
+            digits, _ = P.normalise_cpr(vals[j])
+            if digits is not None:
+                year[j], sex[j] = P.birth_year_and_sex(digits)
+        for f, u in (("birth_year", year), ("sex", sex)):
+            if f in todo:
+                s.parsed[f] = Parsed(u, np.full(len(u), None, dtype=object), idx)
+                s.derived[f] = int((u[idx] != None).sum())  # noqa: E711
 
     def _parse_source(self, s: Source) -> None:
         raw = s.raw
@@ -1199,6 +1222,11 @@ class Pipeline:
             return df[list(TABLES[table].columns)]
         # a column the canonical table requires (even if its cells may be empty) that no
         # file of the table delivered: name the files, not the canonical table
+        # a column whose cells may be empty that no file delivered: empty ("not
+        # delivered", reported per file in column_accounts)
+        for c, sp in TABLES[table].columns.items():
+            if sp.required and sp.nullable and c not in df:
+                df[c] = _null_column(sp.kind, len(df), df.index)
         missing = [c for c, sp in TABLES[table].columns.items() if sp.required and c not in df]
         if missing:
             names = [s.name for s in self.sources if TABLE_OF_KIND[s.kind] == table and s.n]
@@ -1481,25 +1509,46 @@ class Pipeline:
     def column_accounts(self) -> pd.DataFrame:
         """Per file and mapped column: values read = loaded + quarantined + duplicate; a
         column whose values reach no table (mapped to something the file's table does not
-        read) is an error problem, never a silent loss."""
+        read) is an error problem, never a silent loss. Values derived from the CPR number
+        and canonical columns the file does not deliver are listed too (``origin``)."""
+        from envejind_eval.schema import TABLES
+
         recs = []
         for si, s in enumerate(self.sources):
+            where = np.array([-1 - si])
             q = self.q[s.offset : s.offset + s.n]
             dup = s.dup & ~q
             by_col = {ci: f for f, ci in s.fields.items()}
-            cols = sorted({*by_col, *s.wide_cols, *s.targets})
-            for ci in cols:
+            entries = []  # (header index, field, per-row has a value, origin)
+            for ci in sorted({*by_col, *s.wide_cols, *s.targets}):
                 fld = by_col.get(ci)
+                fixed = s.raw.header[ci].endswith(FIXED_SUFFIX) and fld in M.FIXED_FIELDS
                 target = fld or s.targets.get(ci) or (
                     s.wide_keys[s.wide_cols.index(ci)] if ci in s.wide_cols else None
                 )
-                nonempty = s.raw.cols[ci].codes >= 0
+                origin = "fixed value" if fixed else "delivered"
+                entries.append((ci, fld, str(target), s.raw.cols[ci].codes >= 0, origin))
+            idcol = s.fields.get("cpr")
+            for f, n in s.derived.items():
+                p = s.parsed[f]
+                has = p.values[p.idx] != None  # noqa: E711
+                entries.append((idcol, f, f, has, "derived from CPR"))
+                self.problem(
+                    where,
+                    s.raw.header[idcol],
+                    "derived_from_cpr",
+                    f"{f}: derived from the CPR number for {n} persons (the file has no "
+                    f"{f} column); century from the 7th digit, sex from the last digit",
+                    SEVERITY_INFO,
+                )
+            for ci, fld, target, nonempty, origin in entries:
                 loaded = nonempty & self._loaded_rows(s, ci, fld) & ~q
                 rec = {
                     "file": s.file,
                     "sheet": s.sheet,
                     "column": _shown(s.raw.header[ci]),
-                    "target": str(target),
+                    "target": target,
+                    "origin": origin,
                     "values_read": int(nonempty.sum()),
                     "values_loaded": int(loaded.sum()),
                     "values_quarantined": int((nonempty & q).sum()),
@@ -1513,7 +1562,7 @@ class Pipeline:
                 )
                 if lost:
                     self.problem(
-                        np.array([-1 - si]),
+                        where,
                         s.raw.header[ci],
                         "values_not_loaded",
                         f"{lost} of {rec['values_read']} values in this column reached no "
@@ -1521,7 +1570,41 @@ class Pipeline:
                         f"({s.layout}) file does not use; map it to a target of this table",
                     )
                 recs.append(rec)
+            for c in self._not_delivered(s, TABLES):
+                recs.append(
+                    {
+                        "file": s.file,
+                        "sheet": s.sheet,
+                        "column": None,
+                        "target": c,
+                        "origin": "not delivered",
+                        **dict.fromkeys(COLUMN_COLUMNS[5:], 0),
+                    }
+                )
+                self.problem(
+                    where,
+                    None,
+                    "not_delivered",
+                    f"{c}: not delivered (no such column); left empty, and the analyses "
+                    "and the report treat it as not delivered, not as missing answers",
+                    SEVERITY_INFO,
+                )
         return pd.DataFrame(recs, columns=COLUMN_COLUMNS)
+
+    @staticmethod
+    def _not_delivered(s: Source, tables: dict) -> list[str]:
+        """Canonical columns of the source's table (those whose cells may be empty) that
+        the file does not deliver."""
+        if s.kind == "arrival":
+            return []
+        have = {FIELD_TO_CANON.get(f, f) for f in s.fields} | set(s.derived)
+        have |= {"participant_id", *s.dropped}
+        if s.layout == "wide":
+            have |= set(_WIDE_CANON.get(s.kind, ()))
+        if s.kind == "measurements":
+            have.add("instrument")
+        spec = tables[TABLE_OF_KIND[s.kind]].columns
+        return [c for c, sp in spec.items() if sp.required and sp.nullable and c not in have]
 
     def report(self) -> IngestReport:
         rows = []
@@ -1738,6 +1821,16 @@ def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -
     exp = "; ".join(f"{f} (e.g. {eg(f)})" for f in fields)
     hint = "; add it (cells may be empty) or map it in datakilder.toml" if empty_ok else ""
     return IngestError(f"{where}: required column(s) missing: {exp}{hint}")
+
+
+def _null_column(kind: str, n: int, index: pd.Index) -> Any:
+    if kind == "date":
+        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"), index=index)
+    if kind == "int":
+        return pd.Series(pd.array([None] * n, dtype="Int64"), index=index)
+    if kind == "float":
+        return pd.Series(np.full(n, np.nan), index=index)
+    return pd.Series(pd.array([None] * n, dtype="str"), index=index)
 
 
 def _refuse_same_stem(files: list[Path]) -> None:

@@ -5,7 +5,7 @@
 problem: ``file, sheet, row`` (CSV line / Excel row as the user sees it), ``cell`` (Excel
 cell reference), ``column`` (the header as delivered), ``rule``, ``severity`` (``error``:
 the row is quarantined; ``warning``: the row is kept, e.g. redacted free text, an ignored
-column) and ``message``. Neither table ever holds a delivered value.
+column; ``info``: what was derived or not delivered) and ``message``. Neither table ever holds a delivered value.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ COLUMN_COLUMNS = [
     "sheet",
     "column",
     "target",
+    "origin",
     "values_read",
     "values_loaded",
     "values_quarantined",
@@ -71,7 +72,9 @@ class IngestReport:
         Columns ``file, sheet, row, cell, column, rule, severity, message``.
     columns : DataFrame
         Per file and mapped column (header as delivered, ``target`` the field, item or
-        indicator it maps to): ``values_read`` (non-empty cells of data rows) =
+        indicator it maps to, ``origin`` one of ``delivered``, ``fixed value`` (from
+        datakilder.toml), ``derived from CPR`` (birth year, sex), ``not delivered`` (a
+        column of the canonical table the file lacks; counts 0)): ``values_read`` (non-empty cells of data rows) =
         ``values_loaded`` + ``values_quarantined`` + ``values_duplicate``; a column where
         this does not hold has a ``values_not_loaded`` error problem.
     quarantined_rows : Mapping[str, DataFrame]
