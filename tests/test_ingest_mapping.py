@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from _ingest_support import KEY, make_tables, write_variant
+from _ingest_support import KEY, make_tables, pid_of, write_variant
 from envejind_eval.errors import IngestError
 from envejind_eval.ingest import read_delivery
 
@@ -237,3 +237,56 @@ def test_blank_cpr_inside_the_data_is_still_an_error(delivery):
     _write(a, folder / "fremmoede.csv")
     _, rep, _ = read_delivery(folder, key=KEY)
     assert len(_problems(rep, "not_null")) == 1
+
+
+# -- §4 minimal deliveries ----------------------------------------------------------------------
+
+
+def _minimal_participants(folder) -> None:
+    """The list as many municipalities keep it: CPR, Kommune, Hold, Startdato, Status,
+    Mentor, with title rows above the header."""
+    p = _csv(folder / "deltagere.csv")[["CPR", "Kommune", "Hold", "Startdato", "Status", "Mentor"]]
+    body = p.to_csv(sep=";", index=False, lineterminator="\n")
+    text = "Deltagerliste – Ungeindsatsen\nUdtræk pr. 01-06-2024;;;;;\n;;;;;\n" + body
+    (folder / "deltagere.csv").write_text(text, encoding="utf-8-sig")
+
+
+def test_minimal_participant_list_loads_with_year_and_sex_from_the_cpr(delivery):
+    folder, tables = delivery
+    cprs = _csv(folder / "deltagere.csv")["CPR"]
+    _minimal_participants(folder)
+    got, rep, _ = read_delivery(folder, key=KEY)
+    g = got["participants"].set_index("participant_id")
+    assert len(g) == len(tables["participants"])
+    for c in cprs:  # the test CPRs: 7th digit 0-3 with yy > 50 (1900s), else 4 (2000s)
+        yy, d7 = int(c[4:6]), int(c[7])
+        year = 1900 + yy if d7 <= 3 else 2000 + yy
+        sex = "male" if int(c[-1]) % 2 else "female"
+        assert (g.loc[pid_of(c), "birth_year"], g.loc[pid_of(c), "sex"]) == (year, sex)
+    for c in ("referred_by", "planned_end_date", "exit_date", "exit_reason"):
+        assert g[c].isna().all(), c
+    acc = rep.columns[rep.columns["file"] == "deltagere.csv"].set_index("target")
+    assert acc.loc["sex", "origin"] == "derived from CPR"
+    assert acc.loc["sex", "values_loaded"] == len(g)
+    assert acc.loc["referred_by", "origin"] == "not delivered"
+    assert {"derived_from_cpr", "not_delivered"} <= set(rep.problems["rule"])
+    assert rep.exit_code == 0
+    f = rep.files.set_index("file").loc["deltagere.csv"]
+    assert f["skipped_title"] >= 2 and f["accepted"] == len(g)
+
+
+@pytest.mark.parametrize(
+    ("cpr", "year", "sex"),
+    [
+        ("010203-4321", 2003, "male"),  # 7th digit 4, yy <= 36: 2000s
+        ("010298-1234", 1998, "female"),  # 0-3: 1900s
+        ("150507-4002", 2007, "female"),
+        ("150560-5001", 1860, "male"),  # 5-8, yy > 57: 1800s
+        ("150540-9003", 1940, "male"),  # 9, yy > 36: 1900s
+    ],
+)
+def test_birth_year_and_sex_follow_the_cpr_office_rules(cpr, year, sex):
+    from envejind_eval.ingest.pseudonymise import birth_year_and_sex, normalise_cpr
+
+    digits, _ = normalise_cpr(cpr)
+    assert birth_year_and_sex(digits) == (year, sex)

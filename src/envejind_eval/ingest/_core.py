@@ -404,12 +404,14 @@ class Pipeline:
 
     # -- 1. reading and classification ---------------------------------------------------------
     def read(self) -> None:
-        config = {"datakilder.toml"}
+        from envejind_eval.outpath import MARKER
+
+        config = {"datakilder.toml", MARKER}  # the mapping, and our own folder marker
         if self.mapping.source is not None:
             config.add(self.mapping.source.name)
         files = []
         for p in sorted(self.folder.iterdir()):
-            if not p.is_file() or (p.name.lower() in config and p.suffix.lower() == ".toml"):
+            if not p.is_file() or p.name.lower() in config:
                 continue
             reason = _unread_reason(p)
             if reason:  # listed in the report, never skipped in silence
@@ -1717,7 +1719,7 @@ class Pipeline:
                 )
             )
         df = pd.concat(chunks, ignore_index=True)
-        df = df.drop_duplicates(subset=["_o", "_g", "column", "rule"])
+        df = df.drop_duplicates(subset=["_o", "_g", "column", "rule", "message"])
         df = df.sort_values(["_o", "_g", "rule", "column"], kind="stable")
         df = df[cols].drop(columns="_g").reset_index(drop=True)
         df["row"] = df["row"].astype("Int64")

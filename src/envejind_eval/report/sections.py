@@ -424,8 +424,14 @@ def participants(ctx: Context) -> Section:
     ]
     groups += [ctx.t("age_group_top", a=AGE_BREAKS[-1]), ctx.t("age_unknown")]
     sex_order = ["male", "female", "other", "unknown"]
-    sex = p["sex"].fillna("unknown")
-    ref = p["referred_by"].fillna("unknown")
+    # a column with no value at all was not delivered (issue 17): say so rather than
+    # count every person as "unknown"
+    nd = ctx.t("not_delivered")
+    sex = p["sex"].fillna("unknown") if p["sex"].notna().any() else p["sex"].fillna(nd)
+    if not p["sex"].notna().any():
+        sex_order.append(nd)
+    ref = p["referred_by"]
+    ref = ref.fillna("unknown") if ref.notna().any() else ref.fillna(nd)
     ref_order = [*dict.fromkeys([*ref.value_counts().index.tolist()])]
     ref_order = sorted(ref_order, key=lambda c: (c == "unknown", c == "other"))
     labels = {

@@ -93,6 +93,8 @@ TEXTS: dict[str, dict[str, str]] = {
     **_codes("rater", "rater"),
     **_codes("sex", "sex"),
     **_codes("ref", "referred_by"),
+    # a participant column the delivery did not have at all (not missing answers)
+    "not_delivered": {"da": "Ikke leveret", "en": "Not delivered"},
     "yes": {"da": "ja", "en": "yes"},
     "no": {"da": "nej", "en": "no"},
 }
