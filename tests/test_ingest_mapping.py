@@ -290,3 +290,20 @@ def test_birth_year_and_sex_follow_the_cpr_office_rules(cpr, year, sex):
 
     digits, _ = normalise_cpr(cpr)
     assert birth_year_and_sex(digits) == (year, sex)
+
+
+def test_arrival_times_keep_their_seconds(delivery):
+    """'07:46:59' loaded as 07:46 without a word before."""
+    folder, _ = delivery
+    arr = _csv(folder / "ankomsttider.csv")
+    assert len(arr) >= 3
+    arr.loc[0, "Mødetid"] = "07:46:59"
+    arr.loc[1, "Mødetid"] = "08:05:00"
+    arr.loc[2, "Mødetid"] = "08:05:00.5"
+    _write(arr, folder / "ankomsttider.csv")
+    got, rep, _ = read_delivery(folder, key=KEY)
+    times = set(got["attendance"]["arrival_time"].dropna())
+    assert "07:46:59" in times
+    assert "08:05" in times
+    bad = _problems(rep, "invalid_time")
+    assert list(bad["row"]) == [4]  # the fraction of a second: a problem, not rounded

@@ -98,7 +98,7 @@ MSG = {
         "or with a decimal comma (1,2); in a workbook, enter it as a number, not text"
     ),
     "out_of_range": f"minutes must be between 0 and {MAX_MINUTES} (one day)",
-    "invalid_time": "not a time of day (HH:MM)",
+    "invalid_time": "not a time of day (HH:MM or HH:MM:SS)",
     "not_null": "a value is required here",
     "duplicate_key_conflict": (
         "another row has the same key with different values; both are quarantined"
