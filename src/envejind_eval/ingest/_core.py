@@ -471,6 +471,7 @@ class Pipeline:
                 return None
         fields: dict[str, int] = {}
         targets: dict[int, str] = {}
+        readable = {*ID_FIELDS, *M.KIND_FIELDS[kind]}
         ids: list[int] = []
         names: list[int] = []
         for i, h in enumerate(raw.header):
@@ -478,8 +479,11 @@ class Pipeline:
             if M.is_name_header(h, f):
                 names.append(i)  # dropped with a warning (see _parse_source)
                 continue
-            if f is not None and not M.is_field(f):
-                targets[i] = f  # an indicator or instrument item: a wide column
+            if f is not None and f != "ignore" and (f in fields or f not in readable):
+                # an indicator or instrument item (a wide column), a field another column
+                # already gives or one this table does not read: not parsed, accounted
+                # (values not loaded are a problem, see column_accounts)
+                targets[i] = f
                 continue
             if f in ID_FIELDS:
                 ids.append(i)
@@ -1563,13 +1567,19 @@ class Pipeline:
                     - rec["values_duplicate"]
                 )
                 if lost:
+                    why = (
+                        f"'{target}' is read from column '{s.header_of(target)}' (one "
+                        "column per target)"
+                        if fld is None and target in s.fields
+                        else f"it is mapped to '{target}', which a {s.kind} ({s.layout}) "
+                        "file does not use"
+                    )
                     self.problem(
                         where,
                         s.raw.header[ci],
                         "values_not_loaded",
                         f"{lost} of {rec['values_read']} values in this column reached no "
-                        f"table: it is mapped to '{target}', which a {s.kind} "
-                        f"({s.layout}) file does not use; map it to a target of this table",
+                        f"table: {why}; map it to another target or to \"ignore\"",
                     )
                 recs.append(rec)
             for c in self._not_delivered(s, TABLES):
@@ -1732,7 +1742,11 @@ class Pipeline:
             q = np.nonzero(self.q[s.offset : s.offset + s.n])[0]
             if not len(q):
                 continue
-            mine = err[(err["file"] == s.file) & (err["sheet"].fillna("") == (s.sheet or ""))]
+            mine = err[
+                (err["file"] == s.file)
+                & (err["sheet"].fillna("") == (s.sheet or ""))
+                & err["row"].notna()  # not the file-level ones (values_not_loaded)
+            ]
             reasons = _reasons(mine)
             lines = s.raw.lines[q]
             data: dict[str, Any] = {
