@@ -479,14 +479,14 @@ class Pipeline:
             if M.is_name_header(h, f):
                 names.append(i)  # dropped with a warning (see _parse_source)
                 continue
+            if f in ID_FIELDS:
+                ids.append(i)
             if f is not None and f != "ignore" and (f in fields or f not in readable):
                 # an indicator or instrument item (a wide column), a field another column
                 # already gives or one this table does not read: not parsed, accounted
                 # (values not loaded are a problem, see column_accounts)
                 targets[i] = f
                 continue
-            if f in ID_FIELDS:
-                ids.append(i)
             if f is not None and f != "ignore" and f not in fields:
                 fields[f] = i
         if len(ids) > 1:
