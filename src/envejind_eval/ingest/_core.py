@@ -1494,15 +1494,18 @@ class Pipeline:
         if v is None:
             return mark
         g = a["_grow"]
-        sel = (g >= s.offset) & (g < s.offset + s.n) & ~self.q[g]
+        key = (s.offset, table)
+        if key not in self._kept:  # once per source, not per column (2M-row files)
+            self._kept[key] = (g >= s.offset) & (g < s.offset + s.n) & ~self.q[g]
+        sel = self._kept[key]  # not changed in place: shared by the columns
         if wide:
-            sel &= a["_cell"] == ci
+            sel = sel & (a["_cell"] == ci)
         if v.dtype == object:
-            sel &= pd.notna(v)
+            sel = sel & pd.notna(v)
         elif canon == "date":
-            sel &= v != D.NAT
+            sel = sel & (v != D.NAT)
         else:  # integer codes: participant, attendance status
-            sel &= v >= 0
+            sel = sel & (v >= 0)
         mark[g[sel] - s.offset] = True
         if s.kind == "attendance" and s.layout == "wide" and not wide:
             # a register row without any code has no scheduled day: nothing to load
@@ -1520,6 +1523,7 @@ class Pipeline:
         from envejind_eval.schema import TABLES
 
         recs = []
+        self._kept: dict[tuple[int, str], np.ndarray] = {}
         for si, s in enumerate(self.sources):
             where = np.array([-1 - si])
             q = self.q[s.offset : s.offset + s.n]
