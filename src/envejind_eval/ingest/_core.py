@@ -1601,8 +1601,8 @@ class Pipeline:
                     where,
                     None,
                     "not_delivered",
-                    f"{c}: not delivered (no such column); left empty, and the analyses "
-                    "and the report treat it as not delivered, not as missing answers",
+                    f"{c}: not delivered (no such column); left empty for every row of "
+                    "this file (not missing answers: the column was not delivered)",
                     SEVERITY_INFO,
                 )
         return pd.DataFrame(recs, columns=COLUMN_COLUMNS)
