@@ -307,3 +307,13 @@ def test_arrival_times_keep_their_seconds(delivery):
     assert "08:05" in times
     bad = _problems(rep, "invalid_time")
     assert list(bad["row"]) == [4]  # the fraction of a second: a problem, not rounded
+
+
+def test_a_mapping_for_a_header_the_file_lacks_is_a_warning(delivery):
+    folder, _ = delivery
+    (folder / "datakilder.toml").write_text(
+        '[files."status.csv".columns]\n"Har jobb" = "in_employment"\n', encoding="utf-8"
+    )
+    _, rep, _ = read_delivery(folder, key=KEY)
+    un = _problems(rep, "mapping_unused")
+    assert list(zip(un["file"], un["column"])) == [("status.csv", "har jobb")]

@@ -454,11 +454,36 @@ class Pipeline:
                     )
                     continue
                 self.sources.append(src)
+        self._unused_mappings()
         off = 0
         for s in self.sources:
             s.offset = off
             off += s.n
         self.n_grow = off
+
+    def _unused_mappings(self) -> None:
+        """A header mapped for a file in datakilder.toml that none of the files (sheets)
+        it applies to has: a dead mapping (a typo, a renamed column) is a warning."""
+        for rule in self.mapping.files:
+            mine = [
+                i
+                for i, s in enumerate(self.sources)
+                if self.mapping.rule_for(s.raw.file) is rule
+            ]
+            if not mine:
+                continue
+            seen = {M.norm(h) for i in mine for h in self.sources[i].raw.header}
+            for h in rule.columns:
+                if h not in seen:
+                    self.problem(
+                        np.array([-1 - mine[0]]),
+                        h,
+                        "mapping_unused",
+                        f'mapped under [files."{rule.pattern}".columns] in datakilder.toml, '
+                        "but no column of the file has this header (headers are compared "
+                        "ignoring case, spaces and punctuation)",
+                        SEVERITY_WARNING,
+                    )
 
     def classify(self, raw: RawTable, rule: M.FileRule | None) -> Source | None:
         stem = raw.path.stem
