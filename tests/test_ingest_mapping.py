@@ -316,4 +316,4 @@ def test_a_mapping_for_a_header_the_file_lacks_is_a_warning(delivery):
     )
     _, rep, _ = read_delivery(folder, key=KEY)
     un = _problems(rep, "mapping_unused")
-    assert list(zip(un["file"], un["column"])) == [("status.csv", "har jobb")]
+    assert list(zip(un["file"], un["column"], strict=True)) == [("status.csv", "har jobb")]

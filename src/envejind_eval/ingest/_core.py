@@ -435,7 +435,11 @@ class Pipeline:
                     for r in raws:
                         if r.sheet not in rule.sheets:
                             self.not_read.append(
-                                (r.file, r.sheet, "sheet not listed under sheets in datakilder.toml")
+                                (
+                                    r.file,
+                                    r.sheet,
+                                    "sheet not listed under sheets in datakilder.toml",
+                                )
                             )
                     raws = [r for r in raws if r.sheet in rule.sheets]
             else:
@@ -466,9 +470,7 @@ class Pipeline:
         it applies to has: a dead mapping (a typo, a renamed column) is a warning."""
         for rule in self.mapping.files:
             mine = [
-                i
-                for i, s in enumerate(self.sources)
-                if self.mapping.rule_for(s.raw.file) is rule
+                i for i, s in enumerate(self.sources) if self.mapping.rule_for(s.raw.file) is rule
             ]
             if not mine:
                 continue
@@ -1558,8 +1560,10 @@ class Pipeline:
             for ci in sorted({*by_col, *s.wide_cols, *s.targets}):
                 fld = by_col.get(ci)
                 fixed = s.raw.header[ci].endswith(FIXED_SUFFIX) and fld in M.FIXED_FIELDS
-                target = fld or s.targets.get(ci) or (
-                    s.wide_keys[s.wide_cols.index(ci)] if ci in s.wide_cols else None
+                target = (
+                    fld
+                    or s.targets.get(ci)
+                    or (s.wide_keys[s.wide_cols.index(ci)] if ci in s.wide_cols else None)
                 )
                 origin = "fixed value" if fixed else "delivered"
                 entries.append((ci, fld, str(target), s.raw.cols[ci].codes >= 0, origin))
@@ -1608,7 +1612,7 @@ class Pipeline:
                         s.raw.header[ci],
                         "values_not_loaded",
                         f"{lost} of {rec['values_read']} values in this column reached no "
-                        f"table: {why}; map it to another target or to \"ignore\"",
+                        f'table: {why}; map it to another target or to "ignore"',
                     )
                 recs.append(rec)
             for c in self._not_delivered(s, TABLES):

@@ -470,7 +470,9 @@ def check_targets(m: Mapping_, instruments: Mapping[str, Any]) -> None:
         fields = sorted(_ALL_FIELDS)
         inds = sorted(OUTCOME_INDICATORS)
         ids = sorted({i for inst in instruments.values() for i in inst.item_ids})
-        labels = [x for inst in instruments.values() for it in inst.items for x in it.label.values()]
+        labels = [
+            x for inst in instruments.values() for it in inst.items for x in it.label.values()
+        ]
         hint = _closest(t, [*fields, *inds, *ids, *labels])
         raise IngestError(
             f"{where}: column '{header}' mapped to '{t}', which is not a target{hint}; "
