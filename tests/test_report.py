@@ -262,3 +262,23 @@ def test_national_report_leaves_long_team_table_to_municipality_reports(
     assert sorted(out.glob("*/tables/flow_team.csv"))  # still in every municipality report
     html = (out / "index.html").read_text(encoding="utf-8")
     assert f"With {n_teams} teams, the table per team is left out" in html
+
+
+def test_minimal_participant_list_reports_not_delivered(tmp_path: Path, tiny: Path) -> None:
+    """Issue 17 §4: CPR, Kommune, Hold, Startdato, Status, Mentor only: the report runs,
+    sex comes from the CPR number and referral says 'not delivered', not 100 % unknown."""
+    import shutil
+
+    d = tmp_path / "minimal"
+    shutil.copytree(tiny, d)
+    p = pd.read_csv(
+        d / "deltagere.csv", sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
+    p = p[["CPR", "Kommune", "Hold", "Startdato", "Status", "Mentor"]]
+    p.to_csv(d / "deltagere.csv", sep=";", index=False, encoding="utf-8-sig")
+    out = tmp_path / "out"
+    build_report(d, out, quiet=True, lang="en", figures=False, **FAST)
+    ref = pd.read_csv(out / "tables" / "start_referral.csv", dtype=str)
+    assert list(ref["group"]) == ["Not delivered"]
+    sex = pd.read_csv(out / "tables" / "start_sex.csv", dtype=str)
+    assert "Not delivered" not in set(sex["group"]) and "Unknown" not in set(sex["group"])
