@@ -554,7 +554,7 @@ class Pipeline:
         if has_id and "activity" in f:
             return "activities"
         if has_id and "timepoint" in f:
-            inds = {M.indicator_of(h) for h in [*raw.header, *f] if not M.is_field(h)}
+            inds = {M.indicator_of(h) for h in [*raw.header, *f] if h and not M.is_field(h)}
             return "outcomes" if inds - {None} or "indicator" in f else "measurements"
         if has_id and "date" in f and f & {"attendance_code", "status"}:
             return "attendance"
@@ -1567,7 +1567,7 @@ class Pipeline:
                 )
                 origin = "fixed value" if fixed else "delivered"
                 entries.append((ci, fld, str(target), s.raw.cols[ci].codes >= 0, origin))
-            idcol = s.fields.get("cpr")
+            idcol = s.fields.get("cpr", -1)  # derived values exist only with a CPR column
             for f, n in s.derived.items():
                 p = s.parsed[f]
                 has = p.values[p.idx] != None  # noqa: E711
