@@ -30,8 +30,8 @@ from envejind_eval.report import document, fmt, sections, sections_methods, sect
 from envejind_eval.report.document import DocSection, ReportDoc
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
 from envejind_eval.report.model import Context, Published, Section, Table
-from envejind_eval.report.xlsx_out import write_xlsx
 from envejind_eval.report.texts import text
+from envejind_eval.report.xlsx_out import write_xlsx
 
 By = Literal["municipality"]
 BYS: tuple[str, ...] = ("municipality",)
