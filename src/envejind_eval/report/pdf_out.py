@@ -23,6 +23,7 @@ from envejind_eval.report.model import Heading, Para
 FONT = "DejaVu"
 MARGIN = 25.0  # mm, as the Word version: a 160 mm text width, the figures' width
 LINE = 5.0  # mm per line of body text
+PAD = 1.2  # mm left and right of a table cell's text
 
 
 def _font_files() -> dict[str, Path]:
@@ -127,19 +128,16 @@ def _table(pdf: Any, it: TableItem) -> None:
     pdf.set_font(FONT, "", 8)
     header = [str(c) for c in frame.columns]
     body = [[str(v) for v in r] for r in frame.itertuples(index=False)]
-    # column widths follow the longest cell (and the longest word of the header)
-    widths = [
-        max([len(w) for w in h.split()] + [len(r[j]) for r in body] + [3])
-        for j, h in enumerate(header)
-    ]
+    widths = _col_widths(pdf, header, body, it.numeric)
     bold = FontFace(emphasis="BOLD")
     with pdf.table(
-        width=pdf.epw,
+        width=sum(widths),
+        align="LEFT",
         col_widths=widths,
         text_align=["RIGHT" if n else "LEFT" for n in it.numeric],
         headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
         line_height=3.8,
-        padding=(0.8, 1.2),
+        padding=(0.8, PAD),
         repeat_headings=1,
     ) as table:
         head = table.row()
@@ -153,6 +151,33 @@ def _table(pdf: Any, it: TableItem) -> None:
     if it.note:
         _caption(pdf, it.note)
     pdf.ln(2)
+
+
+def _col_widths(
+    pdf: Any, header: list[str], body: list[list[str]], numeric: list[bool]
+) -> list[float]:
+    """Column widths in mm: a number never wraps (its column is as wide as its widest
+    value); the header wraps between words; when the table is wider than the text, only
+    the text columns give way."""
+    pdf.set_font(FONT, "B", 8)  # the widest case: bold (header, total rows)
+    need = [
+        max(
+            [pdf.get_string_width(w) for w in h.split()]
+            + [pdf.get_string_width(r[j]) for r in body]
+        )
+        + 2 * PAD
+        + 0.5
+        for j, h in enumerate(header)
+    ]
+    pdf.set_font(FONT, "", 8)
+    fixed = sum(w for w, n in zip(need, numeric, strict=True) if n)
+    flexible = sum(need) - fixed
+    if sum(need) <= pdf.epw:
+        return need
+    if flexible and fixed < pdf.epw:
+        k = (pdf.epw - fixed) / flexible
+        return [w if n else w * k for w, n in zip(need, numeric, strict=True)]
+    return [w * pdf.epw / sum(need) for w in need]
 
 
 def _figure(pdf: Any, it: FigureItem) -> None:

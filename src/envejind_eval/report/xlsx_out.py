@@ -27,7 +27,7 @@ NUMBER_FORMATS: dict[str, tuple[int, str]] = {
     "num1": (1, "#,##0.0"),
     "num2": (2, "#,##0.00"),
     "pct": (2, "0%"),  # a share 0-1, shown as a whole percentage like the report
-    "p": (3, '[<0.001]"< 0.001";0.000'),
+    "p": (3, '[<0.001]"< {}";0.000'),  # {} = 0.001 with the report's decimal mark
     "clock": (0, "h:mm"),  # minutes after midnight -> fraction of a day
     "minutes": (1, '0.0" min"'),
 }
@@ -70,6 +70,13 @@ def cell_value(v: Any, kind: str) -> Any:
     if digits == 0:
         return int(round(x))
     return round(x, digits)
+
+
+def number_format(kind: str, lang: str) -> str:
+    """The Excel number format of a display kind (a quoted literal carries the report's
+    decimal mark; the digits follow the reader's Excel locale)."""
+    code = NUMBER_FORMATS[kind][1]
+    return code.format("0,001" if lang == "da" else "0.001") if kind == "p" else code
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -130,7 +137,7 @@ def write_xlsx(path: str | Path, doc: ReportDoc, tables: Mapping[str, Table]) ->
                     suppressed.append((sheet, cell.coordinate, str(mark)))
                 elif kind in NUMBER_FORMATS:
                     cell.value = cell_value(t.data.at[idx, c], kind)
-                    cell.number_format = NUMBER_FORMATS[kind][1]
+                    cell.number_format = number_format(kind, lang)
                 else:
                     cell.value = str(it.frame.iat[i, j - 1])
                 if total:
