@@ -70,7 +70,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an option outside its allowed set
         raise EnvejindError(str(exc)) from None
     if not args.quiet:
-        print(f"wrote report to {res.out / 'index.html'}")
+        for name in (n for n in res.manifest.get("documents", []) if "/" not in n):
+            print(f"wrote report to {res.out / name}")
         for w in res.warnings:
             print(f"warning: {w}", file=sys.stderr)
     return res.exit_code
