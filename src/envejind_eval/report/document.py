@@ -44,6 +44,9 @@ class ReportDoc:
     labels: dict[str, str]  # "table", "figure", "toc" -> word in the report's language
     nav: list[tuple[str, str]] = field(default_factory=list)  # (href, label) of other reports
     created: datetime | None = None  # stamped into the Word/PDF metadata
+    _items: list[tuple[int, DocSection, list[Item]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclass
@@ -111,20 +114,16 @@ def layout(
 
 
 def doc_items(doc: ReportDoc) -> Iterator[tuple[int, DocSection, list[Item]]]:
-    """(section number, section, items) in report order, numbered as in the HTML."""
-    counters = {"table": 0, "figure": 0}
-    for k, sec in enumerate(doc.sections, start=1):
-        items = list(
-            layout(
-                sec.blocks,
-                pngs=doc.pngs,
-                counters=counters,
-                lang=doc.lang,
-                min_cell=doc.min_cell,
-                labels=doc.labels,
-            )
-        )
-        yield k, sec, items
+    """(section number, section, items) in report order, numbered as in the HTML. Laid out
+    once per document: every format reuses the display values."""
+    if doc._items is None:
+        counters = {"table": 0, "figure": 0}
+        doc._items = [
+            (k, sec, list(layout(sec.blocks, pngs=doc.pngs, counters=counters, lang=doc.lang,
+                                 min_cell=doc.min_cell, labels=doc.labels)))
+            for k, sec in enumerate(doc.sections, start=1)
+        ]  # fmt: skip
+    yield from doc._items
 
 
 def split_bold(text: str) -> list[tuple[str, bool]]:

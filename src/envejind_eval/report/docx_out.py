@@ -89,10 +89,13 @@ def _table(d: Any, it: TableItem, align: Any) -> None:
     tr_pr.append(head)
     header = [str(c) for c in frame.columns]
     body = [[str(v) for v in r] for r in frame.itertuples(index=False)]
+    # Table.cell(r, j) rebuilds the whole cell grid on every call: read it once
+    cells = tbl._cells
+    ncol = len(header)
     for r, values in enumerate([header, *body]):
         bold = r == 0 or it.total_rows[r - 1]
         for j, v in enumerate(values):
-            p = tbl.cell(r, j).paragraphs[0]
+            p = cells[r * ncol + j].paragraphs[0]
             run = p.add_run(v)
             run.bold = bold
             run.font.size = Pt(8.5)
