@@ -157,26 +157,28 @@ def _col_widths(
     pdf: Any, header: list[str], body: list[list[str]], numeric: list[bool]
 ) -> list[float]:
     """Column widths in mm: a number never wraps (its column is as wide as its widest
-    value); the header wraps between words; when the table is wider than the text, only
-    the text columns give way."""
+    value); when the table is wider than the text, the text columns give way, but none
+    narrower than its longest word."""
     pdf.set_font(FONT, "B", 8)  # the widest case: bold (header, total rows)
-    need = [
-        max(
-            [pdf.get_string_width(w) for w in h.split()]
-            + [pdf.get_string_width(r[j]) for r in body]
-        )
-        + 2 * PAD
-        + 0.5
-        for j, h in enumerate(header)
+    extra = 2 * PAD + 0.5
+
+    def widest(texts: list[str]) -> float:
+        return max([pdf.get_string_width(t) for t in texts] + [0.0]) + extra
+
+    cols = [[r[j] for r in body] for j in range(len(header))]
+    head = [widest(h.split()) for h in header]  # the header wraps between words
+    need = [max(h, widest(c)) for h, c in zip(head, cols, strict=True)]
+    words = [
+        max(h, widest([w for v in c for w in v.split()])) for h, c in zip(head, cols, strict=True)
     ]
+    floor = [w if n else m for w, m, n in zip(need, words, numeric, strict=True)]
     pdf.set_font(FONT, "", 8)
-    fixed = sum(w for w, n in zip(need, numeric, strict=True) if n)
-    flexible = sum(need) - fixed
     if sum(need) <= pdf.epw:
         return need
-    if flexible and fixed < pdf.epw:
-        k = (pdf.epw - fixed) / flexible
-        return [w if n else w * k for w, n in zip(need, numeric, strict=True)]
+    slack = sum(need) - sum(floor)
+    if sum(floor) < pdf.epw and slack > 0:
+        k = (pdf.epw - sum(floor)) / slack
+        return [f + (w - f) * k for w, f in zip(need, floor, strict=True)]
     return [w * pdf.epw / sum(need) for w in need]
 
 
