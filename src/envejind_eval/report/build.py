@@ -548,10 +548,10 @@ def _run(
         for s in scopes
         for name in (["index.html"] if "html" in opts.formats else [])
     ]
-    for f in (f for f in opts.formats if f != "html"):
-        with steps.step(f):
+    for kind in (k for k in opts.formats if k != "html"):
+        with steps.step(kind):
             for scope in scopes:
-                names = document.write(docs[scope], scope_dir(tmp, scope), [f])
+                names = document.write(docs[scope], scope_dir(tmp, scope), [kind])
                 documents += [
                     (scope_dir(tmp, scope) / n).relative_to(tmp).as_posix() for n in names
                 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -141,10 +142,8 @@ def split_bold(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-def write(doc: ReportDoc, folder: str, formats: Sequence[str]) -> list[str]:
+def write(doc: ReportDoc, folder: str | Path, formats: Sequence[str]) -> list[str]:
     """Write ``doc`` in each of ``formats`` into ``folder``; returns the file names."""
-    from pathlib import Path
-
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     names = []

@@ -31,7 +31,7 @@ def write_docx(doc: ReportDoc, path: str | Path) -> None:
     sec.page_width, sec.page_height = Mm(210), Mm(297)
     for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
         setattr(sec, side, Mm(25))
-    text_width = sec.page_width - sec.left_margin - sec.right_margin
+    text_width = Mm(210 - 2 * 25)
     _set_language(d, _LANG_TAGS[doc.lang])
     d.styles["Normal"].font.size = Pt(10)
 
