@@ -2,7 +2,7 @@
 
 One sheet per table, named and numbered as in the report (``Tabel 3``), with the report's
 title, headers and labels in the report's language. Numbers are real numeric cells rounded
-to the precision the report shows (shares as 0.46 formatted ``0%``, clock times as Excel
+to the precision the report shows (shares as 0.46 formatted ``0 %``, clock times as Excel
 times), so they can be summed and charted. A suppressed cell is left empty and shaded; the
 first sheet explains the symbols and lists every suppressed cell with its symbol. The CSV
 files stay the machine-readable copy (snake_case columns, unrounded values).
@@ -26,7 +26,7 @@ NUMBER_FORMATS: dict[str, tuple[int, str]] = {
     "int": (0, "#,##0"),
     "num1": (1, "#,##0.0"),
     "num2": (2, "#,##0.00"),
-    "pct": (2, "0%"),  # a share 0-1, shown as a whole percentage like the report
+    "pct": (2, "0 %"),  # a share 0-1, shown as a whole percentage like the report
     "p": (3, '[<0.001]"< {}";0.000'),  # {} = 0.001 with the report's decimal mark
     "clock": (0, "h:mm"),  # minutes after midnight -> fraction of a day
     "minutes": (1, '0.0" min"'),
