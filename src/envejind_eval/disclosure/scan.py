@@ -410,6 +410,9 @@ def scan(
     secrets = _key_texts(key) if key is not None else ()
     rows: list[dict[str, str]] = []
     for f in _files(paths):
+        if not f.is_file():  # a FIFO or device given by name: reading it could block forever
+            rows.append({"file": str(f), "location": "not a regular file", "kind": "unreadable"})
+            continue
         if f.suffix.lower() in _SKIP_SUFFIXES:
             continue
         suf = f.suffix.lower()

@@ -1445,6 +1445,10 @@ def run(
 
     tables = {n: tables[n] for n in TABLES}
     rep = p.report()
+    if p._key is not None:  # the report records which key made the pseudonyms
+        from dataclasses import replace
+
+        rep = replace(rep, key_fingerprint=P.key_fingerprint(p._key))
     log.info(
         "ingested %s: %d rows read, %d quarantined",
         folder.name,

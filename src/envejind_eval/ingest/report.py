@@ -69,6 +69,9 @@ class IngestReport:
         default_factory=lambda: MappingProxyType({})
     )
     folder: str = ""
+    #: fingerprint of the pseudonym key used (None when no CPR needed one), see
+    #: :func:`envejind_eval.ingest.pseudonymise.key_fingerprint`
+    key_fingerprint: str | None = None
 
     @property
     def n_quarantined(self) -> int:

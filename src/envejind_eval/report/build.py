@@ -1,6 +1,7 @@
 """The reporting run: load -> analyses -> disclosure gate -> figures -> tables -> HTML ->
-manifest -> leak scan, written to a temporary folder next to ``out`` and moved into place
-only when every step succeeded.
+manifest -> leak scan (over the finished folder, manifest included), written to a temporary
+folder next to ``out`` and moved into place only when every step succeeded (see
+:mod:`envejind_eval.outpath` for which ``out`` folders are refused).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ import io
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -25,7 +24,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from envejind_eval.disclosure.scan import redact
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
+from envejind_eval.outpath import Stage, staged
 from envejind_eval.report import document, fmt, sections, sections_methods, sections_results
 from envejind_eval.report.document import DocSection, ReportDoc
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
@@ -122,7 +123,7 @@ def open_dataset(path: Path) -> Any:
     from envejind_eval.dataset import Dataset
 
     if not path.is_dir():
-        raise EnvejindError(f"{path}: input folder not found")
+        raise EnvejindError(f"{redact(str(path))}: input folder not found")
     if (path / "participants.csv").exists() or (path / "participants.parquet").exists():
         return Dataset.from_canonical(path)
     from envejind_eval.ingest import load
@@ -131,13 +132,18 @@ def open_dataset(path: Path) -> Any:
 
 
 def input_files(path: Path) -> list[dict[str, Any]]:
-    """Every regular file of the input folder with its size and sha256 (sorted, relative)."""
+    """Every regular file of the input folder with its size and sha256 (sorted, relative).
+
+    A CPR-shaped part of a file name is redacted (``status_[cpr].csv``); the sha256 still
+    tells the files apart."""
     out = []
     for f in sorted(path.rglob("*")):
         rel = f.relative_to(path)
         if not f.is_file() or any(part.startswith(".") for part in rel.parts):
             continue
-        out.append({"path": rel.as_posix(), "bytes": f.stat().st_size, "sha256": sha256_file(f)})
+        out.append(
+            {"path": redact(rel.as_posix()), "bytes": f.stat().st_size, "sha256": sha256_file(f)}
+        )
     return out
 
 
@@ -349,44 +355,41 @@ def build_report(
     formats = document.parse_formats(formats)
     opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures, formats).check()
     data_dir, out = Path(data_dir), Path(out)
-    out_parent = out.resolve().parent
-    out_parent.mkdir(parents=True, exist_ok=True)
+    if not data_dir.is_dir():
+        raise EnvejindError(f"{redact(str(data_dir))}: input folder not found")
     started = datetime.now(UTC)
     steps = _Steps(total=8 + len(opts.formats), quiet=quiet)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out_parent))
     try:
-        result = _run(data_dir, out, tmp, opts, steps, config, __version__, started)
-        steps.close()
-        _move_into_place(tmp, out)
+        with staged(out, kind="report", inputs=[data_dir]) as stage:
+            result = _run(data_dir, out, stage, opts, steps, config, __version__, started)
         result.out = out
         return result
-    except BaseException as exc:
+    except Exception as exc:
+        if isinstance(exc, EnvejindError) or os.environ.get("ENVEJIND_DEBUG"):
+            raise
+        raise ReportError(
+            f"the report failed in step '{steps.current}' ({type(exc).__name__}); "
+            f"nothing was written to {redact(str(out))}. Run again with --debug (or "
+            "ENVEJIND_DEBUG=1) to see the traceback"
+        ) from exc
+    finally:
         steps.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, Exception) and not isinstance(exc, EnvejindError):
-            if os.environ.get("ENVEJIND_DEBUG"):
-                raise
-            raise ReportError(
-                f"the report failed in step '{steps.current}' ({type(exc).__name__}); "
-                f"nothing was written to {out}. Set ENVEJIND_DEBUG=1 to see the traceback"
-            ) from exc
-        raise
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def previous_key_fingerprint(out: Path) -> str | None:
+    """The key fingerprint recorded by the report already in ``out`` (None if none)."""
+    try:
+        man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    fp = man.get("key_fingerprint") if isinstance(man, dict) else None
+    return fp if isinstance(fp, str) else None
 
 
 def _run(
     data_dir: Path,
     out: Path,
-    tmp: Path,
+    stage: Stage,
     opts: Options,
     steps: _Steps,
     config: str | Path | None,
@@ -394,6 +397,7 @@ def _run(
     started: datetime,
 ) -> ReportResult:
     L = opts.lang
+    tmp = stage.path
     warnings: list[str] = []
     with steps.step("load"):
         ds = open_dataset(data_dir)
@@ -401,7 +405,16 @@ def _run(
             ds = ds.filter(municipality=list(opts.municipalities))
         inputs = input_files(data_dir)
     if not len(ds.participants):
-        raise EnvejindError(f"{data_dir}: the delivery has no participants")
+        raise EnvejindError(f"{redact(data_dir.name)}: the delivery has no participants")
+    # pseudonyms of two keys cannot be compared or differenced: refuse a mixed series
+    key_fp = getattr(getattr(ds, "ingest_report", None), "key_fingerprint", None)
+    prev_fp = previous_key_fingerprint(out) if out.is_dir() else None
+    if key_fp and prev_fp and key_fp != prev_fp:
+        raise EnvejindError(
+            f"{redact(str(out))} holds an earlier edition pseudonymised with another key "
+            "(key fingerprints differ); use the key of that edition, or write this report "
+            "to a new folder"
+        )
 
     scopes = ["national"]
     if opts.by == "municipality":
@@ -577,10 +590,11 @@ def _run(
                 "municipalities": list(opts.municipalities) if opts.municipalities else None,
                 "figures": opts.figures,
                 "formats": list(opts.formats),
-                "config": Path(config).name if config else None,
+                "config": redact(Path(config).name) if config else None,
             },
             "seed": opts.seed,
-            "input": {"folder": data_dir.name, "files": inputs},
+            "key_fingerprint": key_fp,
+            "input": {"folder": redact(data_dir.name), "files": inputs},
             "instruments": [
                 {
                     "id": i.id,
@@ -603,7 +617,13 @@ def _run(
 
     if gated.gate is not None:
         gated.gate.record().save(tmp)
+    manifest["timings"] = {k: round(v, 3) for k, v in steps.timings.items()}
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    stage.seal()
 
+    # the scan runs over the finished folder, manifest and marker included
     with steps.step("scan"):
         pseud = set(ds.participants["participant_id"].astype(str))
         hits = leak_scan(tmp, pseud)
@@ -612,11 +632,6 @@ def _run(
                 "leak scan found identifiers in the output, nothing was written: "
                 + "; ".join(hits[:10])
             )
-
-    manifest["timings"] = {k: round(v, 3) for k, v in steps.timings.items()}
-    (tmp / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-    )
     return ReportResult(out, 1 if warnings else 0, warnings, manifest)
 
 
