@@ -18,9 +18,11 @@ import pandas as pd
 
 from envejind_eval.report.fmt import Lang
 from envejind_eval.report.model import Block, Figure, Heading, Para, Table
+from envejind_eval.report.texts import TEXTS
 
 FORMATS: tuple[str, ...] = ("html", "docx", "pdf")
-TOTAL_LABELS = frozenset({"I alt", "Total"})
+#: A row whose first cell reads "I alt" / "Total" is a margin row (printed bold).
+TOTAL_LABELS = frozenset(TEXTS["total"].values())
 
 
 @dataclass
@@ -119,11 +121,18 @@ def doc_items(doc: ReportDoc) -> Iterator[tuple[int, DocSection, list[Item]]]:
     once per document: every format reuses the display values."""
     if doc._items is None:
         counters = {"table": 0, "figure": 0}
-        doc._items = [
-            (k, sec, list(layout(sec.blocks, pngs=doc.pngs, counters=counters, lang=doc.lang,
-                                 min_cell=doc.min_cell, labels=doc.labels)))
-            for k, sec in enumerate(doc.sections, start=1)
-        ]  # fmt: skip
+        items = []
+        for k, sec in enumerate(doc.sections, start=1):
+            laid = layout(
+                sec.blocks,
+                pngs=doc.pngs,
+                counters=counters,
+                lang=doc.lang,
+                min_cell=doc.min_cell,
+                labels=doc.labels,
+            )
+            items.append((k, sec, list(laid)))
+        doc._items = items
     yield from doc._items
 
 
