@@ -60,7 +60,7 @@ def write_docx(doc: ReportDoc, path: str | Path) -> None:
             elif isinstance(it, Heading):
                 d.add_heading(it.text, level=2)
             elif isinstance(it, TableItem):
-                _table(d, it, WD_TABLE_ALIGNMENT)
+                _table(d, it, WD_TABLE_ALIGNMENT, text_width)
             elif isinstance(it, FigureItem):
                 _figure(d, it, text_width)
 
@@ -71,7 +71,7 @@ def write_docx(doc: ReportDoc, path: str | Path) -> None:
     _write_stable_zip(buf, Path(path))
 
 
-def _table(d: Any, it: TableItem, align: Any) -> None:
+def _table(d: Any, it: TableItem, align: Any, text_width: int) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -79,6 +79,7 @@ def _table(d: Any, it: TableItem, align: Any) -> None:
 
     cap = d.add_paragraph(it.caption, style="Caption")
     cap.paragraph_format.keep_with_next = True
+    cap.paragraph_format.space_before = Pt(10)
     frame = it.frame
     tbl = d.add_table(rows=len(frame) + 1, cols=len(frame.columns), style="Table Grid")
     tbl.alignment = align.CENTER
@@ -101,8 +102,30 @@ def _table(d: Any, it: TableItem, align: Any) -> None:
             run.font.size = Pt(8.5)
             if r > 0 and it.numeric[j]:
                 p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    tbl.autofit = False
+    for j, w in enumerate(_col_widths(header, body, text_width)):
+        tbl.columns[j].width = w
+        for r in range(len(body) + 1):  # Word reads the cells' widths, LibreOffice the grid's
+            cells[r * ncol + j].width = w
     if it.note:
         d.add_paragraph(it.note, style="Caption")
+    else:  # keep the next paragraph off the table's bottom line
+        d.add_paragraph().paragraph_format.space_after = Pt(0)
+
+
+def _col_widths(header: list[str], body: list[list[str]], text_width: int) -> list[int]:
+    """Column widths (EMU) from the longest cell or header word, scaled down to the text
+    width when needed (Word's own fit needs a layout engine python-docx does not have)."""
+    from docx.shared import Mm
+
+    # one character at 8.5 pt in a wide font (header words are bold: wider), plus the cell's
+    # default margins (2 x 1.9 mm)
+    need = [
+        max([Mm(2.6) * len(w) for w in h.split()] + [Mm(2.2) * len(r[j]) for r in body]) + Mm(4.2)
+        for j, h in enumerate(header)
+    ]
+    k = min(1.0, text_width / sum(need))
+    return [int(w * k) for w in need]
 
 
 def _figure(d: Any, it: FigureItem, text_width: int) -> None:
