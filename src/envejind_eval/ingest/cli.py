@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from envejind_eval.cli import command
@@ -16,8 +17,9 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
         "--quarantine",
         type=Path,
         default=None,
-        help="folder to write quarantined rows to (CPR and free text masked); a new folder "
-        "outside the delivery, or one an earlier run wrote (it is replaced)",
+        help="folder to write quarantined rows to (the columns read, CPR-shaped text "
+        "masked); a new folder outside the delivery, or one an earlier run wrote (it is "
+        "replaced)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
@@ -53,6 +55,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(_fatal_json(args.path, exc))
         raise
     print(report.to_json() if args.format == "json" else report.to_text())
+    if report.fatal:
+        see = f" and the rows in {args.quarantine}" if args.quarantine else ""
+        print(
+            f"envejind-eval validate: error: {report.fatal}; see the problems{see}", file=sys.stderr
+        )
     return report.exit_code
 
 

@@ -39,14 +39,21 @@ CPR_RULES: dict[str, str] = {
     ),
     "cpr_invalid_format": "value is not a CPR number (expected DDMMYY-SSSS or DDMMYYSSSS)",
     "cpr_invalid_date": "CPR number has an impossible birth date for its century digit",
+    "cpr_in_column": (
+        "a CPR-shaped value outside the CPR column (a CPR number belongs only there); the "
+        "row is quarantined and the value masked"
+    ),
 }
 
 _CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$", re.ASCII)
 _NINE_RX = re.compile(r"^\d{5}-?\d{4}$", re.ASCII)
 _WS = re.compile(r"\s+")
-#: CPR-shaped text inside free text (redacted): 6 digits, optional hyphen/space, 4 digits.
-CPR_IN_TEXT = re.compile(r"(?<!\d)\d{6}[-\s]?\d{4}(?!\d)")
+#: What replaces CPR-shaped text in delivered values (free text, quarantine files).
 REDACTED = "[CPR fjernet]"
+#: ... and a whole free-text value shaped like a personal name.
+REDACTED_NAME = "[navn fjernet]"
+#: What replaces a CPR-shaped part of a file, sheet or column name wherever it is shown.
+NAME_MASK = "XXXXXX-XXXX"
 
 
 def default_key_path() -> Path:
@@ -181,8 +188,15 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
 
 
 def redact_cpr(text: str) -> tuple[str, int]:
-    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count."""
-    return CPR_IN_TEXT.subn(REDACTED, text)
+    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count.
+
+    The shape is the leak scan's (:func:`envejind_eval.disclosure.scan.redact_cpr`), so
+    what ingestion leaves in place the scan does not flag, and the other way round.
+    """
+    from envejind_eval.disclosure.scan import redact_cpr as _redact
+
+    new = _redact(text, REDACTED)
+    return new, new.count(REDACTED) - text.count(REDACTED)
 
 
 # -- keys -----------------------------------------------------------------------------------
