@@ -317,3 +317,74 @@ def test_a_mapping_for_a_header_the_file_lacks_is_a_warning(delivery):
     _, rep, _ = read_delivery(folder, key=KEY)
     un = _problems(rep, "mapping_unused")
     assert list(zip(un["file"], un["column"], strict=True)) == [("status.csv", "har jobb")]
+
+
+def test_a_new_municipalitys_own_layout_validates_with_one_config(tmp_path):
+    """The Holbæk round of issue 17 in one delivery: a minimal participant list per team
+    (no Kommune column, title rows), a register with a 'Total fremmødte' row and a note,
+    Ungestjernen arms by Danish name, status columns with own names, times with seconds;
+    one datakilder.toml and validate is clean."""
+    from envejind_eval.cli import main
+    from envejind_eval.instruments import get_instrument
+
+    tables, cprs = make_tables(11, n=7)
+    folder = write_variant(tables, cprs, tmp_path / "holbaek", attendance="csv")
+    _star_form(folder, tables, lambda inst, it: inst.domain(it.domain).label["da"])
+    p = _csv(folder / "deltagere.csv")
+    (folder / "deltagere.csv").unlink()
+    cfg = []
+    for k, (team, g) in enumerate(p.groupby("Hold")):
+        body = g[["CPR", "Hold", "Startdato", "Status", "Mentor"]].to_csv(sep=";", index=False)
+        (folder / f"Deltagerliste hold {k}.csv").write_text(
+            f"Deltagerliste {team}\n;;;;\n" + body, encoding="utf-8-sig"
+        )
+        cfg += [
+            f'[files."Deltagerliste hold {k}.csv"]',
+            'table = "participants"',
+            f'[files."Deltagerliste hold {k}.csv".values]',
+            f'municipality = "{g["Kommune"].iloc[0]}"',
+        ]
+    a = _csv(folder / "fremmoede.csv").rename(columns={"CPR": "Personnr", "Kode": "Reg"})
+    extra = pd.DataFrame(
+        [
+            {"Personnr": "Total fremmødte", "Dato": a["Dato"].iloc[0], "Reg": "5"},
+            {"Personnr": "", "Dato": "M = mødt", "Reg": ""},
+        ]
+    )
+    _write(pd.concat([a, extra]), folder / "fremmoede.csv")
+    arr = _csv(folder / "ankomsttider.csv")
+    arr["Mødetid"] = arr["Mødetid"] + ":59"
+    _write(arr, folder / "ankomsttider.csv")
+    st = _csv(folder / "status.csv").rename(
+        columns={"I beskæftigelse": "Har job", "I uddannelse": "Går i skole"}
+    )
+    _write(st, folder / "status.csv")
+    cfg += [
+        "[columns]",
+        '"Personnr" = "cpr"',
+        '"Reg" = "attendance_code"',
+        '"Har job" = "in_employment"',
+        '"Går i skole" = "in_education"',
+    ]
+    (folder / "datakilder.toml").write_text("\n".join(cfg) + "\n", encoding="utf-8")
+
+    got, rep, _ = read_delivery(folder, key=KEY)
+    assert rep.exit_code == 0, rep.to_text()
+    assert len(got["participants"]) == 7
+    assert len(got["outcomes"]) == len(tables["outcomes"])
+    assert len(got["attendance"]) == len(tables["attendance"])
+    assert got["attendance"]["arrival_time"].dropna().str.endswith(":59").all()
+    star = got["measurements"][got["measurements"]["instrument"] == "ungestjernen"]
+    assert len(star) == 7 * len(get_instrument("ungestjernen").items)
+    acc = rep.columns[rep.columns["origin"] != "not delivered"]
+    assert (acc["values_read"] == acc["values_loaded"]).all()
+    assert not rep.problems["severity"].isin(["error", "warning"]).any()
+    assert main(["validate", str(folder), "--key", str(_keyfile(tmp_path))]) == 0
+
+
+def _keyfile(tmp_path):
+    k = tmp_path / "keys" / "g.key"
+    k.parent.mkdir()
+    k.write_text(KEY.hex(), encoding="utf-8")
+    k.chmod(0o600)
+    return k
