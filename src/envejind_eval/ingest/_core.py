@@ -36,10 +36,10 @@ from envejind_eval.ingest.readers import (
     Col,
     RawTable,
     _drop_rows,
-    is_total_label,
     read_csv,
     read_parquet,
     read_xlsx,
+    total_labels,
 )
 from envejind_eval.ingest.report import (
     COLUMN_COLUMNS,
@@ -1537,7 +1537,13 @@ class Pipeline:
             sel = sel & (v != D.NAT)
         else:  # integer codes: participant, attendance status
             sel = sel & (v >= 0)
-        mark[g[sel] - s.offset] = True
+        whole = s.layout == "long" and len(g) == s.n > 0
+        if whole and g[0] == s.offset and g[-1] == s.offset + s.n - 1:
+            # long files give at most one canonical row per delivered row, in order: here
+            # the table is exactly this file's rows, so no scatter is needed
+            mark = sel
+        else:
+            mark[g[sel] - s.offset] = True
         if s.kind == "attendance" and s.layout == "wide" and not wide:
             # a register row without any code has no scheduled day: nothing to load
             blank = np.ones(s.n, dtype=bool)
@@ -1840,10 +1846,13 @@ def _skip_total_rows(raw: RawTable, idcol: int) -> None:
     col = raw.cols[idcol]
     if not raw.n_rows:
         return
-    label = np.array([is_total_label(v) for v in col.values] + [False])
+    label = np.append(total_labels(col.values), False)
+    if not label.any() and col.codes[-1] >= 0:
+        return  # the common case: no label, a person in the last row
     total = label[np.where(col.codes < 0, len(col.values), col.codes)]
     has_id = np.flatnonzero((col.codes >= 0) & ~total)
-    after = np.arange(raw.n_rows) > (has_id[-1] if len(has_id) else -1)
+    # (a file without any person keeps its rows: each is a not_null problem)
+    after = np.arange(raw.n_rows) > (has_id[-1] if len(has_id) else raw.n_rows)
     if raw.problems:  # a row with a problem is quarantined with its reason, not skipped
         after[[r for r, *_ in raw.problems]] = False
     skip = total | (after & (col.codes < 0))

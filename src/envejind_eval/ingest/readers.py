@@ -49,14 +49,22 @@ MAX_CELL = 32_767  # characters in one Excel cell; a longer CSV value is not a r
 # Total and footnote rows: a label starting with one of these words (``I alt``, ``Total
 # fremmødte``, ``Sum:``, ``Gns.``, ``Antal mødt``), never a CPR number or a pseudonym.
 _TOTAL_RX = re.compile(
-    r"^\s*(i\s*alt|total[a-zæøå]*|sum|summa|samlet|gns|gennemsnit|average|mean|antal)\b",
-    re.IGNORECASE,
+    r"^\s*(i\s*alt|total[a-zæøå]*|sum|summa|samlet|gns|gennemsnit|average|mean|antal)\b"
 )
 
 
-def is_total_label(v: str) -> bool:
-    """True for the label of a total or footnote row (see ``_TOTAL_RX``)."""
-    return len(v) <= 60 and bool(_TOTAL_RX.match(v))
+def total_labels(values: list[str]) -> np.ndarray:
+    """Per value: the label of a total or footnote row (see ``_TOTAL_RX``); vectorised in
+    pyarrow, as a first column may hold a million distinct values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not values:
+        return np.zeros(0, dtype=bool)
+    arr = pa.array(values, pa.string())
+    hit = pc.match_substring_regex(arr, _TOTAL_RX.pattern, ignore_case=True)
+    short = pc.less_equal(pc.utf8_length(arr), 60)
+    return np.asarray(pc.and_(hit, short).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 @dataclass
@@ -176,8 +184,8 @@ def skip_blank_and_total(t: RawTable) -> None:
     if t.problems:
         blank[[r for r, *_ in t.problems]] = False
     first = t.cols[0]
-    total_vals = [i for i, v in enumerate(first.values) if is_total_label(v)]
-    total = np.isin(first.codes, total_vals) if total_vals else np.zeros(t.n_rows, dtype=bool)
+    is_total = np.append(total_labels(first.values), False)  # code -1 (empty): no
+    total = is_total[first.codes] if is_total.any() else np.zeros(t.n_rows, dtype=bool)
     total &= ~blank
     t.skipped["blank"] += int(blank.sum())
     t.skipped["total"] += int(total.sum())
