@@ -32,7 +32,7 @@ from envejind_eval.errors import IngestError
 from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import mapping as M
 from envejind_eval.ingest import pseudonymise as P
-from envejind_eval.ingest.readers import Col, RawTable, read_csv, read_parquet, read_xlsx
+from envejind_eval.ingest.readers import SUFFIXES, Col, RawTable, read_table
 from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestReport
 
 log = logging.getLogger("envejind_eval.ingest")
@@ -391,27 +391,16 @@ class Pipeline:
         files = [
             p
             for p in sorted(self.folder.iterdir())
-            if p.is_file()
-            and not p.name.startswith((".", "~$"))
-            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
+            if p.is_file() and not p.name.startswith((".", "~$")) and p.suffix.lower() in SUFFIXES
         ]
         _refuse_same_stem(files)
         for path in files:
-            suffix = path.suffix.lower()
             rule = self.mapping.rule_for(path.name)
-            if suffix in (".csv", ".txt"):
-                raws = [read_csv(path, file=path.name, header_score=M.header_score)]
-            elif suffix == ".xlsx":
-                raws = read_xlsx(
-                    path,
-                    file=path.name,
-                    header_score=M.header_score,
-                    date_of=lambda t: D.parse_date(t)[0],
-                )
-                if rule is not None and rule.sheets:
-                    raws = [r for r in raws if r.sheet in rule.sheets]
-            else:
-                raws = [read_parquet(path, file=path.name)]
+            raws = read_table(
+                path, header_score=M.header_score, date_of=lambda t: D.parse_date(t)[0]
+            )
+            if rule is not None and rule.sheets:
+                raws = [r for r in raws if r.sheet is None or r.sheet in rule.sheets]
             for raw in raws:
                 src = self.classify(raw, rule)
                 if src is None:
