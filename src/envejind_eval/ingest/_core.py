@@ -397,7 +397,9 @@ class Pipeline:
         for path in files:
             rule = self.mapping.rule_for(path.name)
             raws = read_table(
-                path, header_score=M.header_score, date_of=lambda t: D.parse_date(t)[0]
+                path,
+                header_score=self.mapping.header_scorer(rule),
+                date_of=lambda t: D.parse_date(t)[0],
             )
             if rule is not None and rule.sheets:
                 raws = [r for r in raws if r.sheet is None or r.sheet in rule.sheets]
