@@ -657,8 +657,16 @@ class Pipeline:
         # wide columns
         if s.layout == "wide":
             self._wide_columns(s, used)
+        rule = self.mapping.rule_for(raw.file)
         for i, h in enumerate(raw.header):
-            if i not in used and i not in s.wide_cols and i not in s.names and h.strip():
+            # a column datakilder.toml maps to "ignore" is left out on purpose
+            if (
+                i not in used
+                and i not in s.wide_cols
+                and i not in s.names
+                and h.strip()
+                and M.header_field(h, s.kind, self.mapping, rule) != "ignore"
+            ):
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
