@@ -41,6 +41,7 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
     _setup_validate,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
+    from envejind_eval.errors import IngestError
     from envejind_eval.ingest import read_delivery
     from envejind_eval.outpath import check_out, staged
 
@@ -56,7 +57,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except Exception as exc:
         if args.format == "json":  # a script reading stdout always gets a document
             print(_fatal_json(args.path, exc))
-        else:  # printed by cli.main after the error line
+        elif isinstance(exc, IngestError):  # the delivery itself: cli.main prints it last
             args.next_step = next_step(args.path, None, lang=args.lang, config=args.config)
         raise
     print(report.to_json() if args.format == "json" else report.to_text())
