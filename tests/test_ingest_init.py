@@ -242,3 +242,19 @@ def test_validate_names_the_next_step(tmp_path, capsys, monkeypatch):
     assert main(["validate", str(d), "--lang", "da"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == "næste skridt: ret de 1 advarsel(er) ovenfor og kør validate igen"
+
+
+def test_init_finds_the_instrument_by_its_labels(tmp_path):
+    """A questionnaire headed by the Danish labels of Ungestjernen's items and arms: the
+    instrument is proposed and those columns are not 'unknown'."""
+    d = tmp_path / "lev"
+    d.mkdir()
+    rows = [
+        "Personnr.;Måletidspunkt;Bedømmer;Dato;Døgnrytme;Jeg kan styre min vrede;Trivsel",
+        f"{CPRS[0]};Start;Selv;08-01-2024;4;5;6",
+        f"{CPRS[1]};Start;Selv;08-01-2024;7;3;5",
+    ]
+    (d / "Stjerneskema.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (g,) = propose(d, lang="en")
+    assert (g.kind, g.layout, g.instrument) == ("measurements", "wide", "ungestjernen")
+    assert [c.header for c in g.columns] == ["Personnr."]
