@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -209,8 +210,15 @@ def _candidates() -> dict[str, list[str]]:
     return out
 
 
-def best_field(header: str, allowed: set[str] | None = None) -> tuple[str | None, float, str]:
+def best_field(
+    header: str, allowed: frozenset[str] | set[str] | None = None
+) -> tuple[str | None, float, str]:
     """(field, closeness, the recognised name it is close to) for a header."""
+    return _best_field(header, None if allowed is None else frozenset(allowed))
+
+
+@functools.lru_cache(maxsize=4096)  # the header finder asks about the same cells often
+def _best_field(header: str, allowed: frozenset[str] | None) -> tuple[str | None, float, str]:
     n = M.norm(header)
     best: tuple[str | None, float, str] = (None, 0.0, "")
     for f, aliases in _candidates().items():
@@ -274,7 +282,8 @@ def _fields_of_shape(shape: str, lst: str | None) -> set[str]:
 def _guess_scorer(cells: list[str]) -> float:
     """:func:`mapping.header_score`, also counting names close to a recognised one."""
     s = M.header_score(cells)
-    distinct = list(dict.fromkeys(c for c in cells if c))  # merged cells repeat one text
+    # merged cells repeat one text; dates (a register's header) are no names
+    distinct = [c for c in dict.fromkeys(cells) if c and D.parse_date(c)[0] is None]
     if s > 0:
         return s + sum(0.5 for c in distinct if best_field(c)[1] >= SURE)
     near = [best_field(c) for c in distinct]
