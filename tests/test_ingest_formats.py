@@ -184,6 +184,21 @@ def test_sav_value_labels_and_variable_labels(tmp_path):
     assert pd.isna(edu.loc[pid_of(CPRS[3]), "value"])  # SPSS system-missing stays missing
 
 
+def test_sav_dates_and_times(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    df = pd.DataFrame(
+        {
+            "cpr": CPRS[:2],
+            "dato": [dt.date(2024, 1, 8), None],
+            "tid": [dt.datetime(2024, 1, 8, 7, 46, 59), dt.datetime(2024, 1, 8, 8, 2)],
+        }
+    )
+    pyreadstat.write_sav(df, str(tmp_path / "x.sav"))
+    t = read_sav(tmp_path / "x.sav", file="x.sav", header_score=header_score)
+    assert list(t.cols[1].texts()) == ["2024-01-08", None]
+    assert list(t.cols[2].texts()) == ["2024-01-08T07:46:59", "2024-01-08T08:02:00"]
+
+
 # -- survey exports ----------------------------------------------------------------------------
 
 

@@ -15,9 +15,11 @@ from _formats_support import write_ods
 from _ingest_support import KEY, KEY_HEX, pid_of
 from envejind_eval.cli import main
 from envejind_eval.disclosure.scan import contains_cpr
+from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import read_delivery
 from envejind_eval.ingest.init import best_field, propose, render, value_shape
-from envejind_eval.ingest.mapping import default_codes
+from envejind_eval.ingest.mapping import default_codes, load_mapping
+from envejind_eval.ingest.readers import read_table
 
 XLS = Path(__file__).parent / "fixtures" / "formats" / "hold1_fremmoede.xls"
 # the first four are the .xls fixture's (tests/fixtures/formats/_make_xls.py)
@@ -258,3 +260,30 @@ def test_init_finds_the_instrument_by_its_labels(tmp_path):
     (g,) = propose(d, lang="en")
     assert (g.kind, g.layout, g.instrument) == ("measurements", "wide", "ungestjernen")
     assert [c.header for c in g.columns] == ["Personnr."]
+
+
+def test_init_reads_a_survey_label_row(tmp_path):
+    """Variable names nobody recognises with the question texts in a label row: the
+    column is proposed under its label, and ingestion with the proposed mapping reads it
+    under that label too."""
+    d = tmp_path / "lev"
+    d.mkdir()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["CPR", "Kommune", "Hold", "Q1"])
+    ws.append(["Personnummer", "Bopælskommune", "Holdets betegnelse", "Henvist fra"])
+    for c in CPRS[:3]:
+        ws.append([c, "Holbæk", "Hold 1", "SSP"])
+    wb.save(d / "deltagere_survey.xlsx")
+    (g,) = propose(d, lang="en")
+    assert {c.header: c.field for c in g.columns} == {"Henvist fra": "referred_by"}
+    text, _ = render([g], d, lang="en")
+    m = load_mapping(d, tomllib.loads(text))
+    rule = m.rule_for("deltagere_survey.xlsx")
+    (raw,) = read_table(
+        d / "deltagere_survey.xlsx",
+        header_score=m.header_scorer(rule),
+        date_of=lambda x: D.parse_date(x)[0],
+    )
+    assert raw.header == ["CPR", "Kommune", "Hold", "Henvist fra"]
+    assert list(raw.lines) == [3, 4, 5] and raw.skipped["title"] == 1

@@ -690,7 +690,9 @@ def grid_table(
         else:
             header.append(t or "")
     labels = [texts[i] for i in (*above, *below)]
-    header = _prefer_known(header, labels, header_score)
+    header = _prefer_known(
+        header, labels, lambda h: header_score([h]) > 0 or date_of(h) is not None
+    )
     skipped = {"title": 0, "blank": 0, "total": 0}
     for row in texts[:hdr]:
         skipped["title" if any(row) else "blank"] += 1
@@ -738,10 +740,19 @@ def _label_rows(
 
     A label row has at least two different texts, every cell typed as text (no number,
     date, time, CPR-shaped or formula cell), and none of its texts occurs again in its
-    column further down (data values such as codes, teams and places repeat; labels do
-    not). Rows below the header stop at the first row that fails, so a data row is never
-    taken for labels."""
+    column below the header (data values such as codes, teams and places repeat; labels
+    do not). Rows below the header stop at the first row that fails, and must be followed
+    by data, so a data row is never taken for labels."""
+    from collections import Counter
+
     from envejind_eval.disclosure.scan import contains_cpr
+
+    below_hdr: dict[int, Counter] = {}  # column -> counts of its texts under the header
+
+    def count(j: int, v: str) -> int:
+        if j not in below_hdr:
+            below_hdr[j] = Counter(r[j] for r in texts[hdr + 1 :])
+        return below_hdr[j][v]
 
     def is_label(i: int) -> bool:
         row = texts[i]
@@ -753,7 +764,7 @@ def _label_rows(
                 continue
             if not isinstance(raw[i][j], str) or _NUMBERISH.match(v) or contains_cpr(v):
                 return False
-            if any(texts[k][j] == v for k in range(i + 1, len(texts))):
+            if count(j, v) > (1 if i > hdr else 0):  # the row's own cell counts once
                 return False
         return True
 
@@ -774,21 +785,17 @@ _NUMBERISH = re.compile(r"^[\d\s.,:/+-]+$")  # numbers, dates, times typed as te
 
 
 def _prefer_known(
-    header: list[str], labels: list[list[str | None]], header_score: Callable[[list[str]], float]
+    header: list[str], labels: list[list[str | None]], known: Callable[[str], bool]
 ) -> list[str]:
     """Per column, the header cell, or the first label that names a known column when the
     header cell does not (``Q3`` over ``Startdato``)."""
-    if not labels:
-        return header
     out = list(header)
     for j, h in enumerate(header):
-        if h and header_score([h, "CPR"]) > header_score(["CPR"]):
+        if h and known(h):
             continue
-        for row in labels:
-            lab = row[j] if j < len(row) else None
-            if lab and header_score([lab, "CPR"]) > header_score(["CPR"]):
-                out[j] = lab
-                break
+        lab = next((r[j] for r in labels if j < len(r) and r[j] and known(r[j])), None)
+        if lab:
+            out[j] = lab
     return out
 
 
@@ -1031,7 +1038,7 @@ def read_sav(path: Path, *, file: str, header_score: Callable[[list[str]], float
         raise IngestError(f"{file}: not a readable SPSS .sav file ({type(exc).__name__})") from None
     names = [str(c) for c in df.columns]
     var_labels = [meta.column_names_to_labels.get(c) or None for c in df.columns]
-    header = _prefer_known(names, [var_labels], header_score)
+    header = _prefer_known(names, [var_labels], lambda h: header_score([h]) > 0)
     cols = []
     for c in df.columns:
         vals = df[c].astype(object).tolist()
@@ -1055,9 +1062,11 @@ def read_sav(path: Path, *, file: str, header_score: Callable[[list[str]], float
 
 
 def _sav_text(v: Any) -> str | None:
-    if v is None or v is getattr(__import__("pandas"), "NaT", None):
+    import pandas as pd
+
+    if v is None or v is pd.NaT:
         return None
-    if hasattr(v, "to_pydatetime"):  # pandas Timestamp
+    if isinstance(v, pd.Timestamp):
         v = v.to_pydatetime()
     return cell_text(v)
 
