@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from _formats_support import write_ods
+from _formats_support import write_ods, write_participants
 from _ingest_support import KEY, KEY_HEX, pid_of
 from envejind_eval.cli import main
 from envejind_eval.disclosure.scan import contains_cpr
@@ -287,3 +287,24 @@ def test_init_reads_a_survey_label_row(tmp_path):
     )
     assert raw.header == ["CPR", "Kommune", "Hold", "Henvist fra"]
     assert list(raw.lines) == [3, 4, 5] and raw.skipped["title"] == 1
+
+
+def test_validate_next_step_after_quarantined_rows(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ENVEJIND_PSEUDONYM_KEY", KEY_HEX)
+    d = tmp_path / "lev"
+    write_participants(d, CPRS[:2])
+    (d / "fremmoede.csv").write_text(
+        f"CPR;Dato;Kode\n{CPRS[0]};08-01-2024;M\n{CPRS[1]};31-02-2024;M\n", encoding="utf-8"
+    )
+    assert main(["validate", str(d)]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "next: fix the 1 error(s) above and run validate again"  # init won't help
+    (d / "fremmoede.csv").write_text(
+        f"CPR;Dato;Kode;Noter\n{CPRS[0]};08-01-2024;M;x\n", encoding="utf-8"
+    )
+    assert main(["validate", str(d)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (
+        f"next: fix the 1 warning(s) above and run validate again, or run `envejind-eval init "
+        f"{d}` to propose a datakilder.toml"
+    )

@@ -93,6 +93,8 @@ def next_step(folder: Path, report: object, *, lang: str = "en", config: Path | 
     if probs is not None and len(probs):
         n_err = int((probs["severity"] == "error").sum())
         n_warn = len(probs) - n_err
+        # init helps with columns the defaults do not know, not with bad cells
+        has_config = has_config or not (probs["rule"] == "ignored_column").any()
     if getattr(report, "fatal", None) or n_err or n_warn:
         what = []
         if n_err:
