@@ -199,12 +199,15 @@ def test_init_never_writes_a_cpr_or_a_value(tmp_path):
     ws = wb.active
     ws.title = f"Udtræk {CPRS[0].replace('-', '')}"
     ws.cell(3, 13).value = f"Noter om {CPRS[1]}"
+    ws.cell(3, 14).value = "Elevens navn"
+    ws.cell(4, 14).value = "Jens Hansen"
     wb.save(d / "Deltagerliste Holbæk.xlsx")
     for lang in ("da", "en"):
         text, _ = render(propose(d, lang=lang), d, lang=lang)
         assert not contains_cpr(text), text
-        for value in (FREE_TEXT, "Flyttet", "Politiet", "M1", "Holbæk Kommune"):
+        for value in (FREE_TEXT, "Flyttet", "Politiet", "M1", "Holbæk Kommune", "Jens Hansen"):
             assert value not in text
+        assert "# 'Elevens navn' " in text  # told to delete the column, not to map it
         assert '[files."Mødetider *.ods"]' in text  # the CPR part became a wildcard
         assert "[cpr]" in text
 

@@ -68,6 +68,8 @@ TEXT = {
         "cpr_header": "a column name holding a CPR-shaped text ({h}) cannot be mapped: rename it",
         "not_read": "not read: {why}",
         "not_table": "not a table format (reads {suffixes})",
+        "empty": "no data",
+        "names": "'{h}' holds names: delete the column from the delivery (names are never read)",
         "instrument": "the form whose items match most column names ({n} of {m})",
         "items": "{n} columns are items of {inst}",
         "sheets": "sheets of other kinds: {sheets}; split them into their own files",
@@ -102,6 +104,8 @@ TEXT = {
         "omdøb den",
         "not_read": "ikke læst: {why}",
         "not_table": "ikke et tabelformat (læser {suffixes})",
+        "empty": "ingen data",
+        "names": "'{h}' indeholder navne: slet kolonnen fra leverancen (navne læses aldrig)",
         "instrument": "skemaet hvis spørgsmål passer med flest kolonnenavne ({n} af {m})",
         "items": "{n} kolonner er spørgsmål i {inst}",
         "sheets": "faner af andre slags: {sheets}; læg dem i hver sin fil",
@@ -325,7 +329,7 @@ def propose(folder: Path, *, lang: str = "da") -> list[FileGuess]:
             continue
         raws = [r for r in raws if r.header and any(r.header)]
         if not raws:
-            g.not_read = t["not_read"].format(why="empty")
+            g.not_read = t["not_read"].format(why=t["empty"])
             continue
         per_sheet = [_guess_table(r, pipe, reg, mapping, t) for r in raws]
         first = per_sheet[0]
@@ -414,6 +418,8 @@ def _guess_column(
 ) -> Guess:
     if contains_cpr(h):
         return Guess(redact_cpr(h), None, False, [t["cpr_header"].format(h=redact_cpr(h))])
+    if M.is_name_header(h, None) and best_field(h, allowed)[1] < SURE:
+        return Guess(h, None, False, [t["names"].format(h=h)])
     f, c, alias = best_field(h, allowed)
     shape, lst = value_shape(values, codes)
     fits = _fields_of_shape(shape, lst)
@@ -501,7 +507,7 @@ def render(guesses: list[FileGuess], folder: Path, *, lang: str = "da") -> tuple
         if g.columns:
             lines.append(f"[{sec}.columns]")
         for c in g.columns:
-            if c.field is None and c.why:  # a header holding a CPR: only mentioned, masked
+            if c.field is None and c.why:  # a CPR or names in the header: only mentioned
                 lines.append(f"# {'; '.join(c.why)}")
                 n_unsure += 1
             elif c.field is None:
