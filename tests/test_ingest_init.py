@@ -279,7 +279,7 @@ def test_init_reads_a_survey_label_row(tmp_path):
         ws.append([c, "Holbæk", "Hold 1", "SSP"])
     wb.save(d / "deltagere_survey.xlsx")
     (g,) = propose(d, lang="en")
-    assert {c.header: c.field for c in g.columns} == {"Henvist fra": "referred_by"}
+    assert {c.header: c.target for c in g.columns} == {"Henvist fra": "referred_by"}
     text, _ = render([g], d, lang="en")
     m = load_mapping(d, tomllib.loads(text))
     rule = m.rule_for("deltagere_survey.xlsx")

@@ -657,7 +657,7 @@ class Pipeline:
         # wide columns
         if s.layout == "wide":
             self._wide_columns(s, used)
-        rule = self.mapping.rule_for(raw.file)
+        frule = self.mapping.rule_for(raw.file)
         for i, h in enumerate(raw.header):
             # a column datakilder.toml maps to "ignore" is left out on purpose
             if (
@@ -665,7 +665,7 @@ class Pipeline:
                 and i not in s.wide_cols
                 and i not in s.names
                 and h.strip()
-                and M.header_field(h, s.kind, self.mapping, rule) != "ignore"
+                and M.header_field(h, s.kind, self.mapping, frule) != "ignore"
             ):
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]

@@ -50,7 +50,7 @@ _CODE_FIELDS: dict[str, tuple[str, ...]] = {
 _DATE_FIELDS = ("date", "start_date", "planned_end_date", "exit_date", "end_date")
 SURE = 0.8  # header closeness from which a guess the values agree with is not marked
 
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "head": "Proposed by `envejind-eval init` on {date} for the delivery folder {folder}.",
         "check": "Check every line marked {mark}, then run: envejind-eval validate {folder}",
@@ -128,7 +128,7 @@ TEXT = {
 @dataclass
 class Guess:
     header: str
-    field: str | None  # None: no guess
+    target: str | None  # the field proposed; None: no guess
     sure: bool
     why: list[str] = field(default_factory=list)
 
@@ -258,7 +258,8 @@ def value_shape(values: list[str], codes: dict[str, dict[str, str]]) -> tuple[st
         return "time", None
     best, best_share = None, 0.0
     for lst in (*_CODE_FIELDS, "yes_no"):
-        s = share(lambda v, lst=lst: M.norm(v) in codes.get(lst, {}))
+        known: dict[str, str] = codes.get(lst, {})
+        s = sum(M.norm(v) in known for v in vals) / len(vals)
         if s > best_share:
             best, best_share = lst, s
     if best is not None and best_share >= 0.8:
@@ -387,7 +388,7 @@ def _guess_table(raw: RawTable, pipe: Any, reg: dict, mapping: M.Mapping_, t: di
             cols[j] = _guess_column(h, raw.cols[j].values, allowed, mapping.codes, t)
 
     guess_columns(None)
-    rule = M.FileRule("", columns={M.norm(c.header): c.field for c in cols.values() if c.field})
+    rule = M.FileRule("", columns={M.norm(c.header): c.target for c in cols.values() if c.target})
     by_cols = pipe._kind_from_header(raw, rule)
     by_name = M.kind_from_name(raw.path.stem)[0]
     if by_cols and by_name and by_cols != by_name:
@@ -401,7 +402,7 @@ def _guess_table(raw: RawTable, pipe: Any, reg: dict, mapping: M.Mapping_, t: di
         g.kind_note = t["kind_none"].format(mark=t["mark"], kinds=", ".join(M.KINDS))
     if g.kind is not None:
         guess_columns(g.kind)
-    fields = {c.field: j for j, c in cols.items() if c.field}
+    fields = {c.target: j for j, c in cols.items() if c.target}
     for h in g.recognised:
         f = M.header_field(h, g.kind, mapping, None)
         if f:
@@ -507,17 +508,17 @@ def render(guesses: list[FileGuess], folder: Path, *, lang: str = "da") -> tuple
         if g.columns:
             lines.append(f"[{sec}.columns]")
         for c in g.columns:
-            if c.field is None and c.why:  # a CPR or names in the header: only mentioned
+            if c.target is None and c.why:  # a CPR or names in the header: only mentioned
                 lines.append(f"# {'; '.join(c.why)}")
                 n_unsure += 1
-            elif c.field is None:
+            elif c.target is None:
                 unknown = t["unknown"].format(mark=t["mark"], fields=fields)
                 lines.append(f'# {_q(c.header)} = "?"  # {unknown}')
                 n_unsure += 1
             else:
                 mark = "" if c.sure else f"{t['mark']}: "
                 n_unsure += not c.sure
-                lines.append(f"{_q(c.header)} = {_q(c.field)}  # {mark}{'; '.join(c.why)}")
+                lines.append(f"{_q(c.header)} = {_q(c.target)}  # {mark}{'; '.join(c.why)}")
         lines.append("")
     return "\n".join(lines), n_unsure
 

@@ -793,7 +793,7 @@ def _prefer_known(
     for j, h in enumerate(header):
         if h and known(h):
             continue
-        lab = next((r[j] for r in labels if j < len(r) and r[j] and known(r[j])), None)
+        lab = next((x for r in labels if j < len(r) and (x := r[j]) and known(x)), None)
         if lab:
             out[j] = lab
     return out
