@@ -18,7 +18,7 @@ from envejind_eval.analysis.attendance import _arrival_minutes
 from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import read_delivery
 from envejind_eval.ingest.mapping import header_score
-from envejind_eval.ingest.readers import cell_text, read_ods, read_sav, read_xls
+from envejind_eval.ingest.readers import cell_text, read_ods, read_sav, read_xls, read_xlsx
 
 XLS = Path(__file__).parent / "fixtures" / "formats" / "hold1_fremmoede.xls"
 CPRS = ["211196-0457", "161098-0214", "130503-4428", "180896-2049"]
@@ -78,6 +78,34 @@ def test_xls_register(tmp_path):
     assert t.skipped == {"title": 1, "blank": 1, "total": 1}
     assert list(t.cols[0].texts()) == CPRS
     assert list(t.cols[3].texts()) == ["K", "M", "M", "M"]
+
+
+def _shape(t):
+    return (
+        t.header,
+        t.header_dates,
+        list(t.lines),
+        t.n_read,
+        t.skipped,
+        t.letters,
+        [list(c.texts()) for c in t.cols],
+    )
+
+
+def test_xls_ods_and_xlsx_give_the_same_table(tmp_path):
+    """One register saved as .xlsx (openpyxl), .xls (LibreOffice) and .ods: the readers
+    hand the same RawTable to everything downstream."""
+    from fixtures.formats._make_xls import workbook
+
+    wb = workbook()
+    wb.save(tmp_path / "r.xlsx")
+    rows = [[c.value for c in r] for r in wb.active.iter_rows()]
+    write_ods(tmp_path / "r.ods", {"Hold 1": rows}, title_span=6)
+    kw = {"header_score": _known("Personnr."), "date_of": _date_of}
+    (x,) = read_xlsx(tmp_path / "r.xlsx", file="r.xlsx", **kw)
+    (o,) = read_ods(tmp_path / "r.ods", file="r.ods", **kw)
+    (b,) = read_xls(XLS, file=XLS.name, **kw)
+    assert _shape(b) == _shape(x) == _shape(o)
 
 
 def test_xls_delivery_with_config(tmp_path):
