@@ -15,6 +15,7 @@ import pytest
 from _formats_support import write_ods, write_participants
 from _ingest_support import KEY, pid_of
 from envejind_eval.analysis.attendance import _arrival_minutes
+from envejind_eval.errors import IngestError
 from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import read_delivery
 from envejind_eval.ingest.mapping import header_score
@@ -126,11 +127,21 @@ def test_xls_delivery_with_config(tmp_path):
     assert f["format"] == "xls" and f["rows_read"] == 7 and f["accepted"] == 4
 
 
-def test_xls_unreadable(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"not a workbook at all", r"\(XLRDError\)"),
+        (b"PK\x03\x04 an xlsx", "rename it to .xlsx"),
+        (b"<html><table><tr><td>CPR</td></tr></table></html>", r"web page \(HTML\)"),
+    ],
+)
+def test_xls_unreadable(tmp_path, content, says):
     d = tmp_path / "lev"
     write_participants(d, CPRS)
-    (d / "fremmoede.xls").write_bytes(b"not a workbook at all")
-    with pytest.raises(Exception, match=r"fremmoede\.xls: not a readable \.xls workbook"):
+    (d / "fremmoede.xls").write_bytes(content)
+    with pytest.raises(
+        IngestError, match=rf"fremmoede\.xls: not a readable \.xls workbook.*{says}"
+    ):
         read_delivery(d, key=KEY)
 
 

@@ -870,7 +870,19 @@ def read_xls(
     try:
         wb = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True)
     except Exception as exc:  # xlrd raises XLRDError, struct.error, ... on corrupt files
-        raise IngestError(f"{file}: not a readable .xls workbook ({type(exc).__name__})") from None
+        head = data[:512].lstrip().lower()
+        if data.startswith(b"PK"):
+            hint = ": it is an .xlsx workbook with the wrong extension; rename it to .xlsx"
+        elif head.lstrip(b"\xef\xbb\xbf").startswith(b"<") and (
+            b"<html" in head or b"<table" in head
+        ):
+            hint = (
+                ": it is a web page (HTML) saved as .xls, as some systems export; open it "
+                "in Excel and save it as .xlsx"
+            )
+        else:
+            hint = f" ({type(exc).__name__})"
+        raise IngestError(f"{file}: not a readable .xls workbook{hint}") from None
     out = []
     for ws in wb.sheets():
         grid = [
