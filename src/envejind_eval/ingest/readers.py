@@ -14,12 +14,18 @@ CSV
     text, then dictionary-encoded by :func:`_encode`); others through Python's ``csv``
     module, which tracks line numbers across quoted line breaks and flags rows with too
     many fields.
-Excel (.xlsx)
-    One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
-    header row is found among the first rows (title rows above it are skipped and counted);
-    blank rows and total rows (``I alt``, ``Total``, ``Sum``) are skipped and counted. Cells
-    holding real dates or times become ISO text; numbers become plain text. A formula
-    without a stored result is a ``formula_without_value`` problem, not a blank.
+Spreadsheets (.xlsx, .xls, .ods)
+    One :class:`RawTable` per sheet, all three through :func:`grid_table`. Merged cells are
+    filled with their top-left value. The header row is found among the first rows (title
+    rows above it are skipped and counted); label rows around it (survey exports:
+    :func:`_label_rows`) are skipped and counted as title rows, and name a column whose
+    header is not known; blank rows and total rows (``I alt``, ``Total``, ``Sum``) are
+    skipped and counted. Cells holding real dates or times become ISO text (times keep
+    their seconds); numbers become plain text. A formula without a stored result (.xlsx) is
+    a ``formula_without_value`` problem, not a blank.
+SPSS (.sav)
+    Value labels applied (``1`` labelled ``Ja`` reads ``Ja``); variable labels are the
+    label row.
 Parquet
     Canonical tables; typed columns become text the same way.
 
