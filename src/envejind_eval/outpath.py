@@ -46,7 +46,7 @@ class OutputPathError(EnvejindError):
     """An output path that could destroy or mix up data; nothing was written or deleted."""
 
 
-def _show(path: Path | str) -> str:
+def _show(path: os.PathLike[str] | str) -> str:
     """A path for a message: CPR-shaped parts redacted (folder names can hold identifiers)."""
     from envejind_eval.disclosure.scan import redact
 
@@ -307,7 +307,7 @@ def remove_stale(out: Path) -> list[Path]:
     """Remove temporary folders of ours a killed run left next to ``out``: an empty
     ``.OUT.tmp-*`` or one whose incomplete marker names a process that no longer runs,
     and a ``.OUT.old-*`` holding an output of ours once ``out`` is in place."""
-    removed = []
+    removed: list[Path] = []
     parent = out.parent
     try:
         entries = list(parent.iterdir())

@@ -692,8 +692,12 @@ class Pipeline:
             elif f == "arrival_time":
                 p = parse_col(col, _time_fn)
             elif f == "minutes":
-                kw = {"settled": s.decimal_settled, "upper": MAX_MINUTES}
-                p = parse_col(col, _number_parser(s.decimal or "either", **kw))
+                p = parse_col(
+                    col,
+                    _number_parser(
+                        s.decimal or "either", settled=s.decimal_settled, upper=MAX_MINUTES
+                    ),
+                )
             elif f == "value" and s.kind == "measurements":
                 p = parse_col(col, numfn)
             elif f == "value" and s.kind == "outcomes":

@@ -169,7 +169,7 @@ def looks_like_person_name(value: str) -> bool:
     return bool(_PERSON_NAME.fullmatch(value.strip()))
 
 
-def name_like_column(values: list[str], codes: set[str] = frozenset()) -> bool:
+def name_like_column(values: list[str], codes: set[str] | frozenset[str] = frozenset()) -> bool:
     """True when a text column's distinct values look like personal names: at least two
     and at least half of them are name-shaped (:func:`looks_like_person_name`, not in
     ``codes``), and no word is shared by more than half of those (``Hold Nord``/``Hold
