@@ -33,12 +33,11 @@ from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import mapping as M
 from envejind_eval.ingest import pseudonymise as P
 from envejind_eval.ingest.readers import (
+    SUFFIXES,
     Col,
     RawTable,
     _drop_rows,
-    read_csv,
-    read_parquet,
-    read_xlsx,
+    read_table,
     total_labels,
 )
 from envejind_eval.ingest.report import (
@@ -371,8 +370,10 @@ class Pipeline:
         # problem records: (grow array, col label array-or-str, rule, message, severity, cell)
         self._problems: list[tuple[np.ndarray, Any, str, str, str, Any]] = []
         self.quarantined: np.ndarray | None = None  # per grow
-        # (file, sheet, reason) of every file or sheet in the folder that is not read
-        self.not_read: list[tuple[str, str | None, str]] = []
+        # (file, sheet, reason, severity) of every file or sheet in the folder not read:
+        # info when it is no table (a note, a lock file) or left out by datakilder.toml,
+        # a warning when it is a table nothing identifies (its rows may be data)
+        self.not_read: list[tuple[str, str | None, str, str]] = []
         self._cpr_cache: dict[str, tuple[int, str | None]] = {}
 
     # -- keys & ids ---------------------------------------------------------------------------
@@ -415,35 +416,29 @@ class Pipeline:
                 continue
             reason = _unread_reason(p)
             if reason:  # listed in the report, never skipped in silence
-                self.not_read.append((p.name, None, reason))
+                self.not_read.append((p.name, None, reason, SEVERITY_INFO))
             else:
                 files.append(p)
         _refuse_same_stem(files)
         for path in files:
-            suffix = path.suffix.lower()
             rule = self.mapping.rule_for(path.name)
-            if suffix in (".csv", ".txt"):
-                raws = [read_csv(path, file=path.name, header_score=M.header_score)]
-            elif suffix == ".xlsx":
-                raws = read_xlsx(
-                    path,
-                    file=path.name,
-                    header_score=M.header_score,
-                    date_of=lambda t: D.parse_date(t)[0],
-                )
-                if rule is not None and rule.sheets:
-                    for r in raws:
-                        if r.sheet not in rule.sheets:
-                            self.not_read.append(
-                                (
-                                    r.file,
-                                    r.sheet,
-                                    "sheet not listed under sheets in datakilder.toml",
-                                )
+            raws = read_table(
+                path,
+                header_score=self.mapping.header_scorer(rule),
+                date_of=lambda t: D.parse_date(t)[0],
+            )
+            if rule is not None and rule.sheets:
+                for r in raws:
+                    if r.sheet is not None and r.sheet not in rule.sheets:
+                        self.not_read.append(
+                            (
+                                r.file,
+                                r.sheet,
+                                "sheet not listed under sheets in datakilder.toml",
+                                SEVERITY_INFO,
                             )
-                    raws = [r for r in raws if r.sheet in rule.sheets]
-            else:
-                raws = [read_parquet(path, file=path.name)]
+                        )
+                raws = [r for r in raws if r.sheet is None or r.sheet in rule.sheets]
             for raw in raws:
                 src = self.classify(raw, rule)
                 if src is None:
@@ -454,6 +449,7 @@ class Pipeline:
                             "not recognised as a table by its name or columns: name it in "
                             f'datakilder.toml ([files."{raw.file}"] table = "participants", '
                             '"attendance", …)',
+                            SEVERITY_WARNING,
                         )
                     )
                     continue
@@ -770,10 +766,12 @@ class Pipeline:
         # wide columns
         if s.layout == "wide":
             self._wide_columns(s, used)
+        frule = self.mapping.rule_for(raw.file)
         for i, h in enumerate(raw.header):
             if i in s.targets or i in used or i in s.wide_cols or i in s.names:
                 continue
-            if h.strip():
+            # a column datakilder.toml maps to "ignore" is left out on purpose
+            if h.strip() and M.header_field(h, s.kind, self.mapping, frule) != "ignore":
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
@@ -1758,14 +1756,14 @@ class Pipeline:
             chunks.append(
                 pd.DataFrame(
                     {
-                        "file": [_shown(f) for f, _, _ in self.not_read],
-                        "sheet": [_shown(sh) for _, sh, _ in self.not_read],
+                        "file": [_shown(r[0]) for r in self.not_read],
+                        "sheet": [_shown(r[1]) for r in self.not_read],
                         "row": None,
                         "cell": None,
                         "column": None,
                         "rule": "file_not_read",
-                        "severity": SEVERITY_WARNING,
-                        "message": [r for _, _, r in self.not_read],
+                        "severity": [r[3] for r in self.not_read],
+                        "message": [r[2] for r in self.not_read],
                         "_g": -1,
                         "_o": len(self.sources) + np.arange(len(self.not_read)),
                     }
@@ -1823,7 +1821,6 @@ class Pipeline:
         return out
 
 
-READABLE = (".csv", ".txt", ".xlsx", ".parquet")
 FIXED_SUFFIX = " (datakilder.toml)"  # header of a column of fixed values
 
 
@@ -1868,9 +1865,9 @@ def _unread_reason(path: Path) -> str:
     if path.name.startswith("."):
         return "a hidden file: not read"
     suffix = path.suffix.lower()
-    if suffix not in READABLE:
+    if suffix not in SUFFIXES:
         return (
-            f"format {suffix or '(no extension)'}: not read (readable: {', '.join(READABLE)}); "
+            f"format {suffix or '(no extension)'}: not read (readable: {', '.join(SUFFIXES)}); "
             "save it in one of these formats"
         )
     return ""

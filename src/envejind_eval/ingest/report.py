@@ -54,6 +54,24 @@ COLUMN_COLUMNS = [
 PROBLEM_COLUMNS = ["file", "sheet", "row", "cell", "column", "rule", "severity", "message"]
 
 
+def _problem_lines(p: pd.DataFrame, max_problems: int) -> list[str]:
+    lines = []
+    show = p.head(max_problems).astype(object)
+    show = show.where(show.notna(), "")
+    for rec in show.to_dict(orient="records"):
+        r = {k: str(v) for k, v in rec.items()}
+        where = r["file"] + (f"[{r['sheet']}]" if r["sheet"] else "")
+        if r["row"]:
+            where += f" row {r['row']}"
+        if r["cell"]:
+            where += f" ({r['cell']})"
+        col = f" column '{r['column']}'" if r["column"] else ""
+        lines.append(f"  {r['severity']}: {where}{col}: {r['rule']}: {r['message']}")
+    if len(p) > max_problems:
+        lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
+    return lines
+
+
 def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
@@ -175,24 +193,18 @@ class IngestReport:
                 f"{int(tot.duplicates)} duplicates dropped"
             )
         p = self.problems
+        info = p[p["severity"] == "info"] if len(p) else p
+        p = p[p["severity"] != "info"] if len(p) else p
         if len(p):
             lines.append("")
             lines.append(f"{len(p)} problem(s):")
-            show = p.head(max_problems).astype(object)
-            show = show.where(show.notna(), "")
-            for rec in show.to_dict(orient="records"):
-                r = {k: str(v) for k, v in rec.items()}
-                where = r["file"] + (f"[{r['sheet']}]" if r["sheet"] else "")
-                if r["row"]:
-                    where += f" row {r['row']}"
-                if r["cell"]:
-                    where += f" ({r['cell']})"
-                col = f" column '{r['column']}'" if r["column"] else ""
-                lines.append(f"  {r['severity']}: {where}{col}: {r['rule']}: {r['message']}")
-            if len(p) > max_problems:
-                lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
+            lines += _problem_lines(p, max_problems)
         else:
             lines.append("no problems")
+        if len(info):  # what was derived, not delivered or not read (no table): no problem
+            lines.append("")
+            lines.append(f"{len(info)} note(s):")
+            lines += _problem_lines(info, max_problems)
         if self.fatal:
             lines.append(f"unusable: {self.fatal}")
         return "\n".join(lines)
