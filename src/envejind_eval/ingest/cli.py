@@ -141,6 +141,7 @@ def _fatal_json(path: Path, exc: Exception) -> str:
         "exit_code": 2,
         "error": error_line(exc),
         "files": [],
+        "columns": [],
         "problems": [],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
