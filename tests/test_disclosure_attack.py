@@ -1,0 +1,103 @@
+"""The reader's attack (issue 14): integer programmes over every published CSV of a run
+recover no suppressed small count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import envejind_eval as ee
+from envejind_eval.report.attack import attack, disclosed
+from envejind_eval.report.build import build_report
+
+TEST_KEY = "0123456789abcdef" * 4
+FAST = {"n_boot": 0, "figures": False, "quiet": True}
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVEJIND_PSEUDONYM_KEY", TEST_KEY)
+
+
+@pytest.fixture(scope="module")
+def by_municipality(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("attack") / "r"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENVEJIND_PSEUDONYM_KEY", TEST_KEY)
+        build_report(ee.sample_path() / "canonical", out, by="municipality", **FAST)
+    return out
+
+
+def _write(root: Path, scope: str | None, name: str, rows: list[dict]) -> None:
+    d = (root if scope is None else root / scope) / "tables"
+    d.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(d / f"{name}.csv", index=False)
+
+
+def _flow(root: Path, teams: dict[str, dict[str, int]]) -> None:
+    rows = [{"municipality": m, "n_teams": 1, "started": n} for m, n in teams.items()]
+    rows.append({"municipality": "I alt", "n_teams": len(teams), "started": sum(teams.values())})
+    _write(root, None, "flow_municipality", rows)
+
+
+def test_attack_sums_over_municipalities(tmp_path: Path) -> None:
+    # the issue's first finding, in miniature: 42 men nationally, 12 + 11 + 9 elsewhere,
+    # so Halsnæs has 10 men of 11 participants and its women ("<5") are exactly 1
+    _flow(tmp_path, {"A": 16, "H": 11, "I": 11, "O": 12})
+    sex = [("male", 42, "50"), ("female", "..", "50")]
+    _write(tmp_path, None, "start_sex", [{"code": c, "n": n, "n_total": t} for c, n, t in sex])
+    for m, men, women in (("A", 12, "<5"), ("I", 11, None), ("O", 9, "<5")):
+        rows = [{"code": "male", "n": men, "n_total": ""}]
+        if women:
+            rows.append({"code": "female", "n": women, "n_total": ""})
+        _write(tmp_path, m, "start_sex", rows)
+    _write(
+        tmp_path,
+        "H",
+        "start_sex",
+        [{"code": "male", "n": "..", "n_total": 11}, {"code": "female", "n": "<5", "n_total": 11}],
+    )
+    res = attack(tmp_path)
+    hal = res.loc[(res["scope"] == "H") & (res["column"] == "n") & (res["shown"] == "<5")]
+    assert hal[["low", "high"]].values.tolist() == [[1, 1]]
+    assert hal["disclosed"].all()
+    # without the national 42 nothing is pinned
+    (tmp_path / "tables" / "start_sex.csv").unlink()
+    assert not attack(tmp_path)["disclosed"].any()
+
+
+def test_attack_pre_post_excluded_from_participants(tmp_path: Path) -> None:
+    # n + n_excluded of a pre/post row is the number of participants of its scope
+    _flow(tmp_path, {"A": 11, "B": 20})
+    row = {"level": "total", "unit": "total", "rater_code": "self", "n": 9, "n_excluded": "<5"}
+    _write(tmp_path, "A", "prepost_x", [row])
+    res = attack(tmp_path)
+    assert res[["low", "high", "disclosed"]].values.tolist() == [[2, 2, True]]
+    _write(tmp_path, "A", "prepost_x", [{**row, "n": ".."}])
+    res = attack(tmp_path)
+    assert not res["disclosed"].any()
+
+
+def test_attack_dotdot_range_inside_small(tmp_path: Path) -> None:
+    # ".." is disclosed when the reader narrows it to 1 .. min_cell - 1
+    _flow(tmp_path, {"A": 10, "B": 20})
+    rows = [
+        {"rater_code": "self", "unit": "u", "n": 10, "improved": 5, "unchanged": "..",
+         "deteriorated": ".."}
+    ]  # fmt: skip
+    _write(tmp_path, "A", "rci_x", rows)
+    assert disclosed(tmp_path).empty  # unchanged + deteriorated = 5: each can be 0
+    rows[0]["deteriorated"] = "<5"
+    _write(tmp_path, "A", "rci_x", rows)
+    got = attack(tmp_path)
+    # deteriorated is 1..4, so unchanged = 5 - deteriorated is 1..4 too
+    assert got["disclosed"].tolist() == [True, False]
+
+
+def test_sample_by_municipality_run_recovers_nothing(by_municipality: Path) -> None:
+    res = attack(by_municipality)
+    assert len(res) > 50  # the attack sees the suppressed cells of every report
+    leaked = res.loc[res["disclosed"], ["scope", "table", "row", "column"]]
+    assert leaked.empty, leaked.to_string()
