@@ -197,7 +197,7 @@ def _model_folder(
         sname = scope or "national"
         for name, df in tabs.items():
 
-            def where(r: int, col: str, name: str = name) -> dict[str, object]:
+            def where(r: int, col: str, name: str = name, sname: str = sname) -> dict:
                 return {"folder": folder, "scope": sname, "table": name, "row": r, "column": col}
 
             if name in ("flow_municipality", "flow_team"):
