@@ -95,6 +95,8 @@ class Cell:
     state: State = "published"
     reason: str | None = None  # small | dominance | secondary | estimate (internal only)
     locked: bool = False  # already handed out: may not be suppressed any more
+    public: bool = False  # a headcount of a whole scope: never suppressed (rules §4)
+    stage: int = 0  # gated in this round of the run (national 0, municipalities 1)
     margin: bool = False
     edition: str = CURRENT
     ref: object = None  # caller's handle (row label, column)
@@ -216,6 +218,9 @@ class System:
     tables: Sequence[TableMeta]
     cells: list[Cell]
     rules: DisclosureRules = field(default_factory=DisclosureRules)
+    #: complete list of values of a scope dimension (e.g. every municipality of the run):
+    #: a number over the whole dimension is the sum over these, with no "other" category
+    scopes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.blocks: dict[tuple[str, str], _Block] = {}
@@ -242,9 +247,16 @@ class System:
             for c in pcell:
                 for d, v in c.key:
                     cats[d].add(v)
+            for d in dims:
+                if d in self.scopes:
+                    cats[d] |= {str(v) for v in self.scopes[d]}
             catl = {
                 d: sorted(cats[d] - {OTHER})
-                + ([OTHER] if d in fixed_dims or OTHER in cats[d] else [])
+                + (
+                    [OTHER]
+                    if (d in fixed_dims and d not in self.scopes) or OTHER in cats[d]
+                    else []
+                )
                 for d in dims
             }
             editions = sorted({t.edition for t in ptab} | {c.edition for c in pcell})
@@ -503,14 +515,57 @@ class System:
         small_hi = self.rules.min_cell - 1
         exact = math.isfinite(lo) and math.isfinite(hi) and hi - lo < 0.5
         if t.kind == "suppressed":
+            if exact and self._earlier_fact(t):
+                return None
             if exact:
                 return "pinned to an exact value"
             if t.strict and lo >= 1 and hi <= small_hi:
                 return f"range inside [1, {small_hi}]"
             return None
-        if exact and 1 <= lo <= small_hi:
+        if exact and 1 <= lo <= small_hi and not self._public_fact(t):
             return "derivable small count"
         return None
+
+    def _public_fact(self, t: Target) -> bool:
+        """True when the headcounts of whole scopes alone (``Cell.public``) pin ``t``: then
+        it is itself such a headcount (forms not received = expected - received), not an
+        attribute a suppression could protect."""
+        return self._pinned_by(t, lambda c: c.public)
+
+    def _earlier_fact(self, t: Target) -> bool:
+        """True when a 0 %/100 % cell of a lower level (a municipality) is pinned by what an
+        earlier stage (the national report) published on its own: nobody of 31 nationally
+        means nobody in each municipality. That group fact was allowed there (a group of at
+        least ``2 * min_cell``); hiding it again here protects nothing."""
+        if t.cell is None:
+            return False
+        c0 = self.cells[t.cell]
+        if c0.reason != "dominance" or c0.stage == 0:
+            return False
+        return self._pinned_by(
+            t,
+            lambda c: (
+                c.public or (c.state == "published" and c.edition == CURRENT and c.stage < c0.stage)
+            ),
+        )
+
+    def _pinned_by(self, t: Target, known) -> bool:
+        idx = [
+            i
+            for i, c in enumerate(self.cells)
+            if c.state == "published" and known(c) and not math.isnan(c.value)
+        ]
+        if not idx:
+            return False
+        a_eq = _sparse_rows([self.supports[i] for i in idx], self.n_vars)
+        b_eq = np.array([self.cells[i].value for i in idx])
+        ends = []
+        for sign in (1.0, -1.0):
+            res = _linprog(sign * t.coef, (a_eq, b_eq, None, None))
+            if res.status != 0:
+                return False
+            ends.append(sign * res.fun)
+        return abs(ends[1] - ends[0]) < 0.5
 
     def targets(self, *, populations: Iterable[str] | None = None) -> list[Target]:
         """Every protected quantity: suppressed sensitive cells, implicit aggregates of the

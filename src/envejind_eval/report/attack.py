@@ -19,7 +19,7 @@ What the reader knows (and nothing else):
 * "<5" is 1 .. min_cell-1, ".." is any number >= 0;
 * the participants of a scope (national, municipality, team) are ``started`` of the flow
   tables; a pre/post row's ``n + n_excluded``, ``n_expected`` of the response table and
-  ``n_total`` of the start tables are that number; ``n_participants`` too;
+  ``n_total`` of the start tables are that number;
 * a start table's categories cover everyone ("unknown" is a category); a category missing
   from a municipality's table has nobody there;
 * a reliable-change row's classes add up to its ``n``; a share next to its n is count / n;
@@ -273,9 +273,7 @@ def _generic(m: _Model, name: str, scope: str | None, df: pd.DataFrame, where) -
             mun = row["municipality"]
         k = tuple(row[c] for c in keys if c not in shares and c != "method")
         for c in counts:
-            tot = m.participants(mun) if c == "n_participants" else None
-            x = tot if tot is not None else m.scope_sum(name, mun, (*k, c))
-            m.observe(x, row[c], where(r, c))
+            m.observe(m.scope_sum(name, mun, (*k, c)), row[c], where(r, c))
         if "n" in counts:
             n = m.scope_sum(name, mun, (*k, "n"))
             for s in shares:  # outcomes: share_pre / share_post of the n pairs

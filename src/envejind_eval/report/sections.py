@@ -166,6 +166,7 @@ def design(ctx: Context) -> Section:
                 total="started",
                 total_label=tot,
                 population="participants",
+                known_cols=("started",),
                 public_cols=("n_teams",),
                 formats=dict.fromkeys(["n_teams", *status_cols], "int"),
                 labels=labels,
@@ -184,6 +185,7 @@ def design(ctx: Context) -> Section:
                     total="started",
                     total_label=tot,
                     population="participants",
+                    known_cols=("started",),
                     formats=dict.fromkeys(status_cols, "int"),
                     labels=labels,
                 )
@@ -204,6 +206,7 @@ def design(ctx: Context) -> Section:
                 total="started",
                 total_label=tot,
                 population="participants",
+                known_cols=("started",),
                 formats=dict.fromkeys(status_cols, "int"),
                 labels={k: v for k, v in labels.items() if k not in ("municipality", "n_teams")},
             )
@@ -219,6 +222,9 @@ def design(ctx: Context) -> Section:
                 count_cols=("n_expected", "n_forms"),
                 total="n_expected",
                 population="response",
+                # the forms received and the persons expected to fill them in are
+                # headcounts of data collection, not attributes (disclosure.md rule 9)
+                known_cols=("n_expected", "n_forms"),
                 share_cols=("response_rate",),
                 n_col="n_expected",
                 formats={"n_expected": "int", "n_forms": "int", "response_rate": "pct"},
@@ -441,6 +447,7 @@ def participants(ctx: Context) -> Section:
         count_cols=("n",),
         n_col="n_total",
         n_is_total=True,
+        known_cols=("n_total",),  # the participants of the scope
         share_cols=("share",),
         formats={"n": "int", "share": "pct"},
         labels=labels,

@@ -281,6 +281,7 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
         # read as "excluded among the n" the counts can contradict each other
         count_cols=("n", "n_excluded"),
         value_cols=PREPOST_ESTIMATES,
+        parts_of_scope=True,  # n + n_excluded = the participants of the scope
         population=f"prepost_{inst_id}",
         formats={
             "n": "int",
