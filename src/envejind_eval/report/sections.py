@@ -410,8 +410,10 @@ def _age_group(age: float, ctx: Context) -> str:
 
 
 def distribution(values: pd.Series, order: list[str], name: str) -> pd.DataFrame:
+    # every category of ``order`` is a row, also when nobody has it: a table that leaves out
+    # empty categories tells a reader that everyone is in the ones shown (all five
+    # participants of a team are men), and the category list differs between scopes
     counts = values.value_counts().reindex(order, fill_value=0)
-    counts = counts[counts.index.isin(values.unique()) | (counts > 0)]
     df = pd.DataFrame({name: counts.index, "n": counts.to_numpy(dtype="int64")})
     df["share"] = df["n"] / df["n"].sum() if df["n"].sum() else np.nan
     df["n_total"] = int(df["n"].sum())
@@ -432,7 +434,9 @@ def participants(ctx: Context) -> Section:
     sex_order = ["male", "female", "other", "unknown"]
     sex = p["sex"].fillna("unknown")
     ref = p["referred_by"].fillna("unknown")
-    ref_order = [*dict.fromkeys([*ref.value_counts().index.tolist()])]
+    # the same rows in every report of the run: the categories of the whole run + unknown
+    run_ref = (ctx.national if ctx.national is not None else ds).participants["referred_by"]
+    ref_order = [*dict.fromkeys([*run_ref.dropna().value_counts().index.tolist(), "unknown"])]
     ref_order = sorted(ref_order, key=lambda c: (c == "unknown", c == "other"))
     labels = {
         "group": ctx.t("col_group"),
