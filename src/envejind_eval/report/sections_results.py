@@ -282,6 +282,9 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
         count_cols=("n", "n_excluded"),
         value_cols=PREPOST_ESTIMATES,
         parts_of_scope=True,  # n + n_excluded = the participants of the scope
+        # who has a pre/post pair is a fact of data collection (forms received), not an
+        # attribute of the person (docs/disclosure.md rule 9): both are shown as they are
+        known_cols=("n", "n_excluded"),
         population=f"prepost_{inst_id}",
         formats={
             "n": "int",
