@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import LinearConstraint, linprog, milp
 
 from envejind_eval.disclosure.rules import DisclosureRules
 from envejind_eval.errors import DisclosureError, EnvejindWarning
@@ -272,6 +272,7 @@ class System:
         self._warm_solver: _WarmSolver | None = None
         self._warm_rows: dict[int, int] = {}
         self._warm_eq_cells: list[int] = []
+        self._int_pool: list[np.ndarray] = []
 
     # -- structure ---------------------------------------------------------------------
 
@@ -502,8 +503,83 @@ class System:
         return self.problem(t, lo, hi) is None
 
     def reset_pool(self) -> None:
+        self._int_seen = 0
         self._pool = []
         self._pool_arr = None
+
+    # -- integer feasibility -----------------------------------------------------------
+
+    def int_problem(self, t: Target, lp: tuple[float, float] | None = None) -> str | None:
+        """:meth:`problem` on the *integer* range of ``t`` (a reader solving integer
+        programmes). Only called when the LP range passes: the integer range lies inside
+        it and can be narrower when three or more linked dimensions make the constraint
+        matrix not totally unimodular. Integer solutions are pooled: two of them that
+        already show ``t`` safe make the programme unnecessary."""
+        if self.n_vars == 0 or (lp is not None and lp[1] - lp[0] < 0.5):
+            return None  # an exact LP range is the integer range (the true counts fit it)
+        cons = self._int_constraints()
+        if cons is None:
+            return None
+        # vertices of the LP audit are often whole numbers (hierarchical tables): reuse them
+        seen = self.__dict__.setdefault("_int_seen", 0)
+        for x in self._pool[seen:]:
+            if np.all(np.abs(x - np.round(x)) < 1e-9):
+                self._int_pool.append(np.round(x))
+        self._int_seen = len(self._pool)
+        if not self._int_pool:  # a few integer vertices decide most targets at once
+            rng = np.random.default_rng(0)
+            for _ in range(4):
+                res = milp(
+                    rng.standard_normal(self.n_vars),
+                    constraints=cons,
+                    integrality=np.ones(self.n_vars),
+                    bounds=(0, np.inf),
+                )
+                if res.status == 0:
+                    self._int_pool.append(np.round(res.x))
+        if self._int_pool:
+            vals = np.stack(self._int_pool) @ t.coef
+            lo, hi = round(float(vals.min())), round(float(vals.max()))
+            if self.problem(t, lo, hi) is None:  # monotone: a wider true range passes too
+                return None
+        ends = []
+        for sign in (1.0, -1.0):
+            res = milp(
+                sign * t.coef,
+                constraints=cons,
+                integrality=np.ones(self.n_vars),
+                bounds=(0, np.inf),
+            )
+            if res.status == 3:
+                ends.append(math.inf)
+                continue
+            if res.status != 0:
+                return None  # the LP audit stands (a time limit; infeasible is caught there)
+            self._int_pool.append(np.round(res.x))
+            ends.append(round(sign * res.fun))
+        return self.problem(t, ends[0], ends[1])
+
+    def _int_constraints(self) -> list | None:
+        sig = tuple(c.state for c in self.cells)
+        if getattr(self, "_int_sig", None) == sig:
+            return self._int_cons
+        a_eq, b_eq, a_ub, b_ub = self._matrices()
+        cons = []
+        if a_eq is not None:
+            cons.append(LinearConstraint(a_eq, b_eq, b_eq))
+        if a_ub is not None:
+            cons.append(LinearConstraint(a_ub, -np.inf, b_ub))
+        self._int_sig, self._int_cons = sig, cons or None
+        self._int_pool = [x for x in getattr(self, "_int_pool", []) if self._int_ok(x)]
+        return self._int_cons
+
+    def _int_ok(self, x: np.ndarray) -> bool:
+        """``x`` still satisfies every constraint (suppression only removes equations)."""
+        for c in self._int_cons or []:
+            v = c.A @ x
+            if np.any(v < c.lb - 1e-6) or np.any(v > c.ub + 1e-6):
+                return False
+        return True
 
     def matrices(self, drop: Iterable[int] = ()) -> tuple:
         return self._matrices(drop)
@@ -530,7 +606,7 @@ class System:
         """True when the headcounts of whole scopes alone (``Cell.public``) pin ``t``: then
         it is itself such a headcount (forms not received = expected - received), not an
         attribute a suppression could protect."""
-        return self._pinned_by(t, lambda c: c.public)
+        return self._pinned_by(t, lambda c: c.public, "public")
 
     def _earlier_fact(self, t: Target) -> bool:
         """True when a 0 %/100 % cell of a lower level (a municipality) is pinned by what an
@@ -547,25 +623,31 @@ class System:
             lambda c: (
                 c.public or (c.state == "published" and c.edition == CURRENT and c.stage < c0.stage)
             ),
+            ("stage", c0.stage),
         )
 
-    def _pinned_by(self, t: Target, known) -> bool:
-        idx = [
-            i
-            for i, c in enumerate(self.cells)
-            if c.state == "published" and known(c) and not math.isnan(c.value)
-        ]
-        if not idx:
+    def _pinned_by(self, t: Target, known, cache_key: object) -> bool:
+        # the cells ``known`` selects are never suppressed later (public or locked): cache
+        cache = self.__dict__.setdefault("_known_rows", {})
+        if cache_key not in cache:
+            idx = [
+                i
+                for i, c in enumerate(self.cells)
+                if c.state == "published" and known(c) and not math.isnan(c.value)
+            ]
+            vals = [float(self.cells[i].value) for i in idx]
+            cache[cache_key] = (
+                _solver_or_none([self.supports[i] for i in idx], vals, self.n_vars) if idx else None
+            )
+        if cache[cache_key] is None:
             return False
-        a_eq = _sparse_rows([self.supports[i] for i in idx], self.n_vars)
-        b_eq = np.array([self.cells[i].value for i in idx])
-        ends = []
-        for sign in (1.0, -1.0):
-            res = _linprog(sign * t.coef, (a_eq, b_eq, None, None))
-            if res.status != 0:
-                return False
-            ends.append(sign * res.fun)
-        return abs(ends[1] - ends[0]) < 0.5
+        done = self.__dict__.setdefault("_known_pins", {})
+        sig = (cache_key, np.flatnonzero(t.coef).tobytes(), t.coef[t.coef != 0].tobytes())
+        if sig not in done:
+            solver = cache[cache_key]
+            ends = [solver.solve(t.coef, sense)[:2] for sense in ("min", "max")]
+            done[sig] = all(st == "optimal" for st, _ in ends) and ends[1][1] - ends[0][1] < 0.5
+        return done[sig]
 
     def targets(self, *, populations: Iterable[str] | None = None) -> list[Target]:
         """Every protected quantity: suppressed sensitive cells, implicit aggregates of the
@@ -680,6 +762,22 @@ def _joint(dims: list[str], cats: dict[str, list[str]], tables: Sequence[TableMe
     return codes
 
 
+def _solver_or_none(rows: list[np.ndarray], values: list[float], n: int) -> Any:
+    """A HiGHS model of ``rows @ x == values``, ``x >= 0``; falls back to linprog."""
+    try:
+        return _WarmSolver(n, rows, values, values, len(rows))
+    except Exception:  # the bundled HiGHS object is private scipy API
+
+        class _Lp:
+            def solve(self, coef: np.ndarray, sense: str) -> tuple:
+                a = _sparse_rows(rows, n)
+                sign = 1.0 if sense == "min" else -1.0
+                res = _linprog(sign * coef, (a, np.asarray(values), None, None))
+                return ("optimal", sign * res.fun) if res.status == 0 else ("other", math.nan)
+
+        return _Lp()
+
+
 def _linprog(c: np.ndarray, m: tuple) -> Any:
     """``min c'x`` subject to the system's matrices ``m`` (from ``_matrices``), ``x >= 0``."""
     a_eq, b_eq, a_ub, b_ub = m
@@ -730,10 +828,12 @@ def check_targets(system: System, targets: Sequence[Target]) -> pd.DataFrame:
     rows = []
     for t in targets:
         if system.quick_check(t):
-            prob = None
+            prob = system.int_problem(t)
         else:
             lo, hi = system.bounds(t.coef)
             prob = system.problem(t, lo, hi)
+            if prob is None:
+                prob = system.int_problem(t, (lo, hi))
         rows.append(
             {
                 "kind": t.kind,
