@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import envejind_eval as ee
 from envejind_eval.report.attack import attack, disclosed
@@ -102,4 +104,58 @@ def test_sample_by_municipality_run_recovers_nothing(by_municipality: Path) -> N
     res = attack(by_municipality)
     assert len(res) > 50  # the attack sees the suppressed cells of every report
     leaked = res.loc[res["disclosed"], ["scope", "table", "row", "column"]]
+    assert leaked.empty, leaked.to_string()
+
+
+def test_national_tables_do_not_depend_on_by(by_municipality: Path, tmp_path: Path) -> None:
+    # the national report is protected on its own first (top down), so writing the
+    # municipality reports too does not change a byte of it (issue 14 §1, issue 16 §2)
+    alone = tmp_path / "national"
+    build_report(ee.sample_path() / "canonical", alone, **FAST)
+    files = sorted(p.name for p in (alone / "tables").glob("*.csv"))
+    assert files == sorted(p.name for p in (by_municipality / "tables").glob("*.csv"))
+    for f in files:
+        assert (alone / "tables" / f).read_bytes() == (
+            by_municipality / "tables" / f
+        ).read_bytes(), f
+
+
+def test_sample_start_response_and_national_completers_are_shown(by_municipality: Path) -> None:
+    # headcounts of whole scopes and forms received are not attributes (rule 9)
+    for scope in (
+        by_municipality,
+        *[p for p in by_municipality.iterdir() if (p / "tables").is_dir()],
+    ):
+        resp = pd.read_csv(scope / "tables" / "response.csv", dtype=str)
+        assert not resp[["n_expected", "n_forms"]].isin(["..", "<5"]).any().any(), scope
+        flow = pd.read_csv(scope / "tables" / "flow_team.csv", dtype=str)
+        assert not flow["started"].isin(["..", "<5"]).any(), scope
+    flow = pd.read_csv(by_municipality / "tables" / "flow_municipality.csv", dtype=str)
+    assert flow["completed"].iloc[-1] not in ("..", "<5")
+
+
+@pytest.mark.slow
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    seed=st.integers(0, 10_000),
+    n_mun=st.integers(2, 3),
+    size=st.sampled_from([(3, 6), (5, 8)]),
+)
+def test_random_small_deliveries_recover_nothing(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, n_mun: int, size: tuple[int, int]
+) -> None:
+    from envejind_eval.synth import SAMPLE_MUNICIPALITIES, synthesize
+
+    ds, _ = synthesize(
+        seed=seed,
+        municipalities=SAMPLE_MUNICIPALITIES[:n_mun],
+        teams_per_municipality=(1, 2),
+        team_size=size,
+    )
+    root = tmp_path_factory.mktemp("prop")
+    data = ds.to_canonical(root / "canonical")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENVEJIND_PSEUDONYM_KEY", TEST_KEY)
+        build_report(data, root / "r", by="municipality", **FAST)
+    leaked = disclosed(root / "r")
     assert leaked.empty, leaked.to_string()
