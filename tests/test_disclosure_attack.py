@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import envejind_eval as ee
@@ -135,7 +135,12 @@ def test_sample_start_response_and_national_completers_are_shown(by_municipality
 
 
 @pytest.mark.slow
-@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],  # a report per example: no shrinking
+)
 @given(
     seed=st.integers(0, 10_000),
     n_mun=st.integers(2, 3),

@@ -22,7 +22,9 @@ What the reader knows (and nothing else):
   ``n_total`` of the start tables are that number;
 * a start table's categories cover everyone ("unknown" is a category); a category missing
   from a municipality's table has nobody there;
-* a reliable-change row's classes add up to its ``n``; a share next to its n is count / n;
+* a reliable-change row's classes add up to its ``n``; a share next to its n is count / n
+  ("<5" in a share column next to an ``n`` of at least min_cell: the count is 1 .. min_cell-1;
+  next to a smaller or hidden ``n`` it marks an estimate on too few persons, like "..");
 * any other whole-number column named ``n`` / ``n_*`` is a count of its row (national = sum
   of municipalities).
 
@@ -280,7 +282,11 @@ def _generic(m: _Model, name: str, scope: str | None, df: pd.DataFrame, where) -
                 x = m.scope_sum(name, mun, (*k, s))
                 m.eq(_add(x, n, 1, -1), -math.inf, 0)
                 if _number(row[s], whole=False) is None:  # "<5" / "..": the count is hidden
-                    m.observe(x, row[s], where(r, s))
+                    shown = row[s]
+                    nv = _number(row["n"])
+                    if shown != ".." and (nv is None or nv < m.min_cell):
+                        shown = ".."  # "<5" of an estimate on fewer than 5: says nothing more
+                    m.observe(x, shown, where(r, s))
                 else:
                     m.share(x, n, row[s])
 
@@ -337,16 +343,16 @@ def _solve(m: _Model, *, seeds: int = 8) -> pd.DataFrame:
 
     def run(c: np.ndarray) -> float:
         res = milp(c, constraints=cons, integrality=integ, bounds=(0, np.inf))
-        if res.status == 3:  # unbounded (only a maximum can be)
-            return -math.inf
+        if res.status == 3 or (pool and "unbounded" in str(res.message).lower()):
+            return -math.inf  # unbounded (only a maximum can be; the system is feasible)
         if res.status != 0:
             raise ValueError(f"the published tables are inconsistent ({res.message})")
         pool.append(np.round(res.x))
         return float(round(res.fun))
 
     rng = np.random.default_rng(0)
-    for _ in range(seeds):
-        run(rng.standard_normal(nv))
+    for _ in range(seeds):  # positive weights: bounded below, a different vertex each
+        run(rng.random(nv))
     small_hi = m.min_cell - 1
     out = []
     for expr, info in m.targets:

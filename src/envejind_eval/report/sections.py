@@ -321,17 +321,24 @@ def response_rates(ds: Any, ctx: Context) -> pd.DataFrame:
         return pd.DataFrame()
     forms = m.loc[m["value"].notna(), ["participant_id", "instrument", "rater", "timepoint"]]
     forms = forms.drop_duplicates()
+    # which timepoints the design used is decided on the whole run, so every report of the
+    # run has the same rows (a row missing in one municipality would read as "nobody")
+    run = ctx.national if ctx.national is not None else ds
+    rm = run.measurements
+    used = set(
+        map(tuple, rm.loc[rm["value"].notna(), ["instrument", "rater", "timepoint"]].to_numpy())
+    )
     rows = []
     for inst_id, inst in ds.instruments.items():
         for rater in inst.raters:
             f = forms.loc[(forms["instrument"] == inst_id) & (forms["rater"] == rater)]
-            if not len(f):
+            if not any((inst_id, rater, tp) in used for tp in TIMEPOINTS):
                 continue
             for tp in TIMEPOINTS:
                 got = f.loc[f["timepoint"] == tp, "participant_id"].nunique()
                 if tp == "baseline":
                     expected = len(p)
-                elif not got:  # the design did not use this timepoint
+                elif (inst_id, rater, tp) not in used:  # the design did not use this timepoint
                     continue
                 else:
                     expected = int((p["status"] != "ongoing").sum())
