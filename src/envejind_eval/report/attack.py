@@ -63,9 +63,12 @@ class _Model:
     index: dict[tuple, int] = field(default_factory=dict)
     rows: list[tuple[dict[int, float], float, float]] = field(default_factory=list)
     targets: list[tuple[dict[int, float], dict[str, object]]] = field(default_factory=list)
+    ns: int = 0  # edition (0, 1, ...): each has its own unknowns
+    #: every observed cell: (edition, scope, table, row labels, column) -> (expr, shown)
+    cells: dict[tuple, tuple[dict[int, float], str]] = field(default_factory=dict)
 
     def leaf(self, *key: object) -> int:
-        return self.index.setdefault(key, len(self.index))
+        return self.index.setdefault((self.ns, *key), len(self.index))
 
     def scope_sum(self, concept: str, scope: str | None, key: tuple) -> dict[int, float]:
         """A national number (scope None) is the sum over the municipalities."""
@@ -91,6 +94,9 @@ class _Model:
 
     def observe(self, expr: dict[int, float], shown: str, where: dict[str, object]) -> None:
         """One published count: a number is an equation, "<5" a range, ".." unknown."""
+        if "labels" in where:
+            k = (self.ns, where["scope"], where["table"], where["labels"], where["column"])
+            self.cells[k] = (expr, shown)
         v = _number(shown)
         if v is not None:
             self.eq(expr, v)
@@ -199,8 +205,21 @@ def _model_folder(
         sname = scope or "national"
         for name, df in tabs.items():
 
-            def where(r: int, col: str, name: str = name, sname: str = sname) -> dict:
-                return {"folder": folder, "scope": sname, "table": name, "row": r, "column": col}
+            def where(
+                r: int, col: str, name: str = name, sname: str = sname, df: pd.DataFrame = df
+            ) -> dict:
+                hidden = ("..", "", f"<{m.min_cell}")
+                labels = tuple(
+                    v for v in df.loc[r] if v not in hidden and _number(v, whole=False) is None
+                )
+                return {
+                    "folder": folder,
+                    "scope": sname,
+                    "table": name,
+                    "row": r,
+                    "column": col,
+                    "labels": labels,
+                }
 
             if name in ("flow_municipality", "flow_team"):
                 for r, row in df.iterrows():
@@ -291,24 +310,80 @@ def _generic(m: _Model, name: str, scope: str | None, df: pd.DataFrame, where) -
                     m.share(x, n, row[s])
 
 
-def build(folders: Sequence[str | Path], *, min_cell: int = 5) -> _Model:
-    """The reader's integer system over every published table of ``folders``."""
+#: Concepts whose counts a person keeps from one edition to the next (reliable change is
+#: not one: its threshold comes from the whole run's baseline SD, which a newcomer moves).
+_STABLE = re.compile(r"^(flow|start_.*|response|prepost_.*|outcomes|attrition|baseline_profile)$")
+#: Columns that are headcounts of whole scopes (rule 9): their differences are public too.
+HEADCOUNTS = frozenset({"started", "n_total", "n_expected", "n_forms", "n_excluded"})
+
+
+def build(folders: Sequence[str | Path], *, min_cell: int = 5, editions: bool = False) -> _Model:
+    """The reader's integer system over every published table of ``folders`` (one run's
+    folders, or with ``editions=True`` successive editions, oldest first)."""
     m = _Model(min_cell=min_cell)
-    for f in folders:
+    runs = []
+    for i, f in enumerate(folders):
+        m.ns = i if editions else 0
         scopes = _scopes(Path(f))
         _structure(m, scopes)
         _model_folder(m, str(f), scopes)
+        runs.append(scopes)
+    if editions:
+        for i in range(1, len(folders)):
+            _link(m, i - 1, i, runs[i - 1], runs[i], str(folders[i]))
     return m
 
 
-def attack(folders: Sequence[str | Path] | str | Path, *, min_cell: int = 5) -> pd.DataFrame:
+def _started(scopes: dict[str | None, dict[str, pd.DataFrame]]) -> dict[str, str]:
+    fm = scopes.get(None, {}).get("flow_municipality")
+    if fm is None:
+        return {}
+    return dict(zip(fm["municipality"], fm["started"], strict=True))
+
+
+def _link(m: _Model, a: int, b: int, run_a: dict, run_b: dict, folder: str) -> None:
+    """What a reader assumes of two editions of one programme: the later one has everybody
+    of the earlier one with the same data, plus newcomers; a municipality whose number of
+    participants did not change is unchanged. Then every count that changed by 1 ..
+    min_cell-1 (and is not a headcount) tells something about the newcomers."""
+    same = {
+        mun for mun, v in _started(run_a).items() if _started(run_b).get(mun) == v and v != ".."
+    }
+    for key, i in list(m.index.items()):
+        if key[0] != a or not _STABLE.match(str(key[1])):
+            continue
+        j = m.index.get((b, *key[1:]))
+        if j is None:
+            continue
+        mun = key[2]
+        if mun in same:
+            m.eq({j: 1.0, i: -1.0}, 0)
+        else:
+            m.eq({j: 1.0, i: -1.0}, 0, math.inf)
+    for (ns, scope, table, labels, col), (expr_b, shown) in list(m.cells.items()):
+        if ns != b or col in HEADCOUNTS:
+            continue
+        old = m.cells.get((a, scope, table, labels, col))
+        if old is None:
+            continue
+        diff = _add(expr_b, old[0], 1, -1)
+        if diff:
+            info = {"folder": folder, "scope": scope, "table": table, "row": labels, "column": col}
+            m.targets.append((diff, {**info, "shown": "difference"}))
+
+
+def attack(
+    folders: Sequence[str | Path] | str | Path, *, min_cell: int = 5, editions: bool = False
+) -> pd.DataFrame:
     """Smallest and largest value of every suppressed count a reader can work out.
 
     Parameters
     ----------
     folders
-        Report folder(s) (``--out`` of ``envejind-eval report``). Several folders of one
-        run are read as one release; editions are not linked (each folder is one run).
+        Report folder(s) (``--out`` of ``envejind-eval report``). Several folders are read
+        as one run, or with ``editions=True`` as successive editions (copies of the output
+        folder, oldest first), linked as :func:`_link` says; then each changed count that
+        is not a headcount is also checked (``shown == "difference"``).
     min_cell
         The threshold the report used (its "<5" label).
 
@@ -320,7 +395,7 @@ def attack(folders: Sequence[str | Path] | str | Path, *, min_cell: int = 5) -> 
     """
     if isinstance(folders, (str, Path)):
         folders = [folders]
-    m = build(folders, min_cell=min_cell)
+    m = build(folders, min_cell=min_cell, editions=editions)
     return _solve(m)
 
 
@@ -362,15 +437,27 @@ def _solve(m: _Model, *, seeds: int = 8) -> pd.DataFrame:
         small = info["shown"] == f"<{m.min_cell}"
         vals = np.stack(pool) @ c
         low, high = float(vals.min()), float(vals.max())
-        safe = high > low if small else (low < 1 or high > small_hi)
+        if info["shown"] == "difference":  # a newcomer's count: disclosed when exact, small
+            safe = high > low or not 1 <= low <= small_hi
+        else:
+            safe = high > low if small else (low < 1 or high > small_hi)
         if not safe:
             low, high = run(c), -run(-c)
-        disclosed = (small and low == high) or (not small and low >= 1 and high <= small_hi)
+        if info["shown"] == "difference":
+            disclosed = low == high and 1 <= low <= small_hi
+        else:
+            disclosed = (small and low == high) or (not small and low >= 1 and high <= small_hi)
         out.append({**info, "low": low, "high": high, "disclosed": bool(disclosed)})
     return pd.DataFrame(out, columns=ATTACK_COLUMNS)
 
 
-def disclosed(folders: Iterable[str | Path] | str | Path, *, min_cell: int = 5) -> pd.DataFrame:
+def disclosed(
+    folders: Iterable[str | Path] | str | Path, *, min_cell: int = 5, editions: bool = False
+) -> pd.DataFrame:
     """The cells of :func:`attack` a reader can pin (empty when the report is safe)."""
-    res = attack(folders if isinstance(folders, (str, Path)) else list(folders), min_cell=min_cell)
+    res = attack(
+        folders if isinstance(folders, (str, Path)) else list(folders),
+        min_cell=min_cell,
+        editions=editions,
+    )
     return res.loc[res["disclosed"]].reset_index(drop=True)

@@ -445,9 +445,11 @@ def _run(
                     data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
                     if gated.gate is not None:  # refuses individual-level or small-n data
                         n_col = gt.n_col if gt.n_col in data.columns else None
-                        gated.gate.release(scope).figure(
-                            f.name, data=data.dropna(subset=[n_col]) if n_col else data, n=n_col
-                        )
+                        shown = data.dropna(subset=[n_col]) if n_col else data
+                        est = [c for c in gt.value_cols if c in shown.columns]
+                        if est:  # a row whose estimates are all hidden plots nothing
+                            shown = shown.dropna(subset=est, how="all")
+                        gated.gate.release(scope).figure(f.name, data=shown, n=n_col)
                     plot = f.make(data)
                     if plot is None:
                         continue
