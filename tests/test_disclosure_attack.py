@@ -3,6 +3,7 @@ recover no suppressed small count."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import envejind_eval as ee
+from envejind_eval.errors import DisclosureError
 from envejind_eval.report.attack import attack, disclosed
 from envejind_eval.report.build import build_report
 
@@ -164,3 +166,101 @@ def test_random_small_deliveries_recover_nothing(
         build_report(data, root / "r", by="municipality", **FAST)
     leaked = disclosed(root / "r")
     assert leaked.empty, leaked.to_string()
+
+
+def _plus_one(tmp_path: Path) -> Path:
+    """The sample delivery with one more person in Halsnæs's team HAL-1 (a copy of one)."""
+    src = ee.sample_path() / "canonical"
+    dst = tmp_path / "plus1"
+    shutil.copytree(src, dst)
+    p = pd.read_csv(dst / "participants.csv", dtype=str, keep_default_na=False)
+    who = p.loc[p["cohort_id"] == "HAL-1", "participant_id"].iloc[0]
+    for f in ("participants", "attendance", "measurements", "outcomes", "activities"):
+        df = pd.read_csv(dst / f"{f}.csv", dtype=str, keep_default_na=False)
+        new = df.loc[df["participant_id"] == who].assign(participant_id="ffffffff01")
+        pd.concat([df, new]).to_csv(dst / f"{f}.csv", index=False)
+    return dst
+
+
+def _second_edition(first: Path, out: Path, data: Path, **kw) -> bool:
+    """Write a second edition over a copy of ``first``; True when it was published (then
+    the two editions together must recover nothing), False when it was refused (then the
+    folder must still hold the first edition)."""
+    shutil.copytree(first, out)
+    before = {p: p.read_bytes() for p in out.rglob("*.csv")}
+    try:
+        build_report(data, out, **{**FAST, **kw})
+    except DisclosureError as e:
+        assert "protected count" in str(e)
+        assert {p: p.read_bytes() for p in out.rglob("*.csv")} == before  # not published
+        return False
+    leaked = disclosed([first, out], editions=True)
+    assert leaked.empty, leaked.to_string()
+    return True
+
+
+@pytest.mark.slow
+def test_edition_with_one_more_person_is_not_subtractable(
+    by_municipality: Path, tmp_path: Path
+) -> None:
+    data = _plus_one(tmp_path)
+    # the reader's attack on the two editions without the guard pins cells (this is what
+    # the guard must catch); with the guard the run is refused or safe
+    _second_edition(by_municipality, tmp_path / "out", data, by="municipality")
+
+
+@pytest.mark.slow
+def test_subset_edition_is_not_subtractable(by_municipality: Path, tmp_path: Path) -> None:
+    # all municipalities but Halsnæs: Halsnæs = first national - second national
+    _second_edition(
+        by_municipality,
+        tmp_path / "out",
+        ee.sample_path() / "canonical",
+        by="municipality",
+        municipalities=["Aalborg", "Ishøj", "Odense"],
+    )
+
+
+@pytest.mark.slow
+def test_national_only_then_by_municipality(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    build_report(ee.sample_path() / "canonical", first, **FAST)
+    published = _second_edition(
+        first, tmp_path / "out", ee.sample_path() / "canonical", by="municipality"
+    )
+    assert published  # the national tables are the same, so nothing new is subtractable
+
+
+def test_attack_links_editions(tmp_path: Path) -> None:
+    # edition 2 adds one man to B; A (10 participants) is unchanged, its men shown 7 in the
+    # first edition and hidden in the second
+    for ed, (b, imp_a) in enumerate([(20, "<5"), (21, "..")]):
+        root = tmp_path / f"e{ed}"
+        _flow(root, {"A": 10, "B": b})
+        _write(
+            root,
+            None,
+            "start_sex",
+            [
+                {"code": "male", "n": 25 + ed, "n_total": 30 + ed},
+                {"code": "female", "n": "..", "n_total": 30 + ed},
+            ],
+        )
+        _write(
+            root,
+            "A",
+            "start_sex",
+            [
+                {"code": "male", "n": 7 if ed == 0 else "..", "n_total": 10},
+                {"code": "female", "n": imp_a, "n_total": 10},
+            ],
+        )
+    res = attack([tmp_path / "e0", tmp_path / "e1"], editions=True)
+    # A is unchanged between the editions: the first edition's male 7 pins the second's
+    # female to 3; the newcomer in B is male (26 - 25) - a small difference
+    got = res.loc[res["disclosed"], ["folder", "scope", "column", "shown", "low"]]
+    assert ["A", "n", "..", 3] in got[["scope", "column", "shown", "low"]].values.tolist()
+    assert ["national", "n", "difference", 1] in got[
+        ["scope", "column", "shown", "low"]
+    ].values.tolist()
+    assert not attack([tmp_path / "e1"])["disclosed"].any()

@@ -342,25 +342,30 @@ def _started(scopes: dict[str | None, dict[str, pd.DataFrame]]) -> dict[str, str
 
 
 def _link(m: _Model, a: int, b: int, run_a: dict, run_b: dict, folder: str) -> None:
-    """What a reader assumes of two editions of one programme: the later one has everybody
-    of the earlier one with the same data, plus newcomers; a municipality whose number of
-    participants did not change is unchanged. Then every count that changed by 1 ..
-    min_cell-1 (and is not a headcount) tells something about the newcomers."""
-    same = {
-        mun for mun, v in _started(run_a).items() if _started(run_b).get(mun) == v and v != ".."
-    }
+    """What a reader assumes of two editions of one programme: in a municipality with more
+    participants the later edition has everybody of the earlier one with the same data,
+    plus newcomers (fewer: a subset of them); one whose number of participants did not
+    change is unchanged; a municipality missing from one edition is not linked. Then every
+    count that changed by 1 .. min_cell-1 (and is not a headcount) tells something about
+    the persons who came or went."""
+    sa, sb = _started(run_a), _started(run_b)
+    sign: dict[str, int] = {}
+    for mun, v in sa.items():
+        x, y = _number(v), _number(sb.get(mun, ""))
+        if x is not None and y is not None:
+            sign[mun] = int(np.sign(y - x))
     for key, i in list(m.index.items()):
         if key[0] != a or not _STABLE.match(str(key[1])):
             continue
         j = m.index.get((b, *key[1:]))
         if j is None:
             continue
-        mun = key[2]
-        if mun in same:
+        d = sign.get(str(key[2]))
+        if d == 0:
             m.eq({j: 1.0, i: -1.0}, 0)
-        else:
-            m.eq({j: 1.0, i: -1.0}, 0, math.inf)
-    for (ns, scope, table, labels, col), (expr_b, shown) in list(m.cells.items()):
+        elif d is not None:  # later - earlier has the sign of the change in participants
+            m.eq({j: float(d), i: -float(d)}, 0, math.inf)
+    for (ns, scope, table, labels, col), (expr_b, _shown) in list(m.cells.items()):
         if ns != b or col in HEADCOUNTS:
             continue
         old = m.cells.get((a, scope, table, labels, col))
@@ -461,3 +466,31 @@ def disclosed(
         editions=editions,
     )
     return res.loc[res["disclosed"]].reset_index(drop=True)
+
+
+def check_editions(previous: str | Path, current: str | Path, *, min_cell: int = 5) -> None:
+    """Refuse an edition that, read together with the report already in the output folder,
+    lets a reader work out a protected count (:class:`DisclosureError`, exit 2).
+
+    ``previous`` is the earlier report (the output folder before it is replaced),
+    ``current`` the new one. When the reader's assumptions do not fit the two editions (the
+    published counts contradict "same persons, same data"), they cannot be linked that way
+    and nothing is refused.
+    """
+    from envejind_eval.errors import DisclosureError
+
+    if not (Path(previous) / "tables").is_dir():
+        return
+    try:
+        res = attack([previous, current], min_cell=min_cell, editions=True)
+    except ValueError:
+        return
+    bad = res.loc[res["disclosed"]]
+    if len(bad):
+        where = ", ".join(sorted({f"{r.scope}/{r.table}" for r in bad.itertuples()})[:5])
+        raise DisclosureError(
+            f"this edition, read together with the report already in the output folder, lets "
+            f"a reader work out {len(bad)} protected count(s) ({where}); it is not written. "
+            "Publish the new edition only where the earlier one was never handed out, or "
+            "wait until the changes are larger"
+        )

@@ -27,6 +27,7 @@ import pandas as pd
 
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
 from envejind_eval.report import fmt, sections, sections_methods, sections_results
+from envejind_eval.report.attack import check_editions
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
 from envejind_eval.report.model import Context, Published, Section, Table
 from envejind_eval.report.render import RenderedSection, page, section_html
@@ -494,6 +495,9 @@ def _run(
                 )
             if scope == "national":
                 _write_xlsx(tmp / "tables.xlsx", frames)
+
+    # an edition must not be subtractable from the one it replaces (docs/disclosure.md §4)
+    check_editions(out, tmp, min_cell=opts.min_cell)
 
     with steps.step("html"):
         labels = {"table": text("table", L), "figure": text("figure", L)}
