@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from envejind_eval.cli import main
 from envejind_eval.disclosure import Gate
-from envejind_eval.disclosure.scan import is_cpr_like, redact, scan
+from envejind_eval.disclosure.scan import contains_cpr, redact, redact_cpr, scan
 from envejind_eval.errors import DisclosureError
 
 CPR = "0101901234"  # fictitious, CPR-shaped
@@ -36,7 +36,7 @@ PSEUDO = "91651b8a90"
     ],
 )
 def test_cpr_shapes_found(text):
-    assert is_cpr_like(text)
+    assert contains_cpr(text)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_cpr_shapes_found(text):
     ],
 )
 def test_not_cpr(text):
-    assert not is_cpr_like(text)
+    assert not contains_cpr(text)
 
 
 @settings(max_examples=60, deadline=None)
@@ -69,13 +69,13 @@ def test_not_cpr(text):
 )
 def test_any_valid_cpr_is_found(day, seq, dash, sep):
     s = f"{day:%d%m%y}{'-' if dash else ''}{seq:04d}"
-    assert is_cpr_like(f"note{sep}{s}{sep}end")
+    assert contains_cpr(f"note{sep}{s}{sep}end")
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.dates(), st.integers(0, 23), st.integers(0, 59))
 def test_iso_dates_and_times_never_found(day, h, m):
-    assert not is_cpr_like(f"{day.isoformat()} {h:02d}:{m:02d} {day:%Y%m%d}")
+    assert not contains_cpr(f"{day.isoformat()} {h:02d}:{m:02d} {day:%Y%m%d}")
 
 
 def _no_value(hits: pd.DataFrame, *values: str) -> None:
@@ -156,6 +156,14 @@ def test_unreadable_files_are_findings(tmp_path):
     (tmp_path / "img.png").write_bytes(b"\x89PNG\x00" + CPR.encode())
     hits = scan(tmp_path)
     assert hits["kind"].tolist() == ["unreadable"]
+
+
+def test_broken_word_and_pdf_files_are_findings(tmp_path):
+    (tmp_path / "r.docx").write_bytes(b"PK\x00\x00 not a zip")
+    (tmp_path / "r.pdf").write_bytes(b"%PDF-1.4\x00 truncated")
+    hits = scan(tmp_path)
+    assert sorted(Path(f).name for f in hits["file"]) == ["r.docx", "r.pdf"]
+    assert set(hits["kind"]) == {"unreadable"}
 
 
 def test_cli_scan_exit_codes(tmp_path, capsys):
@@ -241,3 +249,73 @@ def test_cpr_that_lost_its_leading_zero_in_a_number_column(tmp_path):
     assert sorted(Path(f).name for f in hits["file"]) == ["n.csv", "n.parquet", "n.xlsx"]
     assert set(hits["kind"]) == {"cpr"}
     _no_value(hits, "101901234")
+
+
+# -- issue 15: a CPR after any separator, in every encoding we write ----------------------
+
+SEPARATORS = [",", ";", "\t", "|", " ", "=", ":", "/", "_", "-"]
+QUOTES = ["", '"', "'", "“", "«", "`"]
+ENCODINGS = ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le"]
+
+
+@pytest.mark.parametrize("sep", SEPARATORS)
+@pytest.mark.parametrize("quote", QUOTES)
+@pytest.mark.parametrize(
+    "cpr",
+    [CPR, CPR_DASH, "240386 1234", "240386\u00a01234", "240386\u20131234", "240386\u22121234"],
+)
+def test_cpr_after_a_field_ending_in_a_digit(sep, quote, cpr):
+    # "ISH-1,240386-1234": the comma after a digit used to be read as a decimal point
+    line = f"ISH-1{sep}{quote}{cpr}{quote}{sep}7"
+    assert contains_cpr(line)
+    assert cpr not in redact_cpr(line) and redact_cpr(line).count("[cpr]") == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"<td>{CPR}</td>",
+        f'{{"team":"{CPR_DASH}"}}',
+        f"status_{CPR_DASH}.csv",
+        f"Hold 3 ({CPR})",
+        f"x=1.{CPR_DASH}",  # a decimal fraction never holds a dash
+        f"n;2,{CPR}",  # Danish decimal comma or CSV field: a false alarm is the safe side
+    ],
+)
+def test_cpr_in_markup_and_names(text):
+    assert contains_cpr(text)
+
+
+@pytest.mark.parametrize("text", ["mean 3.1201851234", "2016-10-03,2016-10-04", "t=1700000000123"])
+def test_decimals_and_dates_still_rejected(text):
+    assert not contains_cpr(text)
+
+
+def test_nine_digit_whole_field_is_a_cpr_that_lost_its_zero():
+    assert contains_cpr("101901234", field=True)
+    assert contains_cpr(' "101901234.0" ', field=True)
+    assert not contains_cpr("101901234")  # inside running text: not padded
+    assert not contains_cpr("123456789", field=True)  # no date when padded
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_scan_reads_every_encoding_and_separator(tmp_path, encoding, sep):
+    rows = [["Hold", "Kommune", "Note"], ["ISH-1", "Ærø", f"{CPR_DASH}"], ["2", "Ø", "ok"]]
+    text = "\r\n".join(sep.join(r) for r in rows) + "\r\n"
+    (tmp_path / "q.csv").write_bytes(text.encode(encoding))
+    # the CPR directly after a field ending in a digit
+    (tmp_path / "r.csv").write_bytes(f"a{sep}b\r\nISH-1{sep}{CPR}\r\n".encode(encoding))
+    hits = scan(tmp_path)
+    assert sorted(zip(hits["file"].map(lambda f: Path(f).name), hits["location"], strict=True)) == [
+        ("q.csv", "line 2"),
+        ("r.csv", "line 2"),
+    ]
+    _no_value(hits, CPR, CPR_DASH)
+
+
+def test_utf16_without_bom_is_text_and_binary_stays_skipped(tmp_path):
+    (tmp_path / "a.txt").write_bytes(f"note {CPR}\n".encode("utf-16-le"))
+    (tmp_path / "b.bin").write_bytes(b"\x00\x01\x02" + CPR.encode() + b"\x00\xff")
+    hits = scan(tmp_path)
+    assert [Path(f).name for f in hits["file"]] == ["a.txt"]

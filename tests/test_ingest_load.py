@@ -92,16 +92,20 @@ def test_missing_participants_is_unusable(tmp_path):
         ee.load(tmp_path / "d", key=KEY)
 
 
-def test_name_column_refused(tmp_path):
+def test_name_column_dropped_with_a_reason(tmp_path):
+    # issue 15: a name column is dropped with a listed reason (the delivery stays usable)
     t, cprs = make_tables(4)
     d = write_variant(t, cprs, tmp_path / "d")
     p = d / "deltagere.csv"
     lines = p.read_text(encoding="utf-8-sig").splitlines()
     lines = [lines[0] + ";Navn"] + [x + ";Jens" for x in lines[1:]]
     p.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
-    with pytest.raises(IngestError, match="'Navn' holds names") as ei:
-        ee.load(d, key=KEY)
-    assert "Jens" not in str(ei.value)
+    rep = ee.load(d, key=KEY).ingest_report
+    w = rep.problems[rep.problems["rule"] == "name_column"]
+    assert w[["file", "column", "severity"]].values.tolist() == [
+        ["deltagere.csv", "Navn", "warning"]
+    ]
+    assert "Jens" not in rep.to_json()
 
 
 def test_canonical_folder_csv_and_parquet(tmp_path):

@@ -130,3 +130,58 @@ def test_arbitrary_bytes_never_crash(data, target, prefix):
         (d / target).write_bytes(prefix + data)
         code = main(["validate", str(d), "--format", "json", "--key", str(base.parent / "key")])
         assert code in (0, 1, 2)
+
+
+# hostile edits (issue 15): number texts in any form, oversized cells, blank lines, ragged rows
+_NUMBERISH = st.from_regex(r"-?[0-9]{1,4}(?:[ .,\u00a0][0-9]{1,4}){0,3}", fullmatch=True)
+_EDIT = st.one_of(
+    st.tuples(st.just("number"), _NUMBERISH),
+    st.tuples(st.just("oversized"), st.sampled_from(['"' + "x" * 40_000 + '"', "y" * 40_000])),
+    st.tuples(st.just("blank"), st.just("")),
+    st.tuples(st.just("ragged"), st.just("extra")),
+)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), _EDIT), min_size=1, max_size=6),
+)
+def test_hostile_edits_keep_every_row_accounted_for(seed, edits):
+    t, cprs = make_tables(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = write_variant(t, cprs, Path(tmp) / "d", attendance="csv")
+        targets = {"aktiviteter.csv": "Minutter", "maalinger_lfl.csv": "lfl03"}
+        grid = {n: _grid(d / n) for n in targets}
+        for pick, (kind, text) in edits:
+            name = sorted(targets)[pick % 2]
+            rows = grid[name]
+            line = 1 + pick // 2 % (len(rows) - 1)  # a data row (0-based; 0 = header)
+            if kind == "blank":
+                rows.insert(line, [""])
+            elif len(rows[line]) < 2:
+                continue  # a blank line inserted by an earlier edit
+            elif kind == "ragged":
+                rows[line] = [*rows[line], text]
+            else:
+                col = rows[0].index(targets[name] if kind == "number" else "Dato")
+                rows[line][col] = text
+        for name, rows in grid.items():
+            data = "\r\n".join(";".join(r) for r in rows) + "\r\n"
+            (d / name).write_bytes(b"\xef\xbb\xbf" + data.encode("utf-8"))
+        _, rep, _ = read_delivery(d, key=KEY)
+        f = rep.files
+        assert (f.rows_read == f.accepted + f.skipped + f.quarantined + f.duplicates).all()
+        err = rep.problems[rep.problems.severity == "error"]
+        for name in targets:
+            q = rep.quarantined_rows.get(name)
+            n_q = 0 if q is None else len(q)
+            assert f.set_index("file").loc[name, "quarantined"] == n_q
+            flagged = set(err.loc[err.file == name, "row"].astype(int))
+            assert n_q == 0 or (q["reasons"].str.len() > 0).all()
+            assert n_q == 0 or set(q["row"].astype(int)) == flagged
+
+
+def _grid(p: Path) -> list[list[str]]:
+    lines = p.read_bytes().decode("utf-8-sig").split("\r\n")
+    return [ln.split(";") for ln in lines if ln]

@@ -173,9 +173,9 @@ def test_failure_inside_a_step_is_reported_and_cleaned(
     def boom(*a, **k):
         raise KeyError("x")
 
-    monkeypatch.setattr(b, "_write_xlsx", boom)
+    monkeypatch.setattr(b, "write_xlsx", boom)
     monkeypatch.delenv("ENVEJIND_DEBUG", raising=False)
-    with pytest.raises(b.ReportError, match="step 'tables'"):
+    with pytest.raises(b.ReportError, match="step 'xlsx'"):
         build_report(canonical, tmp_path / "rep", quiet=True, figures=False, **FAST)
     assert list(tmp_path.iterdir()) == []
 

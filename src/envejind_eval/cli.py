@@ -1,13 +1,16 @@
 """Command line: ``envejind-eval <command>``. Orchestration only; logic lives in the layers.
 
 Each command is a function ``cmd_<name>(args) -> int`` registered in ``COMMANDS`` with its
-argument setup. A user mistake (an :class:`EnvejindError`) prints one clear line and exits
-with code 2 -- never a traceback.
+argument setup. Any failure prints one clear line and exits with code 2 -- never a
+traceback (``--debug`` shows it): a user mistake (an :class:`EnvejindError`) says what was
+wrong, any other exception is described by :func:`error_line` (kind, file, what to do).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -79,10 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="envejind-eval", description="Evaluation toolkit for 'En vej ind'."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    debug_help = "show the traceback of a failure (it may quote data: do not share it blindly)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_, setup, fn) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
         setup(sp)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
         sp.set_defaults(func=fn)
     return parser
 
@@ -104,17 +110,65 @@ def _load_commands() -> None:
                 raise
 
 
+def error_line(exc: BaseException) -> str:
+    """One line describing a failure: the message of an :class:`EnvejindError`; for any
+    other exception its kind, the file when known (CPR-shaped parts redacted) and what to
+    do. Never the exception's own text, which may quote a delivered value."""
+    from envejind_eval.disclosure.scan import redact
+
+    text = "; ".join(ln.strip() for ln in _describe(exc).splitlines() if ln.strip())
+    return redact(text)  # the last guard: no CPR-shaped text reaches the terminal
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, EnvejindError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        name = exc.filename if exc.filename is not None else exc.filename2
+        where = f"{os.fsdecode(name)}: " if name is not None else ""
+        advice = {
+            errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
+            errno.EISDIR: "this is a folder where a file was expected; give a file path",
+            errno.EACCES: "permission denied; choose a place you can read/write, or fix the "
+            "permissions",
+            errno.EPERM: "operation not permitted; choose another place",
+            errno.ENOENT: "not found; check the path",
+            errno.ENOSPC: "the disk is full; free some space and run again",
+            errno.EROFS: "the file system is read-only; choose another place",
+            errno.EEXIST: "already exists; choose another name",
+        }.get(exc.errno or 0)
+        return where + (advice or f"{exc.strerror or type(exc).__name__}; check the path")
+    if isinstance(exc, MemoryError):
+        return "out of memory; close other programs or use a machine with more memory"
+    if isinstance(exc, UnicodeError):
+        return (
+            f"a file could not be decoded ({type(exc).__name__}); save it as UTF-8 and run "
+            "again (--debug shows where)"
+        )
+    return (
+        f"unexpected {type(exc).__name__}; this is probably a bug: run again with --debug and "
+        "report the traceback (check it for personal data before sharing)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    if debug:
+        os.environ["ENVEJIND_DEBUG"] = "1"  # library layers re-raise instead of wrapping
     try:
         return int(args.func(args))
-    except EnvejindError as exc:
-        print(f"envejind-eval {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"envejind-eval {args.command}: error: {error_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,8 +12,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _redacted(args: tuple[object, ...]) -> tuple[object, ...]:
+    # file, sheet and column names come from the delivery and may hold a CPR number
+    from envejind_eval.disclosure.scan import redact_cpr
+
+    return tuple(redact_cpr(a, "XXXXXX-XXXX") if isinstance(a, str) else a for a in args)
+
+
 class EnvejindError(Exception):
-    """Base class for every error this package raises on purpose (a user mistake)."""
+    """Base class for every error this package raises on purpose (a user mistake).
+
+    A CPR-shaped part of the message (e.g. in a delivered file name) is masked here, so no
+    raise site can echo one.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*_redacted(args))
 
 
 class DataValidationError(EnvejindError):
@@ -37,8 +51,19 @@ class DisclosureError(EnvejindError):
 
 
 class IngestError(EnvejindError):
-    """A delivery cannot be used (missing table, unreadable file, no pseudonym key)."""
+    """A delivery cannot be used (missing table, unreadable file, no pseudonym key).
+
+    ``report`` is the ingest report when every file could be read but nothing usable was
+    accepted (e.g. every participant quarantined), else None."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class EnvejindWarning(UserWarning):
-    """Warnings about data quality or weak designs (few groups, small samples)."""
+    """Warnings about data quality or weak designs (few groups, small samples); CPR-shaped
+    parts of the message are masked as in :class:`EnvejindError`."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*_redacted(args))

@@ -338,6 +338,10 @@ def _isin(s: pd.Series, values: pd.Series) -> np.ndarray:
     return pc.is_in(pa.array(s), value_set=pa.array(values)).to_numpy(zero_copy_only=False)
 
 
+def _with_nat(a: np.ndarray) -> np.ndarray:
+    return np.append(a, np.array(["NaT"], dtype=a.dtype))
+
+
 def _cross_checks(
     tables: Mapping[str, pd.DataFrame], p: pd.DataFrame, instruments: Mapping[str, Instrument]
 ) -> list[pd.DataFrame]:
@@ -414,8 +418,11 @@ def _cross_checks(
         )
         if "date" not in df.columns:
             continue
-        s = pd.Series(start.to_numpy()[pos], index=df.index).where(known)
-        e = pd.Series(end.reindex(start.index).to_numpy()[pos], index=df.index).where(known)
+        # a trailing NaT is what pos == -1 (unknown participant) picks, also when there are
+        # no participants at all
+        s = pd.Series(_with_nat(start.to_numpy())[pos], index=df.index).where(known)
+        e = pd.Series(_with_nat(end.reindex(start.index).to_numpy())[pos], index=df.index)
+        e = e.where(known)
         d = df["date"]
         if name == "measurements":
             lo = s - grace

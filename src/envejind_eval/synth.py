@@ -1027,6 +1027,8 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
     ``scale="national"`` one long ``fremmoede.csv``), ``ankomsttider.csv``,
     ``aktiviteter.csv``, ``maalinger_<instrument>.csv``, ``status.csv``, the canonical
     tables in ``canonical/`` and a ``README.md``. The same seed gives byte-identical files.
+    ``out`` must be new, empty or an earlier synthetic delivery (replaced only when the new
+    one is complete); see :mod:`envejind_eval.outpath`.
 
     Returns
     -------
@@ -1035,8 +1037,14 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
     """
     if scale not in SCALES:
         raise ValueError(f"Expecting one of {', '.join(SCALES)}; got '{scale}'")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from envejind_eval.outpath import staged
+
+    with staged(out, kind="synth") as stage:  # refuses a folder holding anything else
+        _write_files(stage.path, seed=seed, scale=scale)
+    return Path(out)
+
+
+def _write_files(out: Path, *, seed: int, scale: Scale) -> None:
     ds, truth = synthesize(seed=seed, scale=scale)
     cpr = truth.persons.set_index("participant_id")["cpr"]
     p = ds.participants
@@ -1147,7 +1155,6 @@ def write_delivery(out: str | Path, *, seed: int = 2018, scale: Scale = "sample"
 
     ds.to_canonical(out / "canonical")
     (out / "README.md").write_text(_readme(seed=seed, scale=scale, ds=ds), encoding="utf-8")
-    return out
 
 
 def _mapper(cpr: pd.Series):  # type: ignore[no-untyped-def]

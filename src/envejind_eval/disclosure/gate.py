@@ -582,10 +582,10 @@ def _refuse_identifiers(
     name: str, data: pd.DataFrame, by: Sequence[str], fixed: Mapping[str, object]
 ) -> None:
     """Labels, text columns, column names and fixed values must not look like CPR numbers."""
-    from envejind_eval.disclosure.scan import is_cpr_like
+    from envejind_eval.disclosure.scan import contains_cpr
 
     for c in data.columns:
-        if is_cpr_like(str(c)):
+        if contains_cpr(str(c)):
             raise DisclosureError(
                 f"table {name!r}: a column name looks like a CPR number (rule: no identifiers)"
             )
@@ -593,7 +593,7 @@ def _refuse_identifiers(
     for c in text_cols:
         col = data[c]
         for j, v in enumerate(col.astype(str)):
-            if is_cpr_like(v):
+            if contains_cpr(v):
                 raise DisclosureError(
                     f"table {name!r}, column {c!r}, row {j}: a label looks like a CPR "
                     "number (rule: no identifiers in published tables)"
@@ -605,13 +605,13 @@ def _refuse_identifiers(
         )
     if not isinstance(data.index, pd.RangeIndex):
         for j, v in enumerate(data.index.astype(str)):
-            if is_cpr_like(v):
+            if contains_cpr(v):
                 raise DisclosureError(
                     f"table {name!r}, row {j}: the row label looks like a CPR number "
                     "(rule: no identifiers in published tables)"
                 )
     for k, fv in fixed.items():
-        if is_cpr_like(str(k)) or is_cpr_like(str(fv)):
+        if contains_cpr(str(k)) or contains_cpr(str(fv)):
             raise DisclosureError(
                 f"table {name!r}: a scope/where value looks like a CPR number (rule: no "
                 "identifiers)"

@@ -41,8 +41,10 @@ def _setup_gallery(p: argparse.ArgumentParser) -> None:
 @command("gallery", "render every figure for a dataset (PNG 300 dpi + SVG)", _setup_gallery)
 def cmd_gallery(args: argparse.Namespace) -> int:
     from envejind_eval.figures.gallery import render_gallery
+    from envejind_eval.outpath import check_out
 
     t0 = time.perf_counter()
+    check_out(args.out, kind="gallery", inputs=[args.data_dir])  # before the slow part
     ds = _open(args.data_dir)
     unknown = sorted(set(args.instrument or []) - set(ds.instruments))
     if unknown:

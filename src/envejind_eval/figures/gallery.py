@@ -244,7 +244,9 @@ def render_gallery(
     ----------
     ds : Dataset
     out : path
-        Output folder (created). Internal figures go to ``out/internal``.
+        Output folder: new, empty or an earlier gallery (replaced only when the new one is
+        complete; see :mod:`envejind_eval.outpath`). Internal figures go to
+        ``out/internal``.
     lang : {"da", "en"}
     jobs : int, optional
         Worker processes; ``1`` renders serially in this process; default: CPU count.
@@ -265,14 +267,17 @@ def render_gallery(
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"Expecting a positive number of jobs; got {jobs!r}")
     n_jobs = jobs or os.cpu_count() or 1
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    todo, skipped = gallery_jobs(ds, lang=lang, internal=internal, instruments=instruments)
-    if n_jobs == 1 or len(todo) <= 1:
-        rows = [_render(j, str(out), dpi) for j in todo]
-    else:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo))) as pool:
-            rows = list(pool.map(_render, todo, [str(out)] * len(todo), [dpi] * len(todo)))
-    manifest = pd.DataFrame([*rows, *skipped], columns=MANIFEST_COLUMNS)
-    manifest.to_csv(out / "manifest.csv", index=False, lineterminator="\n")
+    from envejind_eval.outpath import staged
+
+    # written next to ``out`` and moved into place when complete (refuses unsafe folders)
+    with staged(out, kind="gallery") as stage:
+        tmp = str(stage.path)
+        todo, skipped = gallery_jobs(ds, lang=lang, internal=internal, instruments=instruments)
+        if n_jobs == 1 or len(todo) <= 1:
+            rows = [_render(j, tmp, dpi) for j in todo]
+        else:
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo))) as pool:
+                rows = list(pool.map(_render, todo, [tmp] * len(todo), [dpi] * len(todo)))
+        manifest = pd.DataFrame([*rows, *skipped], columns=MANIFEST_COLUMNS)
+        manifest.to_csv(stage.path / "manifest.csv", index=False, lineterminator="\n")
     return manifest

@@ -69,7 +69,8 @@ def load(
     ------
     IngestError
         The delivery is unusable: no participant list, an unreadable file, a missing
-        required column, a name column, or CPR numbers without a key.
+        required column, a name column, CPR numbers without a key, or no participant
+        accepted (then ``exc.report`` is the ingest report).
 
     Notes
     -----
@@ -88,6 +89,9 @@ def load(
     from envejind_eval.dataset import Dataset
 
     tables, report, reg = read_delivery(path, config=config, key=key)
+    if report.fatal:
+        hint = f"; run `envejind-eval validate {Path(path).name} --quarantine DIR` to see why"
+        raise IngestError(report.fatal + hint, report=report)
     # the tables are complete, coerced and validated (rows failing validation are quarantined)
     return Dataset(tables, reg, report)
 

@@ -16,7 +16,9 @@ column (``cell``) of the cell they came from. Steps:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +69,22 @@ FIELD_TO_CANON = {
     "cpr": "participant_id",
     "end_date": "end_date",
 }
+MAX_MINUTES = 24 * 60  # one activity on one day
 MSG = {
     "invalid_date": (
         "not a date in an accepted form (dd-mm-yyyy, dd.mm.yyyy, dd/mm/yyyy, yyyy-mm-dd or an "
         "Excel serial number; day before month)"
     ),
-    "invalid_number": "not a number in this file's decimal format",
+    "invalid_number": (
+        "not a number in this file's decimal format (files.decimal: with the decimal comma "
+        "1234,5 or 1.234,5; with the decimal point 1234.5)"
+    ),
+    "ambiguous_number": (
+        "'.' between groups of three digits may be a thousands separator or a decimal "
+        "point, and nothing in the file settles which: write the number without it (1200) "
+        "or with a decimal comma (1,2); in a workbook, enter it as a number, not text"
+    ),
+    "out_of_range": f"minutes must be between 0 and {MAX_MINUTES} (one day)",
     "invalid_time": "not a time of day (HH:MM)",
     "not_null": "a value is required here",
     "duplicate_key_conflict": (
@@ -83,6 +95,36 @@ SEVERITY_ERROR, SEVERITY_WARNING = "error", "warning"
 
 
 # -- small helpers ----------------------------------------------------------------------------
+
+
+def _shown(text: Any) -> Any:
+    """A delivered name (file, sheet, header) as it may be shown: CPR-shaped parts masked.
+    The mask has no brackets, so ``file[sheet]`` stays unambiguous."""
+    from envejind_eval.disclosure.scan import redact_cpr
+
+    return redact_cpr(text, P.NAME_MASK) if isinstance(text, str) else text
+
+
+def _shown_all(labels: Any) -> Any:
+    """:func:`_shown` of a label or of an array of labels (once per distinct label)."""
+    if not isinstance(labels, np.ndarray | list):
+        return _shown(labels)
+    memo: dict[Any, Any] = {}
+    return [memo[x] if x in memo else memo.setdefault(x, _shown(x)) for x in labels]
+
+
+def _redact_cell(text: str, *, free_text: bool = False) -> str:
+    """A delivered value for the quarantine file: CPR-shaped text replaced; a whole cell
+    holding a 9-digit number that reads as a CPR without its leading 0 replaced too; in
+    free text, a value shaped like a personal name (as :meth:`Pipeline._redact` does)."""
+    from envejind_eval.disclosure.scan import contains_cpr
+
+    new, _ = P.redact_cpr(text)
+    if contains_cpr(new, field=True):
+        return P.REDACTED
+    if free_text and M.looks_like_person_name(new):
+        return P.REDACTED_NAME
+    return new
 
 
 def combine(arrs: list[np.ndarray]) -> np.ndarray:
@@ -167,21 +209,41 @@ def parse_col(col: Col, fn: Callable[[str], tuple[Any, str | None]]) -> Parsed:
     return Parsed(values, rules, idx)
 
 
-def _number_parser(decimal: str) -> Callable[[str], tuple[Any, str | None]]:
-    import re
+# Numbers. Thousands are grouped by threes with '.' (Danish) or a space; the decimal mark is
+# the file's (see Pipeline._decimal). '1.200' in a file whose decimal mark nothing settled
+# (whole numbers only) may be 1200 or 1.2: it is quarantined, not guessed.
+_INT = r"(?:\d+|\d{1,3}(?: \d{3})+)"  # 1200, 1 200
+_DOT_GROUPED = r"\d{1,3}(?:\.\d{3})+"  # 1.200, 12.345.678
+_NUMBER_RX = {
+    "comma": re.compile(rf"^-?(?:{_INT}|{_DOT_GROUPED})(?:,\d+)?$"),
+    "point": re.compile(rf"^-?{_INT}(?:\.\d+)?$"),
+    "either": re.compile(rf"^-?{_INT}(?:[.,]\d+)?$"),  # typed cells of .xlsx / Parquet
+}
+_COMMA_DECIMAL = re.compile(rf"^-?(?:{_INT}|{_DOT_GROUPED}),\d+$")
+_POINT_DECIMAL = re.compile(rf"^-?{_INT}\.\d+$")
+_DOT_GROUPED_RX = re.compile(rf"^-?{_DOT_GROUPED}$")
 
-    if decimal == "comma":
-        rx = re.compile(r"^-?\d+(?:,\d+)?$")
-    elif decimal == "point":
-        rx = re.compile(r"^-?\d+(?:\.\d+)?$")
-    else:
-        rx = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+
+def _number_parser(
+    decimal: str, *, settled: bool = True, upper: float | None = None
+) -> Callable[[str], tuple[Any, str | None]]:
+    rx = _NUMBER_RX[decimal]
 
     def fn(v: str) -> tuple[Any, str | None]:
-        t = v.replace(" ", "")
+        t = v.replace("\u00a0", " ").replace("\u202f", " ")  # Excel's spaces
         if not rx.match(t):
             return None, "invalid_number"
-        return float(t.replace(",", ".")), None
+        # in workbooks a number cell never reads as 1.200 (see readers.cell_text): that is
+        # text typed as 1200 or as 1.2
+        if (decimal == "either" or not settled) and _DOT_GROUPED_RX.match(t):
+            return None, "ambiguous_number"
+        t = t.replace(" ", "")
+        if decimal == "comma":
+            t = t.replace(".", "")  # thousands
+        x = float(t.replace(",", "."))
+        if upper is not None and not 0 <= x <= upper:
+            return None, "out_of_range"
+        return x, None
 
     return fn
 
@@ -236,8 +298,11 @@ class Source:
     instrument: str | None
     offset: int = 0
     decimal: str | None = None
+    decimal_settled: bool = True  # False: no number showed the decimal mark
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
+    names: list[int] = field(default_factory=list)  # name columns: never read nor written
+    dropped: dict[str, str] = field(default_factory=dict)  # field -> header, values were names
     wide_cols: list[int] = field(
         default_factory=list
     )  # header indices of date/item/indicator cells
@@ -255,9 +320,18 @@ class Source:
     )  # per row: exact duplicate (dropped)
 
     @property
+    def file(self) -> str:
+        """The file name as shown (CPR-shaped parts masked)."""
+        return _shown(self.raw.file)
+
+    @property
+    def sheet(self) -> str | None:
+        return None if self.raw.sheet is None else _shown(self.raw.sheet)
+
+    @property
     def name(self) -> str:
-        r = self.raw
-        return r.file + (f"[{r.sheet}]" if r.sheet else "")
+        """``file[sheet]`` as shown in messages, reports and quarantine file names."""
+        return self.file + (f"[{self.sheet}]" if self.sheet else "")
 
     @property
     def n(self) -> int:
@@ -314,16 +388,16 @@ class Pipeline:
 
     # -- 1. reading and classification ---------------------------------------------------------
     def read(self) -> None:
-        files = sorted(p for p in self.folder.iterdir() if p.is_file())
+        files = [
+            p
+            for p in sorted(self.folder.iterdir())
+            if p.is_file()
+            and not p.name.startswith((".", "~$"))
+            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
+        ]
+        _refuse_same_stem(files)
         for path in files:
             suffix = path.suffix.lower()
-            if path.name.startswith((".", "~$")) or suffix not in (
-                ".csv",
-                ".txt",
-                ".xlsx",
-                ".parquet",
-            ):
-                continue
             rule = self.mapping.rule_for(path.name)
             if suffix in (".csv", ".txt"):
                 raws = [read_csv(path, file=path.name, header_score=M.header_score)]
@@ -355,33 +429,37 @@ class Pipeline:
         kind, layout, suffix = M.kind_from_name(stem)
         if rule is not None and rule.table:
             kind, layout = rule.table, rule.layout
-        for h in raw.header:
-            if M.norm(h) in M.NAME_HEADERS and not (
-                rule and M.norm(h) in rule.columns and rule.columns[M.norm(h)] == "ignore"
-            ):
-                raise IngestError(
-                    f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: column '{h}' holds "
-                    "names; names must not be delivered -- remove the column and deliver again"
-                )
         if kind is None:
             kind = self._kind_from_header(raw, rule)
             if kind is None:
                 return None
         fields: dict[str, int] = {}
+        ids: list[int] = []
+        names: list[int] = []
         for i, h in enumerate(raw.header):
             f = M.header_field(h, kind, self.mapping, rule)
+            if M.is_name_header(h, f):
+                names.append(i)  # dropped with a warning (see _parse_source)
+                continue
+            if f in ID_FIELDS:
+                ids.append(i)
             if f is not None and f != "ignore" and f not in fields:
                 fields[f] = i
+        if len(ids) > 1:
+            cols = " and ".join(f"'{raw.header[i]}'" for i in ids)
+            raise IngestError(
+                f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: {len(ids)} person columns "
+                f"({cols}); which one identifies the person? Remove the others, or map them "
+                'to "ignore" in datakilder.toml'
+            )
         if layout is None:
             layout = self._layout(kind, raw, fields)
-        if "cpr" in fields and "participant_id" in fields:
-            fields.pop("participant_id")
         instrument = None
         if kind == "measurements" and layout == "wide":
             instrument = (rule.instrument if rule else None) or self._instrument(
                 suffix, raw, fields
             )
-        return Source(raw, kind, layout, fields, instrument)
+        return Source(raw, kind, layout, fields, instrument, names=names)
 
     def _kind_from_header(self, raw: RawTable, rule: M.FileRule | None) -> str | None:
         f = {M.header_field(h, None, self.mapping, rule) for h in raw.header} - {None}
@@ -416,10 +494,13 @@ class Pipeline:
         return "long"
 
     def _instrument(self, suffix: str | None, raw: RawTable, fields: dict[str, int]) -> str:
+        from envejind_eval.disclosure.scan import contains_cpr
+
+        # a name holding a CPR never becomes an instrument id (it would reach the tables)
         cands = []
-        if suffix:
+        if suffix and not contains_cpr(raw.file):
             cands.append(suffix.replace(" ", "_"))
-        if raw.sheet:
+        if raw.sheet and not contains_cpr(raw.sheet):
             cands.append(M.norm(raw.sheet).replace(" ", "_"))
         for c in cands:
             if c in self.instruments:
@@ -484,23 +565,21 @@ class Pipeline:
             return "not a four-digit year"
         return MSG.get(rule, rule)
 
-    def _decimal(self, s: Source, cols: list[int]) -> str:
-        import re
-
+    def _decimal(self, s: Source, cols: list[int]) -> tuple[str, bool]:
+        """The file's decimal mark and whether a number settles it (else the comma of
+        ';'-separated Danish files, by default)."""
         if s.raw.format != "csv":
-            return "either"
+            return "either", True
         if s.raw.separator == ",":
-            return "point"
-        comma = re.compile(r"^-?\d+,\d+$")
-        point = re.compile(r"^-?\d+\.\d+$")
+            return "point", True
         seen_point = False
         for c in cols:
             for v in s.raw.cols[c].values:
-                if comma.match(v):
-                    return "comma"
-                if point.match(v):
+                if _COMMA_DECIMAL.match(v):
+                    return "comma", True
+                if not seen_point and _POINT_DECIMAL.match(v) and not _DOT_GROUPED_RX.match(v):
                     seen_point = True
-        return "point" if seen_point else "comma"
+        return ("point", True) if seen_point else ("comma", False)
 
     def _parse_ids(self, s: Source) -> None:
         fld = (
@@ -539,8 +618,13 @@ class Pipeline:
             got = [cache[v] for v in sub]
             codes_u[j] = [c for c, _ in got]
             rules_u[j] = [r for _, r in got]
+        from envejind_eval.disclosure.scan import contains_cpr
+
         for k in np.nonzero(~is_cpr)[0].tolist():
-            codes_u[k] = self.pid_code(vals[k])
+            if contains_cpr(vals[k], field=True):  # e.g. "ID 0101901234": not a pseudonym
+                rules_u[k] = "cpr_in_column"
+            else:
+                codes_u[k] = self.pid_code(vals[k])
         rules_u[len(vals)] = "not_null"
         has_empty = bool(len(col.codes)) and int(col.codes.min()) < 0
         idx = np.where(col.codes < 0, len(vals), col.codes) if has_empty else col.codes
@@ -564,26 +648,32 @@ class Pipeline:
         s.dup = np.zeros(s.n, dtype=bool)
         for r, c, rule, msg in raw.problems:
             self._flag(s, np.array([r]), c, rule, msg)
+        named = self._drop_name_columns(s)
         req = REQUIRED.get((s.kind, s.layout), ())
         missing = [f for f in req if f not in s.fields]
         if missing:
-            exp = "; ".join(
-                f"{f} (e.g. {', '.join(repr(a) for a in M.FIELD_ALIASES[f][:3])})" for f in missing
-            )
-            raise IngestError(f"{s.name}: required column(s) missing: {exp}")
+            if any(f in named for f in missing):
+                f = next(f for f in missing if f in named)
+                raise IngestError(
+                    f"{s.name}: column '{named[f]}' ({f}) looks like it holds personal names "
+                    "(two or more capitalised words, no word shared by most); deliver codes "
+                    f"instead, or, if these are {f} labels, map the column in datakilder.toml "
+                    f'([columns] "{named[f]}" = "{f}")'
+                )
+            raise _missing_columns(s.name, missing)
         self._parse_ids(s)
         used = set(s.fields.values())
         # wide columns
         if s.layout == "wide":
             self._wide_columns(s, used)
         for i, h in enumerate(raw.header):
-            if i not in used and i not in s.wide_cols and h.strip():
+            if i not in used and i not in s.wide_cols and i not in s.names and h.strip():
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
             num_fields += s.wide_cols
-        s.decimal = self._decimal(s, num_fields) if num_fields else None
-        numfn = _number_parser(s.decimal or "either")
+        s.decimal, s.decimal_settled = self._decimal(s, num_fields) if num_fields else (None, True)
+        numfn = _number_parser(s.decimal or "either", settled=s.decimal_settled)
         for f, ci in s.fields.items():
             if f in ID_FIELDS:
                 continue
@@ -602,7 +692,10 @@ class Pipeline:
                 p = parse_col(col, _year_fn)
             elif f == "arrival_time":
                 p = parse_col(col, _time_fn)
-            elif f in ("minutes",) or (f == "value" and s.kind == "measurements"):
+            elif f == "minutes":
+                kw = {"settled": s.decimal_settled, "upper": MAX_MINUTES}
+                p = parse_col(col, _number_parser(s.decimal or "either", **kw))
+            elif f == "value" and s.kind == "measurements":
                 p = parse_col(col, numfn)
             elif f == "value" and s.kind == "outcomes":
                 p = parse_col(col, _code_fn(self.codes["yes_no"]))
@@ -629,6 +722,9 @@ class Pipeline:
             p = s.parsed[f]
             empty = p.empty & ~s.bad
             self._flag(s, np.nonzero(empty)[0], s.fields[f], "not_null", MSG["not_null"])
+        checked = [c for f, c in s.fields.items() if f not in (*ID_FIELDS, *M.FREE_TEXT_FIELDS)]
+        for ci in checked + s.wide_cols:
+            self._check_cpr_shaped(s, ci)
         for i in s.ignored:
             self.problem(
                 np.array([-1 - self.sources.index(s)]),
@@ -638,24 +734,78 @@ class Pipeline:
                 SEVERITY_WARNING,
             )
 
+    def _drop_name_columns(self, s: Source) -> dict[str, str]:
+        """Warn about the name columns found by header and drop the text columns whose
+        values look like personal names (:func:`mapping.name_like_column`); returns the
+        dropped fields (field -> header). Their values are never read nor written."""
+        codes = {c for lst in self.codes.values() for c in lst}
+        rule = self.mapping.rule_for(s.raw.file)
+        mapped = {*self.mapping.columns, *(rule.columns if rule else ())}
+        dropped: dict[str, str] = {}
+        for f in M.NAME_CHECK_FIELDS:
+            ci = s.fields.get(f)
+            if ci is None or M.norm(s.raw.header[ci]) in mapped:  # the user said what it is
+                continue
+            if M.name_like_column(s.raw.cols[ci].values, codes):
+                dropped[f] = s.raw.header[ci]
+                del s.fields[f]
+                s.names.append(ci)
+        s.dropped = dropped
+        where = np.array([-1 - self.sources.index(s)])
+        for ci in s.names:
+            by_value = s.raw.header[ci] in dropped.values()
+            self.problem(
+                where,
+                s.raw.header[ci],
+                "name_column",
+                (
+                    "the values look like personal names (two or more capitalised words)"
+                    if by_value
+                    else "the header says the column holds names"
+                )
+                + "; the column is not read and is left out of every output, the quarantine "
+                "file included (names must not be delivered: ask the sender to remove it)",
+                SEVERITY_WARNING,
+            )
+        return dropped
+
+    def _check_cpr_shaped(self, s: Source, ci: int) -> None:
+        """A CPR-shaped value in any column read other than the id and free text (a code,
+        team, mentor, date or number) is an error: the row is quarantined (the value masked
+        in the quarantine file) and never reaches the canonical tables."""
+        col = s.raw.cols[ci]
+        from envejind_eval.disclosure.scan import contains_cpr
+
+        hit = np.array([contains_cpr(v, field=True) for v in col.values] + [False])
+        if not hit[:-1].any():
+            return
+        rows = np.nonzero(hit[np.where(col.codes < 0, len(col.values), col.codes)])[0]
+        self._flag(s, rows, ci, "cpr_in_column", P.CPR_RULES["cpr_in_column"])
+
     def _redact(self, s: Source, f: str, ci: int, p: Parsed) -> None:
-        counts = np.zeros(len(p.values), dtype=np.int64)
+        """CPR-shaped text and whole values shaped like a personal name are replaced."""
+        cpr = np.zeros(len(p.values), dtype=bool)
+        name = np.zeros(len(p.values), dtype=bool)
         for i, v in enumerate(p.values):
             if isinstance(v, str):
                 new, k = P.redact_cpr(v)
                 if k:
-                    p.values[i] = new
-                    counts[i] = k
-        rows = np.nonzero(counts[p.idx] > 0)[0]
-        s.redacted_rows = rows
-        self._flag(
-            s,
-            rows,
-            ci,
-            "cpr_in_free_text",
-            "CPR-shaped text in a free-text column was redacted",
-            SEVERITY_WARNING,
-        )
+                    p.values[i], cpr[i] = new, True
+                elif M.looks_like_person_name(v):
+                    p.values[i], name[i] = P.REDACTED_NAME, True
+        s.redacted_rows = np.nonzero((cpr | name)[p.idx])[0]
+        for mask, rule, what in (
+            (cpr, "cpr_in_free_text", "CPR-shaped text"),
+            (name, "name_in_free_text", "a value shaped like a personal name"),
+        ):
+            self._flag(
+                s,
+                np.nonzero(mask[p.idx])[0],
+                ci,
+                rule,
+                f"{what} in a free-text column was redacted",
+                SEVERITY_WARNING,
+            )
 
     def _wide_columns(self, s: Source, used: set[int]) -> None:
         raw = s.raw
@@ -677,7 +827,7 @@ class Pipeline:
             inst = self.instruments.get(s.instrument or "")
             items = {M.norm(i): i for i in inst.item_ids} if inst is not None else None
             for i, h in enumerate(raw.header):
-                if i in used or not h.strip():
+                if i in used or i in s.names or not h.strip():
                     continue
                 if items is None or M.norm(h) in items:
                     s.wide_cols.append(i)
@@ -693,7 +843,7 @@ class Pipeline:
             if s.layout != "wide" or s.kind == "attendance":
                 continue
             if s.kind == "measurements":
-                numfn = _number_parser(s.decimal or "either")
+                numfn = _number_parser(s.decimal or "either", settled=s.decimal_settled)
                 for i in s.wide_cols:
                     p = parse_col(s.raw.cols[i], numfn)
                     s.parsed[f"cell:{i}"] = p
@@ -788,6 +938,8 @@ class Pipeline:
         cols = {"participant_id": s.pcode[rows]}
         for f in M.KIND_FIELDS["participants"]:
             v = self._v(s, f, rows)
+            if v is None and f in s.dropped:  # a column of names (mentors'): read as blank
+                v = np.full(len(rows), None, dtype=object)
             if v is not None:
                 cols[f] = v
         self._emit("participants", s, rows, None, cols)
@@ -991,6 +1143,12 @@ class Pipeline:
             if "arrival_time" not in df.columns:
                 df["arrival_time"] = _str_from_codes(np.full(len(df), -1), [])
             return df[list(TABLES[table].columns)]
+        # a column the canonical table requires (even if its cells may be empty) that no
+        # file of the table delivered: name the files, not the canonical table
+        missing = [c for c, sp in TABLES[table].columns.items() if sp.required and c not in df]
+        if missing:
+            names = [s.name for s in self.sources if TABLE_OF_KIND[s.kind] == table and s.n]
+            raise _missing_columns(", ".join(names), missing, empty_ok=True)
         return coerce_table(table, df)
 
     def validate(self) -> dict[str, pd.DataFrame]:
@@ -1239,8 +1397,8 @@ class Pipeline:
             nskip = sum(sk.values())
             rows.append(
                 {
-                    "file": s.raw.file,
-                    "sheet": s.raw.sheet,
+                    "file": s.file,
+                    "sheet": s.sheet,
                     "table": TABLE_OF_KIND[s.kind],
                     "layout": s.layout,
                     "format": s.raw.format,
@@ -1278,7 +1436,7 @@ class Pipeline:
             files=files,
             problems=probs,
             quarantined_rows=MappingProxyType(self._quarantine_rows(probs)),
-            folder=str(self.folder),
+            folder=_shown(str(self.folder)),
         )
 
     def _problem_frame(self) -> pd.DataFrame:
@@ -1290,8 +1448,8 @@ class Pipeline:
             if self.sources
             else np.empty(0, np.int64)
         )
-        files = np.array([s.raw.file for s in self.sources], dtype=object)
-        sheets = np.array([s.raw.sheet for s in self.sources], dtype=object)
+        files = np.array([s.file for s in self.sources], dtype=object)
+        sheets = np.array([s.sheet for s in self.sources], dtype=object)
         chunks = []
         for grow, col, rule, msg, sev, cell in self._problems:
             n = len(grow)
@@ -1311,7 +1469,7 @@ class Pipeline:
                         "sheet": sheets[src],
                         "row": line,
                         "cell": np.array(_seq(cell, n), dtype=object),
-                        "column": np.array(_seq(col, n), dtype=object),
+                        "column": np.array(_seq(_shown_all(col), n), dtype=object),
                         "rule": rule,
                         "severity": sev,
                         "message": msg,
@@ -1334,9 +1492,7 @@ class Pipeline:
             q = np.nonzero(self.q[s.offset : s.offset + s.n])[0]
             if not len(q):
                 continue
-            mine = err[
-                (err["file"] == s.raw.file) & (err["sheet"].fillna("") == (s.raw.sheet or ""))
-            ]
+            mine = err[(err["file"] == s.file) & (err["sheet"].fillna("") == (s.sheet or ""))]
             reasons = _reasons(mine)
             lines = s.raw.lines[q]
             data: dict[str, Any] = {
@@ -1344,22 +1500,62 @@ class Pipeline:
                 "reasons": pd.Series(lines).map(reasons).fillna("").to_numpy(dtype=object),
             }
             idcol = s.fields.get("cpr", s.fields.get("participant_id"))
-            for i, h in enumerate(s.raw.header):
-                texts = s.raw.cols[i].take(q).texts()
-                if i == idcol:
-                    texts = np.array(
-                        [None if t is None else "XXXXXX-XXXX" for t in texts], dtype=object
+            # only the columns read: unrecognised and name columns are left out (they may
+            # hold anything); every value shown is redacted, the id column masked
+            read = sorted({*s.fields.values(), *s.wide_cols})
+            free = {s.fields[f] for f in M.FREE_TEXT_FIELDS if f in s.fields}
+            for i in read:
+                col = s.raw.cols[i].take(q)
+                # redacted once per distinct value (a million quarantined rows stay fast)
+                shown = np.full(len(col.values) + 1, None, dtype=object)
+                for u in np.unique(col.codes[col.codes >= 0]).tolist():
+                    shown[u] = (
+                        "XXXXXX-XXXX"
+                        if i == idcol
+                        else _redact_cell(col.values[u], free_text=i in free)
                     )
-                elif any(s.fields.get(f) == i for f in M.FREE_TEXT_FIELDS) or i in s.ignored:
-                    texts = np.array(
-                        [None if t is None else P.redact_cpr(t)[0] for t in texts], dtype=object
-                    )
-                name = h or f"column_{i + 1}"
+                texts = shown[np.where(col.codes < 0, len(col.values), col.codes)]
+                name = _shown(s.raw.header[i]) or f"column_{i + 1}"
                 while name in data:
                     name += "_"
                 data[name] = texts
-            out[s.name] = pd.DataFrame(data)
+            key = s.name
+            while key in out:  # two names that differ only in a redacted CPR
+                key += "_"
+            out[key] = pd.DataFrame(data)
         return out
+
+
+def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -> IngestError:
+    def eg(f: str) -> str:
+        return ", ".join(repr(a) for a in list(dict.fromkeys(M.FIELD_ALIASES.get(f, [f])))[:3])
+
+    exp = "; ".join(f"{f} (e.g. {eg(f)})" for f in fields)
+    hint = "; add it (cells may be empty) or map it in datakilder.toml" if empty_ok else ""
+    return IngestError(f"{where}: required column(s) missing: {exp}{hint}")
+
+
+def _refuse_same_stem(files: list[Path]) -> None:
+    """One table sent twice (``deltagere.csv`` and ``deltagere.xlsx``) would count every row
+    twice; no precedence is guessed, as the two may differ."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        other = seen.setdefault(f.stem.casefold(), f)
+        if other is not f:
+            raise IngestError(
+                f"{other.name} and {f.name}: the same file delivered in two formats "
+                "(one table per file name); remove one of them and deliver again"
+            )
+
+
+def _no_participants(rep: IngestReport) -> str:
+    """Why no participant was accepted, naming the participant list(s)."""
+    f = rep.files[rep.files["table"] == "participants"]
+    names = ", ".join(dict.fromkeys(f["file"].astype(str)))
+    nq = int(f["quarantined"].sum())
+    if not nq:
+        return f"no participants accepted: the participant list ({names}) has no data rows"
+    return f"no participants accepted: all {nq} participant row(s) of {names} were quarantined"
 
 
 def _cat(arrs: list[np.ndarray]) -> np.ndarray:
@@ -1445,9 +1641,13 @@ def run(
 
     tables = {n: tables[n] for n in TABLES}
     rep = p.report()
+    if p._key is not None:  # the report records which key made the pseudonyms
+        rep = dataclasses.replace(rep, key_fingerprint=P.key_fingerprint(p._key))
+    if not len(tables["participants"]):
+        rep = dataclasses.replace(rep, fatal=_no_participants(rep))
     log.info(
         "ingested %s: %d rows read, %d quarantined",
-        folder.name,
+        _shown(folder.name),
         int(rep.files["rows_read"].sum()),
         rep.n_quarantined,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from envejind_eval.cli import command
@@ -15,7 +17,9 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
         "--quarantine",
         type=Path,
         default=None,
-        help="folder to write quarantined rows to (CPR and free text masked)",
+        help="folder to write quarantined rows to (the columns read, CPR-shaped text "
+        "masked); a new folder outside the delivery, or one an earlier run wrote (it is "
+        "replaced)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
@@ -35,12 +39,43 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
 )
 def cmd_validate(args: argparse.Namespace) -> int:
     from envejind_eval.ingest import read_delivery
+    from envejind_eval.outpath import check_out, staged
 
-    _, report, _ = read_delivery(args.path, config=args.config, key=args.key)
-    if args.quarantine is not None and report.quarantined_rows:
-        report.write_quarantine(args.quarantine)
+    try:
+        if args.quarantine is not None:  # refuse a bad folder before the (slow) read
+            check_out(args.quarantine, kind="quarantine", inputs=[args.path], flag="--quarantine")
+        _, report, _ = read_delivery(args.path, config=args.config, key=args.key)
+        if args.quarantine is not None:  # always rewritten: no stale rows of an earlier run
+            with staged(
+                args.quarantine, kind="quarantine", inputs=[args.path], flag="--quarantine"
+            ) as stage:
+                report.write_quarantine(stage.path)
+    except Exception as exc:
+        if args.format == "json":  # a script reading stdout always gets a document
+            print(_fatal_json(args.path, exc))
+        raise
     print(report.to_json() if args.format == "json" else report.to_text())
+    if report.fatal:
+        see = f" and the rows in {args.quarantine}" if args.quarantine else ""
+        print(
+            f"envejind-eval validate: error: {report.fatal}; see the problems{see}", file=sys.stderr
+        )
     return report.exit_code
+
+
+def _fatal_json(path: Path, exc: Exception) -> str:
+    """The ``--format json`` document of a delivery that could not be used (exit 2)."""
+    from envejind_eval.cli import error_line
+    from envejind_eval.disclosure.scan import redact
+
+    doc = {
+        "folder": redact(path.name),
+        "exit_code": 2,
+        "error": error_line(exc),
+        "files": [],
+        "problems": [],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def _setup_keygen(p: argparse.ArgumentParser) -> None:

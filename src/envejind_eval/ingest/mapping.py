@@ -88,7 +88,8 @@ FIELD_ALIASES: dict[str, list[str]] = {
         "participant id",
         "pseudonym",
     ),
-    "municipality": _n("Kommune", "municipality"),
+    # "...navn" aliases: a header with "navn"/"name" that is no known field is a name column
+    "municipality": _n("Kommune", "Kommunenavn", "municipality"),
     "cohort_id": _n("Hold", "Hold-id", "Holdnavn", "Holdnr", "team", "cohort", "cohort_id"),
     "mentor_id": _n("Mentor", "Mentor-id", "mentor_id", "Kontaktperson"),
     "sex": _n("Køn", "Kon", "sex", "gender"),
@@ -103,12 +104,12 @@ FIELD_ALIASES: dict[str, list[str]] = {
     "date": _n("Dato", "date", "Dag"),
     "attendance_code": _n("Kode", "Fremmøde", "Fremmødekode", "Registrering", "code", "status"),
     "arrival_time": _n("Mødetid", "Ankomst", "Ankomsttid", "Mødt kl", "arrival_time", "arrival"),
-    "activity": _n("Aktivitet", "activity"),
+    "activity": _n("Aktivitet", "Aktivitetsnavn", "activity"),
     "attended": _n("Deltog", "Deltaget", "Fremmødt", "attended"),
     "minutes": _n("Minutter", "Min", "Varighed", "minutes", "duration"),
     "timepoint": _n("Måletidspunkt", "Tidspunkt", "Måling", "timepoint", "time point"),
     "rater": _n("Bedømmer", "Udfyldt af", "Besvaret af", "rater"),
-    "instrument": _n("Instrument", "Redskab", "Skema", "instrument"),
+    "instrument": _n("Instrument", "Instrumentnavn", "Redskab", "Skema", "Skemanavn", "instrument"),
     "item": _n("Item", "Spørgsmål", "item"),
     "indicator": _n("Indikator", "indicator"),
     "value": _n("Værdi", "Svar", "value"),
@@ -141,6 +142,53 @@ NAME_HEADERS = frozenset(
         "Lastname",
     )
 )
+
+#: Parts of a header that mark a name column (``Elevens navn``, ``Fulde navn``, ``Name``).
+NAME_WORDS = ("navn", "name")
+
+
+def is_name_header(header: str, field: str | None) -> bool:
+    """True for a header that names a column of personal names: one of
+    :data:`NAME_HEADERS`, or any header containing ``navn``/``name`` that is not a known
+    field's name (``Holdnavn`` is a team). ``field`` is what the header maps to; a column
+    mapped to ``ignore`` in datakilder.toml is simply not read."""
+    if field == "ignore":
+        return False
+    n = norm(header)
+    return n in NAME_HEADERS or (field is None and any(w in n for w in NAME_WORDS))
+
+
+_NAME_WORD = r"[A-ZÆØÅ][a-zæøåéèüöä]+(?:-[A-ZÆØÅ][a-zæøåéèüöä]+)?"
+_PERSON_NAME = re.compile(rf"{_NAME_WORD}(?: (?:{_NAME_WORD}|[A-ZÆØÅ]\.)){{1,3}}")
+
+
+def looks_like_person_name(value: str) -> bool:
+    """Two to four capitalised words and nothing else (``Jens Hansen``, ``Anne-Marie
+    P. Nielsen``): the shape of a personal name. Words of one letter (``Mentor Å``) do not
+    count."""
+    return bool(_PERSON_NAME.fullmatch(value.strip()))
+
+
+def name_like_column(values: list[str], codes: set[str] = frozenset()) -> bool:
+    """True when a text column's distinct values look like personal names: at least two
+    and at least half of them are name-shaped (:func:`looks_like_person_name`, not in
+    ``codes``), and no word is shared by more than half of those (``Hold Nord``/``Hold
+    Syd`` or ``Aarhus Kommune``/``Odense Kommune`` are labels, not names)."""
+    vals = [v for v in values if v.strip()]
+    shaped = [v for v in vals if looks_like_person_name(v) and norm(v) not in codes]
+    if len(shaped) < 2 or 2 * len(shaped) < len(vals):
+        return False
+    words: dict[str, int] = {}
+    for v in shaped:
+        for w in set(v.split()):
+            words[w] = words.get(w, 0) + 1
+    return 2 * max(words.values()) <= len(shaped)
+
+
+#: Text fields whose values are checked for personal names (:func:`name_like_column`)
+#: unless datakilder.toml maps the column explicitly. Not ``municipality``: its values are
+#: place names, and a two-word spelling (``Høje Taastrup``) would be a false alarm.
+NAME_CHECK_FIELDS = ("mentor_id", "cohort_id")
 
 #: Free-text fields scanned for CPR-shaped text (redacted and counted).
 FREE_TEXT_FIELDS = ("exit_reason",)

@@ -18,6 +18,7 @@ import hmac
 import os
 import re
 import secrets
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,20 +39,40 @@ CPR_RULES: dict[str, str] = {
     ),
     "cpr_invalid_format": "value is not a CPR number (expected DDMMYY-SSSS or DDMMYYSSSS)",
     "cpr_invalid_date": "CPR number has an impossible birth date for its century digit",
+    "cpr_in_column": (
+        "a CPR-shaped value outside the CPR column (a CPR number belongs only there); the "
+        "row is quarantined and the value masked"
+    ),
 }
 
 _CPR_RX = re.compile(r"^(\d{6})-?(\d{4})$", re.ASCII)
 _NINE_RX = re.compile(r"^\d{5}-?\d{4}$", re.ASCII)
 _WS = re.compile(r"\s+")
-#: CPR-shaped text inside free text (redacted): 6 digits, optional hyphen/space, 4 digits.
-CPR_IN_TEXT = re.compile(r"(?<!\d)\d{6}[-\s]?\d{4}(?!\d)")
+#: What replaces CPR-shaped text in delivered values (free text, quarantine files).
 REDACTED = "[CPR fjernet]"
+#: ... and a whole free-text value shaped like a personal name.
+REDACTED_NAME = "[navn fjernet]"
+#: What replaces a CPR-shaped part of a file, sheet or column name wherever it is shown.
+NAME_MASK = "XXXXXX-XXXX"
 
 
 def default_key_path() -> Path:
     """``$XDG_CONFIG_HOME/envejind_eval/pseudonym.key`` (default ``~/.config/...``)."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "envejind_eval" / "pseudonym.key"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short one-way fingerprint of the key (HMAC of a fixed label): tells two keys apart
+    in a report's manifest without revealing anything about either.
+
+    >>> key_fingerprint(bytes(32)) == key_fingerprint(bytes(32)) != key_fingerprint(b"1" * 32)
+    True
+    """
+    return (
+        "hmac-sha256:"
+        + hmac.new(key, b"envejind_eval key fingerprint v1", "sha256").hexdigest()[:16]
+    )
 
 
 def _century(yy: int, digit7: int) -> int:
@@ -167,8 +188,15 @@ def pseudonymise(values: Sequence[str], key: bytes) -> tuple[np.ndarray, np.ndar
 
 
 def redact_cpr(text: str) -> tuple[str, int]:
-    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count."""
-    return CPR_IN_TEXT.subn(REDACTED, text)
+    """Replace CPR-shaped text with ``[CPR fjernet]``; return the text and the count.
+
+    The shape is the leak scan's (:func:`envejind_eval.disclosure.scan.redact_cpr`), so
+    what ingestion leaves in place the scan does not flag, and the other way round.
+    """
+    from envejind_eval.disclosure.scan import redact_cpr as _redact
+
+    new = _redact(text, REDACTED)
+    return new, new.count(REDACTED) - text.count(REDACTED)
 
 
 # -- keys -----------------------------------------------------------------------------------
@@ -264,11 +292,6 @@ def _read_key_file(path: Path, *, data_dir: Path | None) -> bytes:
     return _parse_key_text(text, str(path))
 
 
-def _looks_like_delivery(folder: Path) -> bool:
-    names = ("datakilder.toml", "deltagere.csv", "deltagere.xlsx", "participants.csv")
-    return any((folder / n).exists() for n in names)
-
-
 def keygen(out: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:
     """Write a new random 256-bit pseudonym key (hex) to a file readable by its owner only.
 
@@ -288,9 +311,13 @@ def keygen(out: str | os.PathLike[str] | None = None, *, force: bool = False) ->
     Notes
     -----
     The file is created with mode 0600 (its folder 0700 when created). Paths inside the
-    repository, inside any git work tree, or inside a delivery folder are refused: the key
-    must live apart from the data it protects.
+    repository, inside any git work tree, inside a delivery or an output folder of ours, in
+    a folder any user may write to, and anything but a regular file are refused (see
+    :func:`envejind_eval.outpath.check_key_path`): the key must live apart from the data it
+    protects, and ``force`` never removes what is not a key file.
     """
+    from envejind_eval.outpath import OutputPathError, check_key_path
+
     path = Path(out) if out is not None else default_key_path()
     path = path.expanduser()
     parent = path.parent.resolve() if path.parent.exists() else path.parent.absolute()
@@ -298,19 +325,25 @@ def keygen(out: str | os.PathLike[str] | None = None, *, force: bool = False) ->
         raise IngestError("refusing to write the pseudonym key inside the repository")
     if _git_root(parent if parent.exists() else parent.parent) is not None:
         raise IngestError("refusing to write the pseudonym key inside a git work tree")
-    for d in (parent, *parent.parents):
-        if d.exists() and _looks_like_delivery(d):
-            raise IngestError("refusing to write the pseudonym key inside a data folder")
-    if path.exists() and not force:
-        raise IngestError(
-            f"{path} already exists; keep it (every delivery must use the same key) or pass "
-            "--force to replace it"
-        )
+    try:  # a regular file in a safe folder, or refused with the reason
+        check_key_path(path, force=force)
+    except OutputPathError as exc:
+        raise IngestError(str(exc)) from None
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.exists():
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_hex(KEY_BYTES) + "\n")
-    os.chmod(path, 0o600)
+    key = (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii")
+    if not force:  # O_EXCL: fails if the path appeared meanwhile
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+            fh.write(key)
+        return path
+    # a new file moved over the old key: replaces the name, never opens or unlinks a target
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pseudonym-", suffix=".key")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
     return path

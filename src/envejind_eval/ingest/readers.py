@@ -6,7 +6,9 @@ later, once per unique value. Each column is held dictionary-encoded as ``codes`
 attendance file cheap to interpret.
 
 CSV
-    Encoding: a UTF-8 BOM means UTF-8; else strict UTF-8; else cp1252 (recorded).
+    Encoding: a UTF-8/16/32 BOM names the encoding; else strict UTF-8; else cp1252
+    (recorded). A UTF-8 file with a few stray bytes of another encoding, or UTF-16 without
+    a BOM, is refused with the line and column of the first bad byte.
     Separator: ``;``, ``,`` or tab, whichever the header line holds most of. Files without
     quotes and blank lines go through ``pyarrow.csv`` (multi-threaded; columns read as
     text, then dictionary-encoded by :func:`_encode`); others through Python's ``csv``
@@ -16,9 +18,13 @@ Excel (.xlsx)
     One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
     header row is found among the first rows (title rows above it are skipped and counted);
     blank rows and total rows (``I alt``, ``Total``, ``Sum``) are skipped and counted. Cells
-    holding real dates or times become ISO text; numbers become plain text.
+    holding real dates or times become ISO text; numbers become plain text. A formula
+    without a stored result is a ``formula_without_value`` problem, not a blank.
 Parquet
     Canonical tables; typed columns become text the same way.
+
+In every format a cell longer than an Excel cell (``MAX_CELL``) quarantines its row
+(``cell_too_large``) instead of making the file unreadable.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 from envejind_eval.errors import IngestError
 
 BOM = b"\xef\xbb\xbf"
+MAX_CELL = 32_767  # characters in one Excel cell; a longer CSV value is not a real cell
 TOTAL_LABELS = frozenset({"i alt", "ialt", "i alt:", "total", "totalt", "sum", "samlet", "i alt."})
 
 
@@ -123,15 +130,41 @@ def _drop_rows(t: RawTable, keep: np.ndarray) -> None:
         return
     t.cols = [c.take(keep) for c in t.cols]
     t.lines = t.lines[keep]
+    if t.problems:  # they index data rows: renumber
+        new = np.cumsum(keep) - 1
+        t.problems = [(int(new[r]), c, rule, m) for r, c, rule, m in t.problems if keep[r]]
+
+
+def flag_oversized(t: RawTable) -> None:
+    """A cell longer than a spreadsheet cell can be (often an unmatched quote that joined
+    the following lines into one value) quarantines its row; the value is dropped (the
+    cell reads as empty) so that nothing else parses it or copies it to quarantine."""
+    for j, c in enumerate(t.cols):
+        if not c.values or max(map(len, c.values)) <= MAX_CELL:
+            continue
+        for i, v in enumerate(c.values):
+            if len(v) <= MAX_CELL:
+                continue
+            msg = (
+                f"a cell of {len(v):,} characters, more than a spreadsheet cell holds "
+                f"({MAX_CELL:,}); an unmatched quote may have joined the following lines"
+            )
+            rows = np.flatnonzero(c.codes == i)
+            t.problems.extend((int(r), j, "cell_too_large", msg) for r in rows)
+            c.codes[rows] = -1
+            c.values[i] = "-"  # no row refers to it any more
 
 
 def skip_blank_and_total(t: RawTable) -> None:
-    """Remove blank rows and total rows (counted in ``t.skipped``)."""
+    """Remove blank rows and total rows (counted in ``t.skipped``); a row with a problem
+    is never blank (it is quarantined with its reason)."""
     if not t.cols or not t.n_rows:
         return
     blank = np.ones(t.n_rows, dtype=bool)
     for c in t.cols:
         blank &= c.codes < 0
+    if t.problems:
+        blank[[r for r, *_ in t.problems]] = False
     first = t.cols[0]
     total_vals = [
         i
@@ -152,8 +185,34 @@ def _norm_label(v: str) -> str:
 # -- CSV ------------------------------------------------------------------------------------
 
 
+_UNICODE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+_SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8') and deliver again"
+
+
 def _decode(data: bytes, name: str) -> tuple[bytes, int, str, str | None]:
     """(utf-8 bytes, offset of the text after any BOM, encoding label, text if decoded)."""
+    for bom, enc in _UNICODE_BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(enc)  # the codec consumes the BOM
+            except UnicodeDecodeError:
+                raise IngestError(
+                    f"{name}: starts with a {enc.upper()} byte order mark but is not valid "
+                    f"{enc.upper()}; {_SAVE_AS_UTF8}"
+                ) from None
+            return text.encode("utf-8"), 0, enc, text
+    if b"\x00" in data[:4096]:
+        sample = data[:4096]
+        if max(sample[0::2].count(0), sample[1::2].count(0)) * 4 > len(sample):
+            raise IngestError(
+                f"{name}: looks like UTF-16 text without a byte order mark; {_SAVE_AS_UTF8}"
+            )
+        raise IngestError(f"{name}: binary content, not a text file")
     if data.startswith(BOM):
         return data, len(BOM), "utf-8-sig", None
     if data.isascii():
@@ -161,13 +220,56 @@ def _decode(data: bytes, name: str) -> tuple[bytes, int, str, str | None]:
     try:
         text = data.decode("utf-8")
         return data, 0, "utf-8", text
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        # UTF-8 text with a few stray bytes (a value pasted from a cp1252 program) would be
+        # garbled as cp1252 (every æøå of the header broken): refuse it, locating the byte
+        t = data.decode("utf-8", errors="replace")
+        n_bad = t.count("\ufffd")
+        n_good = len(t) - len(t.encode("ascii", errors="ignore")) - n_bad
+        if n_good > n_bad:
+            raise IngestError(_stray_bytes(data, 0, exc, name, n_bad)) from None
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         raise IngestError(f"{name}: not readable as UTF-8 or cp1252 text") from None
     return text.encode("utf-8"), 0, "cp1252", text
+
+
+def _stray_bytes(
+    data: bytes, start: int, exc: UnicodeDecodeError, name: str, n_bad: int | None = None
+) -> str:
+    """Where the first byte that is not UTF-8 is: line, column (never the value)."""
+    pos = start + exc.start
+    line_start = data.rfind(b"\n", start, pos) + 1 or start
+    line_no = data.count(b"\n", start, pos) + 1
+    nl = data.find(b"\n", start)
+    head = data[start : nl if nl >= 0 else len(data)].decode("utf-8", errors="replace")
+    head = head.rstrip("\r")
+    sep = _sniff_separator(head)
+    prefix = data[line_start:pos].decode("utf-8", errors="replace")
+    field_no = len(_fields(prefix, sep) or [""]) - 1
+    header = _fields(head, sep)
+    if line_no == 1:
+        where = "line 1 (the header)"
+    elif field_no < len(header) and header[field_no].strip():
+        where = f"line {line_no}, column '{header[field_no].strip()}'"
+    else:
+        where = f"line {line_no}, field {field_no + 1}"
+    if n_bad is None:
+        n_bad = data[start:].decode("utf-8", errors="replace").count("\ufffd")
+    more = f" ({n_bad} such bytes in the file)" if n_bad > 1 else ""
+    claim = "the file starts with a UTF-8 byte order mark" if start else "the rest of the file is"
+    return (
+        f"{name}: {where}: byte 0x{data[pos]:02X} is not UTF-8{more}, but {claim} (a value "
+        "pasted from another program?); retype that character and save the file as UTF-8"
+    )
+
+
+def _fields(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:  # a bare CR and the like: good enough for a message
+        return line.split(sep)
 
 
 def _sniff_separator(first_line: str) -> str:
@@ -183,12 +285,12 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
     pool = ThreadPoolExecutor(max_workers=1)
     digest_f = pool.submit(sha256_bytes, data)
     pool.shutdown(wait=False)
-    if b"\x00" in data[:4096]:
-        raise IngestError(f"{file}: binary content, not a text file")
     body, start, encoding, text = _decode(data, file)
     nl = body.find(b"\n", start)
-    head = (body[start:] if nl < 0 else body[start:nl]).decode("utf-8", errors="replace")
-    head = head.rstrip("\r")
+    try:  # pyarrow checks the data rows; the header line is ours to check
+        head = (body[start:] if nl < 0 else body[start:nl]).decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise IngestError(_stray_bytes(body, start, exc, file)) from None
     sep = _sniff_separator(head)
     table = None
     if head.strip() and header_score([h.strip().strip('"') for h in head.split(sep)]) > 0:
@@ -197,14 +299,13 @@ def read_csv(path: Path, *, file: str, header_score: Callable[[list[str]], float
         if text is None:
             try:
                 text = body[start:].decode("utf-8")
-            except UnicodeDecodeError:
-                raise IngestError(
-                    f"{file}: starts with a UTF-8 byte order mark but is not valid UTF-8"
-                ) from None
+            except UnicodeDecodeError as exc:  # a UTF-8 BOM, yet not all UTF-8
+                raise IngestError(_stray_bytes(body, start, exc, file)) from None
         table = _read_csv_python(text, sep, path=path, file=file, digest="", score=header_score)
     table.encoding = encoding
     table.separator = sep
     table.sha256 = digest_f.result()
+    flag_oversized(table)
     skip_blank_and_total(table)
     return table
 
@@ -219,10 +320,11 @@ def _read_csv_arrow(
 
     header = [h.strip().strip('"').strip() for h in head.split(sep)]
     names = [f"c{i}" for i in range(len(header))]
-    try:
-        tbl = pacsv.read_csv(
+
+    def read(**block: int) -> Any:
+        return pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body).slice(start)),
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, **block),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep, quote_char='"', ignore_empty_lines=False
             ),
@@ -232,6 +334,15 @@ def _read_csv_arrow(
                 null_values=[""],
             ),
         )
+
+    try:
+        try:
+            tbl = read()
+        except pa.ArrowInvalid as exc:
+            # a row longer than a block (1 MiB; an oversized cell): one block, still fast
+            if "straddl" not in str(exc):
+                raise
+            tbl = read(block_size=len(body) + 1)
     except (pa.ArrowInvalid, pa.ArrowException):
         return None  # ragged rows etc.: the Python reader reports them per line
     n = tbl.num_rows
@@ -325,13 +436,18 @@ def _read_csv_python(
     records: list[list[str]] = []
     starts: list[int] = []
     prev = 0
+    # no field limit here (the module's is 128 KiB, process-wide): oversized cells are
+    # quarantined with their row by flag_oversized, not the whole file refused
+    limit = csv.field_size_limit(max(len(text) + 1, csv.field_size_limit()))
     try:
         for rec in reader:
             starts.append(prev + 1)
             prev = reader.line_num
             records.append(rec)
-    except csv.Error:
-        raise IngestError(f"{file}: line {prev + 1}: malformed CSV (unbalanced quotes)") from None
+    except csv.Error as exc:
+        raise IngestError(f"{file}: line {prev + 1}: malformed CSV ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
     # header: first record (within the first 10) that names known columns; else the first
     # non-blank record
     hdr = None
@@ -368,6 +484,7 @@ def _read_csv_python(
     cols = [_clean(_factorize(c)) for c in columns]
     if not data:
         cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(ncol)]
+    problems += _joined_lines(cols, sep, ncol)
     return RawTable(
         path=path,
         file=file,
@@ -381,6 +498,25 @@ def _read_csv_python(
         skipped=skipped,
         problems=problems,
     )
+
+
+def _joined_lines(cols: list[Col], sep: str, ncol: int) -> list[tuple[int, int, str, str]]:
+    """Rows with a quoted value whose later lines look like rows of their own (as many
+    separators as a row has): an unmatched quote joined them, and the rows inside would
+    otherwise vanish into one value. Line breaks in free text stay allowed."""
+    out = []
+    for j, c in enumerate(cols):
+        for i, v in enumerate(c.values):
+            if "\n" not in v:
+                continue
+            k = sum(ln.count(sep) >= ncol - 1 for ln in v.split("\n")[1:])
+            if k and ncol > 1:
+                msg = (
+                    f"a quoted value holds {k} more line(s) that look like rows of their own: "
+                    'an unmatched quote (") probably joined them; fix the quotes in this row'
+                )
+                out += [(int(r), j, "unmatched_quote", msg) for r in np.flatnonzero(c.codes == i)]
+    return out
 
 
 # -- Excel ----------------------------------------------------------------------------------
@@ -415,8 +551,13 @@ def cell_text(v: object) -> str | None:
             return None
         if v.is_integer():
             return str(int(v))
-        return repr(v)
+        r = repr(v)
+        # 1.234 would read like Danish thousands ('1.234' typed as text is ambiguous)
+        return r + "0" if _THREE_DECIMALS.match(r) else r
     return str(v).strip() or None
+
+
+_THREE_DECIMALS = re.compile(r"^-?\d{1,3}\.\d{3}$")
 
 
 def read_xlsx(
@@ -439,6 +580,7 @@ def read_xlsx(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+        formulas = _formula_cells(data)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError) as exc:
         raise IngestError(f"{file}: not a readable .xlsx workbook ({type(exc).__name__})") from None
     except Exception as exc:  # openpyxl raises many kinds on corrupt files
@@ -453,11 +595,20 @@ def read_xlsx(
                     if r - 1 < len(grid) and c - 1 < len(grid[r - 1]):
                         grid[r - 1][c - 1] = top
         texts = [[cell_text(v) for v in row] for row in grid]
-        while texts and not any(texts[-1]):
+        # formulas without a stored result (0-based row, col): problems, not blanks
+        uncached = {
+            (r - 1, c - 1)
+            for r, c in formulas.get(ws.title, ())
+            if r - 1 >= len(texts) or c - 1 >= len(texts[r - 1]) or texts[r - 1][c - 1] is None
+        }
+        last = max((r for r, _ in uncached), default=-1)
+        while len(texts) > last + 1 and not any(texts[-1]):
             texts.pop()
+        texts.extend([] for _ in range(last + 1 - len(texts)))
         if not texts:
             continue
         width = max(max((j + 1 for j, v in enumerate(r) if v), default=0) for r in texts)
+        width = max([width, *(c + 1 for _, c in uncached)])
         texts = [(r + [None] * width)[:width] for r in texts]
         raw_grid = [(list(r) + [None] * width)[:width] for r in grid[: len(texts)]]
         hdr, best = 0, -1.0
@@ -487,6 +638,14 @@ def read_xlsx(
         for row in texts[:hdr]:
             skipped["title" if any(row) else "blank"] += 1
         body = texts[hdr + 1 :]
+        problems = [
+            (r - hdr - 1, c, "formula_without_value", FORMULA_MSG)
+            for r, c in sorted(uncached)
+            if r > hdr
+        ]
+        if any(r == hdr for r, _ in uncached):
+            ref = get_column_letter(min(c for r, c in uncached if r == hdr) + 1) + str(hdr + 1)
+            raise IngestError(f"{file}[{ws.title}] cell {ref}: a header {FORMULA_MSG}")
         cols = [_clean(_factorize([r[j] for r in body])) for j in range(width)]
         if not body:
             cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(width)]
@@ -503,10 +662,66 @@ def read_xlsx(
             skipped=skipped,
             header_dates=hdates,
             letters=[get_column_letter(j + 1) for j in range(width)],
+            problems=problems,
         )
+        flag_oversized(tbl)
         skip_blank_and_total(tbl)
         out.append(tbl)
     return out
+
+
+FORMULA_MSG = (
+    "formula without a stored result (the workbook was saved by a program that does not "
+    "calculate formulas): open it in Excel and save it again, or type the value"
+)
+
+
+def _formula_cells(data: bytes) -> dict[str, list[tuple[int, int]]]:
+    """Per sheet name, the (row, column) (1-based) of formula cells without a stored result.
+
+    openpyxl reads both such a cell and a formula whose result is the empty string as None,
+    so the sheet XML decides: no ``<v>`` or an empty one, and not of string type."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    out: dict[str, list[tuple[int, int]]] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        target = {r.get("Id"): r.get("Target") or "" for r in rels}
+        for sh in ET.fromstring(z.read("xl/workbook.xml")).iter():
+            if not sh.tag.endswith("}sheet"):
+                continue
+            rid = next((v for k, v in sh.attrib.items() if k.endswith("}id")), None)
+            t = target.get(rid, "")
+            part = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
+            if part not in names:
+                continue
+            xml = z.read(part)
+            if not _FORMULA_TAG.search(xml):
+                continue
+            cells = []
+            for m in _CELL.finditer(xml):
+                attrs, inner = m.group(1), m.group(2) or b""
+                if not _FORMULA_TAG.search(inner):
+                    continue
+                v = _VALUE.search(inner)
+                if v is not None and (v.group(1) or _STR_TYPE.search(attrs)):
+                    continue  # a stored result (possibly the empty string)
+                ref = _REF.search(attrs)
+                if ref is not None:
+                    cells.append(coordinate_to_tuple(ref.group(1).decode()))
+            out[sh.get("name") or ""] = cells
+    return out
+
+
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_VALUE = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
+_STR_TYPE = re.compile(rb'\bt="str"')
+_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
 
 
 # -- Parquet --------------------------------------------------------------------------------
@@ -557,5 +772,6 @@ def read_parquet(path: Path, *, file: str) -> RawTable:
         lines=np.arange(1, n + 1, dtype=np.int64),
         n_read=n,
     )
+    flag_oversized(t)
     skip_blank_and_total(t)
     return t

@@ -59,8 +59,12 @@ class IngestReport:
     problems : DataFrame
         Columns ``file, sheet, row, cell, column, rule, severity, message``.
     quarantined_rows : Mapping[str, DataFrame]
-        Per file (``name`` or ``name[sheet]``) the quarantined rows as delivered, with
-        ``row`` and ``reasons`` first and CPR/free-text columns masked.
+        Per file (``name`` or ``name[sheet]``, CPR-shaped parts masked) the quarantined
+        rows, with ``row`` and ``reasons`` first, then the columns that were read: the id
+        column masked, CPR-shaped text in every other column redacted.
+    fatal : str
+        Why the delivery is unusable although every file was read (no participant
+        accepted); empty when it is usable.
     """
 
     files: pd.DataFrame = field(default_factory=lambda: _empty(FILE_COLUMNS))
@@ -69,6 +73,10 @@ class IngestReport:
         default_factory=lambda: MappingProxyType({})
     )
     folder: str = ""
+    #: fingerprint of the pseudonym key used (None when no CPR needed one), see
+    #: :func:`envejind_eval.ingest.pseudonymise.key_fingerprint`
+    key_fingerprint: str | None = None
+    fatal: str = ""
 
     @property
     def n_quarantined(self) -> int:
@@ -76,7 +84,10 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined."""
+        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined,
+        2 when the delivery is unusable (:attr:`fatal`)."""
+        if self.fatal:
+            return 2
         return 1 if self.n_quarantined else 0
 
     def summary(self) -> pd.DataFrame:
@@ -106,6 +117,7 @@ class IngestReport:
         return {
             "folder": self.folder,
             "exit_code": self.exit_code,
+            "error": self.fatal or None,
             "files": rec(self.files),
             "problems": rec(self.problems),
         }
@@ -156,6 +168,8 @@ class IngestReport:
                 lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
         else:
             lines.append("no problems")
+        if self.fatal:
+            lines.append(f"unusable: {self.fatal}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -1,6 +1,7 @@
 """The reporting run: load -> analyses -> disclosure gate -> figures -> tables -> HTML ->
-manifest -> leak scan, written to a temporary folder next to ``out`` and moved into place
-only when every step succeeded.
+manifest -> leak scan (over the finished folder, manifest included), written to a temporary
+folder next to ``out`` and moved into place only when every step succeeded (see
+:mod:`envejind_eval.outpath` for which ``out`` folders are refused).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ import io
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -25,13 +24,16 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from envejind_eval.disclosure.scan import redact
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
-from envejind_eval.report import fmt, sections, sections_methods, sections_results
+from envejind_eval.outpath import Stage, staged
+from envejind_eval.report import document, fmt, sections, sections_methods, sections_results
 from envejind_eval.report.attack import check_editions
+from envejind_eval.report.document import DocSection, ReportDoc
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
 from envejind_eval.report.model import Context, Published, Section, Table
-from envejind_eval.report.render import RenderedSection, page, section_html
 from envejind_eval.report.texts import text
+from envejind_eval.report.xlsx_out import write_xlsx
 
 By = Literal["municipality"]
 BYS: tuple[str, ...] = ("municipality",)
@@ -72,9 +74,11 @@ class Options:
     n_boot: int = DEFAULT_N_BOOT
     municipalities: tuple[str, ...] | None = None
     figures: bool = True
+    formats: tuple[str, ...] = ("html",)
 
     def check(self) -> Options:
         fmt.check_lang(self.lang)
+        document.parse_formats(self.formats)
         if self.by is not None and self.by not in BYS:
             raise ValueError(f"Expecting one of {', '.join(BYS)}; got '{self.by}'")
         if not isinstance(self.min_cell, int) or self.min_cell < MIN_CELL_FLOOR:
@@ -89,7 +93,7 @@ class Options:
 
 def read_config(path: str | Path | None) -> dict[str, Any]:
     """Report options from a TOML file: a ``[report]`` table with ``lang``, ``by``,
-    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``."""
+    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``, ``format``."""
     if path is None:
         return {}
     path = Path(path)
@@ -100,7 +104,7 @@ def read_config(path: str | Path | None) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise EnvejindError(f"{path}: not valid TOML ({exc})") from None
     rep = data.get("report", {})
-    allowed = {"lang", "by", "min_cell", "seed", "n_boot", "municipalities", "figures"}
+    allowed = {"lang", "by", "min_cell", "seed", "n_boot", "municipalities", "figures", "format"}
     unknown = set(rep) - allowed
     if unknown:
         raise EnvejindError(
@@ -120,7 +124,7 @@ def open_dataset(path: Path) -> Any:
     from envejind_eval.dataset import Dataset
 
     if not path.is_dir():
-        raise EnvejindError(f"{path}: input folder not found")
+        raise EnvejindError(f"{redact(str(path))}: input folder not found")
     if (path / "participants.csv").exists() or (path / "participants.parquet").exists():
         return Dataset.from_canonical(path)
     from envejind_eval.ingest import load
@@ -129,13 +133,18 @@ def open_dataset(path: Path) -> Any:
 
 
 def input_files(path: Path) -> list[dict[str, Any]]:
-    """Every regular file of the input folder with its size and sha256 (sorted, relative)."""
+    """Every regular file of the input folder with its size and sha256 (sorted, relative).
+
+    A CPR-shaped part of a file name is redacted (``status_[cpr].csv``); the sha256 still
+    tells the files apart."""
     out = []
     for f in sorted(path.rglob("*")):
         rel = f.relative_to(path)
         if not f.is_file() or any(part.startswith(".") for part in rel.parts):
             continue
-        out.append({"path": rel.as_posix(), "bytes": f.stat().st_size, "sha256": sha256_file(f)})
+        out.append(
+            {"path": redact(rel.as_posix()), "bytes": f.stat().st_size, "sha256": sha256_file(f)}
+        )
     return out
 
 
@@ -242,19 +251,6 @@ def scope_slug(scope: str) -> str:
     return s
 
 
-def _write_xlsx(path: Path, frames: dict[str, pd.DataFrame]) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        used: set[str] = set()
-        for name, df in frames.items():
-            sheet = name[:31]
-            k = 2
-            while sheet in used:
-                sheet = f"{name[:28]}_{k}"
-                k += 1
-            used.add(sheet)
-            df.to_excel(xw, sheet_name=sheet, index=False)
-
-
 # -- leak scan ------------------------------------------------------------------------------
 
 
@@ -316,6 +312,7 @@ def build_report(
     n_boot: int = DEFAULT_N_BOOT,
     municipalities: tuple[str, ...] | None = None,
     figures: bool = True,
+    formats: str | tuple[str, ...] = ("html",),
     config: str | Path | None = None,
     quiet: bool = False,
     _log: Callable[[str], None] | None = None,
@@ -340,6 +337,10 @@ def build_report(
         Restrict the report to these municipalities.
     figures
         Draw figures (off only to speed up tests).
+    formats
+        Report documents to write: ``"html"`` (``index.html``), ``"docx"`` (``report.docx``),
+        ``"pdf"`` (``report.pdf``); a tuple or a comma list. The tables (CSV, XLSX), figures
+        and manifest are always written.
     config
         Recorded in the manifest (the CLI reads options from it).
 
@@ -352,46 +353,44 @@ def build_report(
     """
     from envejind_eval import __version__
 
-    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures).check()
+    formats = document.parse_formats(formats)
+    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures, formats).check()
     data_dir, out = Path(data_dir), Path(out)
-    out_parent = out.resolve().parent
-    out_parent.mkdir(parents=True, exist_ok=True)
+    if not data_dir.is_dir():
+        raise EnvejindError(f"{redact(str(data_dir))}: input folder not found")
     started = datetime.now(UTC)
-    steps = _Steps(total=8, quiet=quiet)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out_parent))
+    steps = _Steps(total=8 + len(opts.formats), quiet=quiet)
     try:
-        result = _run(data_dir, out, tmp, opts, steps, config, __version__, started)
-        steps.close()
-        _move_into_place(tmp, out)
+        with staged(out, kind="report", inputs=[data_dir]) as stage:
+            result = _run(data_dir, out, stage, opts, steps, config, __version__, started)
         result.out = out
         return result
-    except BaseException as exc:
+    except Exception as exc:
+        if isinstance(exc, EnvejindError) or os.environ.get("ENVEJIND_DEBUG"):
+            raise
+        raise ReportError(
+            f"the report failed in step '{steps.current}' ({type(exc).__name__}); "
+            f"nothing was written to {redact(str(out))}. Run again with --debug (or "
+            "ENVEJIND_DEBUG=1) to see the traceback"
+        ) from exc
+    finally:
         steps.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, Exception) and not isinstance(exc, EnvejindError):
-            if os.environ.get("ENVEJIND_DEBUG"):
-                raise
-            raise ReportError(
-                f"the report failed in step '{steps.current}' ({type(exc).__name__}); "
-                f"nothing was written to {out}. Set ENVEJIND_DEBUG=1 to see the traceback"
-            ) from exc
-        raise
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def previous_key_fingerprint(out: Path) -> str | None:
+    """The key fingerprint recorded by the report already in ``out`` (None if none)."""
+    try:
+        man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    fp = man.get("key_fingerprint") if isinstance(man, dict) else None
+    return fp if isinstance(fp, str) else None
 
 
 def _run(
     data_dir: Path,
     out: Path,
-    tmp: Path,
+    stage: Stage,
     opts: Options,
     steps: _Steps,
     config: str | Path | None,
@@ -399,6 +398,7 @@ def _run(
     started: datetime,
 ) -> ReportResult:
     L = opts.lang
+    tmp = stage.path
     warnings: list[str] = []
     with steps.step("load"):
         ds = open_dataset(data_dir)
@@ -406,7 +406,16 @@ def _run(
             ds = ds.filter(municipality=list(opts.municipalities))
         inputs = input_files(data_dir)
     if not len(ds.participants):
-        raise EnvejindError(f"{data_dir}: the delivery has no participants")
+        raise EnvejindError(f"{redact(data_dir.name)}: the delivery has no participants")
+    # pseudonyms of two keys cannot be compared or differenced: refuse a mixed series
+    key_fp = getattr(getattr(ds, "ingest_report", None), "key_fingerprint", None)
+    prev_fp = previous_key_fingerprint(out) if out.is_dir() else None
+    if key_fp and prev_fp and key_fp != prev_fp:
+        raise EnvejindError(
+            f"{redact(str(out))} holds an earlier edition pseudonymised with another key "
+            "(key fingerprints differ); use the key of that edition, or write this report "
+            "to a new folder"
+        )
 
     scopes = ["national"]
     if opts.by == "municipality":
@@ -477,12 +486,10 @@ def _run(
         for scope in scopes:
             tdir = scope_dir(tmp, scope) / "tables"
             tdir.mkdir(parents=True, exist_ok=True)
-            frames = {}
             for (s, name), t in sorted(gated.tables.items()):
                 if s != scope:
                     continue
                 df = csv_frame(t, opts.min_cell)
-                frames[name] = df
                 path = tdir / f"{name}.csv"
                 df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
                 table_log.append(
@@ -493,23 +500,20 @@ def _run(
                         "sha256": sha256_file(path),
                     }
                 )
-            if scope == "national":
-                _write_xlsx(tmp / "tables.xlsx", frames)
 
     # an edition must not be subtractable from the one it replaces (docs/disclosure.md §4)
     check_editions(out, tmp, min_cell=opts.min_cell)
 
     with steps.step("html"):
-        labels = {"table": text("table", L), "figure": text("figure", L)}
+        labels = {"table": text("table", L), "figure": text("figure", L), "toc": text("toc", L)}
         nav = []
         if len(scopes) > 1:
             nav = [(f"{quote(scope_slug(s))}/index.html", s) for s in scopes[1:]]
+        docs: dict[str, ReportDoc] = {}
         for scope in scopes:
             pub = Published(
                 {n: t for (s, n), t in gated.tables.items() if s == scope}, L, opts.min_cell
             )
-            rendered = []
-            counters = {"table": 0, "figure": 0}
             ordered = list(per_scope[scope])
             blocks_by_sec: dict[str, list[Any]] = {}
             for sec in ordered:
@@ -526,16 +530,6 @@ def _run(
             sblocks = sections_methods.summary(ctx, pub, per_scope[scope])
             ordered = [Section("summary", text("sec_summary", L)), *ordered]
             blocks_by_sec["summary"] = sblocks
-            for sec in ordered:
-                html_ = section_html(
-                    blocks_by_sec[sec.id],
-                    pngs=pngs[scope],
-                    counters=counters,
-                    lang=L,
-                    min_cell=opts.min_cell,
-                    labels=labels,
-                )
-                rendered.append(RenderedSection(sec.id, sec.title, html_))
             subtitle = (
                 text("report_subtitle_national", L)
                 if scope == "national"
@@ -546,20 +540,40 @@ def _run(
                 if scope == "national"
                 else [("../index.html", text("report_subtitle_national", L))]
             )
-            doc = page(
+            docs[scope] = ReportDoc(
+                lang=L,
+                min_cell=opts.min_cell,
                 title=text("report_title", L),
                 subtitle=subtitle,
-                sections=rendered,
+                sections=[DocSection(s.id, s.title, blocks_by_sec[s.id]) for s in ordered],
+                pngs=pngs[scope],
+                footnote=text("suppressed_footnote", L, k=opts.min_cell),
                 footer=text(
                     "generated", L, version=version, seed=opts.seed, min_cell=opts.min_cell
                 ),
-                footnote=text("suppressed_footnote", L, k=opts.min_cell),
-                lang=L,
+                labels=labels,
                 nav=scope_nav,
+                created=started,
             )
-            d = scope_dir(tmp, scope)
-            d.mkdir(parents=True, exist_ok=True)
-            (d / "index.html").write_text(doc, encoding="utf-8")
+            if "html" in opts.formats:
+                document.write(docs[scope], scope_dir(tmp, scope), ["html"])
+
+    # the workbook numbers its sheets as the report numbers its tables
+    with steps.step("xlsx"):
+        national = {n: t for (s, n), t in gated.tables.items() if s == "national"}
+        write_xlsx(tmp / "tables.xlsx", docs["national"], national)
+    documents = [
+        (scope_dir(tmp, s) / name).relative_to(tmp).as_posix()
+        for s in scopes
+        for name in (["index.html"] if "html" in opts.formats else [])
+    ]
+    for kind in (k for k in opts.formats if k != "html"):
+        with steps.step(kind):
+            for scope in scopes:
+                names = document.write(docs[scope], scope_dir(tmp, scope), [kind])
+                documents += [
+                    (scope_dir(tmp, scope) / n).relative_to(tmp).as_posix() for n in names
+                ]
 
     quarantined = _quarantine_count(ds)
     n_sup = n_suppressed(gated.tables)
@@ -581,10 +595,12 @@ def _run(
                 "n_boot": opts.n_boot,
                 "municipalities": list(opts.municipalities) if opts.municipalities else None,
                 "figures": opts.figures,
-                "config": Path(config).name if config else None,
+                "formats": list(opts.formats),
+                "config": redact(Path(config).name) if config else None,
             },
             "seed": opts.seed,
-            "input": {"folder": data_dir.name, "files": inputs},
+            "key_fingerprint": key_fp,
+            "input": {"folder": redact(data_dir.name), "files": inputs},
             "instruments": [
                 {
                     "id": i.id,
@@ -600,13 +616,20 @@ def _run(
             "suppression_log": gated.manifest.get("suppression_log", []),
             "tables": table_log,
             "figures": fig_log,
+            "documents": documents,
             "warnings": warnings,
             "timings": {},
         }
 
     if gated.gate is not None:
         gated.gate.record().save(tmp)
+    manifest["timings"] = {k: round(v, 3) for k, v in steps.timings.items()}
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    stage.seal()
 
+    # the scan runs over the finished folder, manifest and marker included
     with steps.step("scan"):
         pseud = set(ds.participants["participant_id"].astype(str))
         hits = leak_scan(tmp, pseud)
@@ -615,11 +638,6 @@ def _run(
                 "leak scan found identifiers in the output, nothing was written: "
                 + "; ".join(hits[:10])
             )
-
-    manifest["timings"] = {k: round(v, 3) for k, v in steps.timings.items()}
-    (tmp / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-    )
     return ReportResult(out, 1 if warnings else 0, warnings, manifest)
 
 
