@@ -352,6 +352,9 @@ def _rci_table(ctx: Context, inst_id: str) -> Table | None:
         count_cols=("n", *classes),
         total="n",
         population=f"rci_{inst_id}",
+        # the pairs classified are the pre/post pairs of the domain (forms received, a
+        # headcount: disclosure.md rule 9); the classes are attributes, protected against it
+        known_cols=("n",),
         formats=dict.fromkeys(["n", *classes], "int"),
         labels=labels,
     )
