@@ -504,6 +504,9 @@ class Gate:
             cand_all = {i for r in pending for i in r.cells}
             for pop in sorted({self._cells[i].population for i in cand_all}):
                 system, index = self._system(pop)
+                if stage > 0:  # facts of the national report are shown, not hidden again
+                    for j in system.earlier_facts(stage):
+                        system.cells[j].state, system.cells[j].reason = "published", None
                 cand = [
                     j for j, i in enumerate(index) if i in cand_all and not system.cells[j].public
                 ]

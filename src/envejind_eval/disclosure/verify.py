@@ -591,8 +591,6 @@ class System:
         small_hi = self.rules.min_cell - 1
         exact = math.isfinite(lo) and math.isfinite(hi) and hi - lo < 0.5
         if t.kind == "suppressed":
-            if exact and self._earlier_fact(t):
-                return None
             if exact:
                 return "pinned to an exact value"
             if t.strict and lo >= 1 and hi <= small_hi:
@@ -608,23 +606,25 @@ class System:
         attribute a suppression could protect."""
         return self._pinned_by(t, lambda c: c.public, "public")
 
-    def _earlier_fact(self, t: Target) -> bool:
-        """True when a 0 %/100 % cell of a lower level (a municipality) is pinned by what an
-        earlier stage (the national report) published on its own: nobody of 31 nationally
-        means nobody in each municipality. That group fact was allowed there (a group of at
-        least ``2 * min_cell``); hiding it again here protects nothing."""
-        if t.cell is None:
-            return False
-        c0 = self.cells[t.cell]
-        if c0.reason != "dominance" or c0.stage == 0:
-            return False
-        return self._pinned_by(
-            t,
-            lambda c: (
-                c.public or (c.state == "published" and c.edition == CURRENT and c.stage < c0.stage)
-            ),
-            ("stage", c0.stage),
-        )
+    def earlier_facts(self, stage: int) -> list[int]:
+        """Cells of ``stage`` the rules would hide that what earlier stages published (the
+        national report) and the headcounts already pin: nobody of 31 nationally
+        deteriorated means nobody in each municipality, and a municipality's 4 pairs are
+        then all "unchanged". That group fact was allowed where it was published (a group of
+        at least ``2 * min_cell``); hiding it again protects nothing, so it is shown."""
+        out = []
+        for i, c in enumerate(self.cells):
+            if c.stage != stage or c.edition != CURRENT or c.reason not in ("small", "dominance"):
+                continue
+            t = Target("suppressed", self.indicator(self.supports[i]), c.population, cell=i)
+            pinned = self._pinned_by(
+                t,
+                lambda o: o.public or (o.edition == CURRENT and o.stage < stage),
+                ("stage", stage),
+            )
+            if pinned:
+                out.append(i)
+        return out
 
     def _pinned_by(self, t: Target, known, cache_key: object) -> bool:
         # the cells ``known`` selects are never suppressed later (public or locked): cache
