@@ -46,8 +46,10 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import LinearConstraint, milp
 
+from envejind_eval.report.texts import TEXTS
+
 #: Row labels the report uses for margins ("I alt" in Danish, "Total" in English).
-TOTAL_LABELS = frozenset({"I alt", "Total", "total", "Samlet"})
+TOTAL_LABELS = frozenset(TEXTS["total"].values())
 #: Whole-number columns that do not count persons.
 NOT_PERSONS = frozenset({"n_teams", "n_domains", "n_items", "n_municipalities"})
 ATTACK_COLUMNS = ["folder", "scope", "table", "row", "column", "shown", "low", "high", "disclosed"]
