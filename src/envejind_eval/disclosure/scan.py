@@ -107,7 +107,7 @@ def contains_cpr(text: str, *, field: bool = False) -> bool:
         return True
     if field:
         m = _NINE_FIELD.fullmatch(text)
-        return bool(m) and any(True for _ in _cpr_spans("0" + m.group(1)))
+        return m is not None and any(True for _ in _cpr_spans("0" + m.group(1)))
     return False
 
 

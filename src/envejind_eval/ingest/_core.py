@@ -32,7 +32,7 @@ from envejind_eval.errors import IngestError
 from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import mapping as M
 from envejind_eval.ingest import pseudonymise as P
-from envejind_eval.ingest.readers import Col, RawTable, read_csv, read_parquet, read_xlsx
+from envejind_eval.ingest.readers import SUFFIXES, Col, RawTable, read_table
 from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestReport
 
 log = logging.getLogger("envejind_eval.ingest")
@@ -391,27 +391,18 @@ class Pipeline:
         files = [
             p
             for p in sorted(self.folder.iterdir())
-            if p.is_file()
-            and not p.name.startswith((".", "~$"))
-            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
+            if p.is_file() and not p.name.startswith((".", "~$")) and p.suffix.lower() in SUFFIXES
         ]
         _refuse_same_stem(files)
         for path in files:
-            suffix = path.suffix.lower()
             rule = self.mapping.rule_for(path.name)
-            if suffix in (".csv", ".txt"):
-                raws = [read_csv(path, file=path.name, header_score=M.header_score)]
-            elif suffix == ".xlsx":
-                raws = read_xlsx(
-                    path,
-                    file=path.name,
-                    header_score=M.header_score,
-                    date_of=lambda t: D.parse_date(t)[0],
-                )
-                if rule is not None and rule.sheets:
-                    raws = [r for r in raws if r.sheet in rule.sheets]
-            else:
-                raws = [read_parquet(path, file=path.name)]
+            raws = read_table(
+                path,
+                header_score=self.mapping.header_scorer(rule),
+                date_of=lambda t: D.parse_date(t)[0],
+            )
+            if rule is not None and rule.sheets:
+                raws = [r for r in raws if r.sheet is None or r.sheet in rule.sheets]
             for raw in raws:
                 src = self.classify(raw, rule)
                 if src is None:
@@ -666,8 +657,16 @@ class Pipeline:
         # wide columns
         if s.layout == "wide":
             self._wide_columns(s, used)
+        frule = self.mapping.rule_for(raw.file)
         for i, h in enumerate(raw.header):
-            if i not in used and i not in s.wide_cols and i not in s.names and h.strip():
+            # a column datakilder.toml maps to "ignore" is left out on purpose
+            if (
+                i not in used
+                and i not in s.wide_cols
+                and i not in s.names
+                and h.strip()
+                and M.header_field(h, s.kind, self.mapping, frule) != "ignore"
+            ):
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
@@ -693,8 +692,12 @@ class Pipeline:
             elif f == "arrival_time":
                 p = parse_col(col, _time_fn)
             elif f == "minutes":
-                kw = {"settled": s.decimal_settled, "upper": MAX_MINUTES}
-                p = parse_col(col, _number_parser(s.decimal or "either", **kw))
+                p = parse_col(
+                    col,
+                    _number_parser(
+                        s.decimal or "either", settled=s.decimal_settled, upper=MAX_MINUTES
+                    ),
+                )
             elif f == "value" and s.kind == "measurements":
                 p = parse_col(col, numfn)
             elif f == "value" and s.kind == "outcomes":

@@ -29,7 +29,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +169,7 @@ def looks_like_person_name(value: str) -> bool:
     return bool(_PERSON_NAME.fullmatch(value.strip()))
 
 
-def name_like_column(values: list[str], codes: set[str] = frozenset()) -> bool:
+def name_like_column(values: list[str], codes: set[str] | frozenset[str] = frozenset()) -> bool:
     """True when a text column's distinct values look like personal names: at least two
     and at least half of them are name-shaped (:func:`looks_like_person_name`, not in
     ``codes``), and no word is shared by more than half of those (``Hold Nord``/``Hold
@@ -310,6 +310,11 @@ class Mapping_:
     instrument_files: list[Path] = field(default_factory=list)
     source: Path | None = None
 
+    def header_scorer(self, rule: FileRule | None) -> Callable[[list[str]], float]:
+        """:func:`header_score` counting the headers this config maps for a file."""
+        mapped = {**self.columns, **(rule.columns if rule else {})}
+        return lambda cells: header_score(cells, mapped)
+
     def rule_for(self, name: str) -> FileRule | None:
         for r in self.files:
             if fnmatch.fnmatch(name.lower(), r.pattern.lower()):
@@ -423,8 +428,10 @@ _NAMES: set[str] = set()
 _ID_NAMES: set[str] = set()
 
 
-def header_score(cells: list[str]) -> float:
-    """How much a row looks like a header: recognised names (+ dates count a little)."""
+def header_score(cells: list[str], mapped: Mapping[str, str] | None = None) -> float:
+    """How much a row looks like a header: recognised names (+ dates count a little).
+    ``mapped``: normalised header -> field from datakilder.toml, so that a file whose
+    headers are only known from the config still has its header row found."""
     from envejind_eval.ingest.dates import parse_date
 
     if not _NAMES:
@@ -436,7 +443,11 @@ def header_score(cells: list[str]) -> float:
         if not c:
             continue
         n = norm(c)
-        if n in _NAMES:
+        f = mapped.get(n) if mapped else None
+        if f is not None and f != "ignore":
+            s += 1
+            has_id = has_id or f in ("cpr", "participant_id")
+        elif n in _NAMES:
             s += 1
             has_id = has_id or n in _ID_NAMES
         elif parse_date(c)[0] is not None:
