@@ -28,6 +28,7 @@ from envejind_eval.disclosure.scan import redact
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
 from envejind_eval.outpath import Stage, staged
 from envejind_eval.report import document, fmt, sections, sections_methods, sections_results
+from envejind_eval.report.attack import check_editions
 from envejind_eval.report.document import DocSection, ReportDoc
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
 from envejind_eval.report.model import Context, Published, Section, Table
@@ -454,9 +455,11 @@ def _run(
                     data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
                     if gated.gate is not None:  # refuses individual-level or small-n data
                         n_col = gt.n_col if gt.n_col in data.columns else None
-                        gated.gate.release(scope).figure(
-                            f.name, data=data.dropna(subset=[n_col]) if n_col else data, n=n_col
-                        )
+                        shown = data.dropna(subset=[n_col]) if n_col else data
+                        est = [c for c in gt.value_cols if c in shown.columns]
+                        if est:  # a row whose estimates are all hidden plots nothing
+                            shown = shown.dropna(subset=est, how="all")
+                        gated.gate.release(scope).figure(f.name, data=shown, n=n_col)
                     plot = f.make(data)
                     if plot is None:
                         continue
@@ -497,6 +500,9 @@ def _run(
                         "sha256": sha256_file(path),
                     }
                 )
+
+    # an edition must not be subtractable from the one it replaces (docs/disclosure.md §4)
+    check_editions(out, tmp, min_cell=opts.min_cell)
 
     with steps.step("html"):
         labels = {"table": text("table", L), "figure": text("figure", L), "toc": text("toc", L)}
