@@ -119,7 +119,8 @@ def secondary(
             if sig in done:
                 continue
             while True:
-                lo, hi, binding = math.nan, math.nan, []
+                lo, hi = math.nan, math.nan
+                binding: list[int] = []
                 lp_ok = system.quick_check(t)
                 lp = None
                 if not lp_ok:

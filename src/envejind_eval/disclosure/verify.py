@@ -569,7 +569,8 @@ class System:
             cons.append(LinearConstraint(a_eq, b_eq, b_eq))
         if a_ub is not None:
             cons.append(LinearConstraint(a_ub, -np.inf, b_ub))
-        self._int_sig, self._int_cons = sig, cons or None
+        self._int_sig = sig
+        self._int_cons: list | None = cons or None
         self._int_pool = [x for x in getattr(self, "_int_pool", []) if self._int_ok(x)]
         return self._int_cons
 

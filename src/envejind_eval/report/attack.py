@@ -40,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -208,7 +209,7 @@ def _model_folder(
         for name, df in tabs.items():
 
             def where(
-                r: int, col: str, name: str = name, sname: str = sname, df: pd.DataFrame = df
+                r: Any, col: str, name: str = name, sname: str = sname, df: pd.DataFrame = df
             ) -> dict:
                 hidden = ("..", "", f"<{m.min_cell}")
                 labels = tuple(
@@ -252,7 +253,7 @@ def _model_folder(
                 m.eq(_add(allc, tot, 1, -1), 0)
             elif name == "response":
                 for r, row in df.iterrows():
-                    k = (row["instrument_id"], row["rater_code"], row["timepoint_code"])
+                    k: tuple = (row["instrument_id"], row["rater_code"], row["timepoint_code"])
                     x = m.scope_sum(name, scope, k)
                     tot = m.participants(scope)
                     m.observe(tot, row["n_expected"], where(r, "n_expected"))
