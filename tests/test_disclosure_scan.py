@@ -158,6 +158,14 @@ def test_unreadable_files_are_findings(tmp_path):
     assert hits["kind"].tolist() == ["unreadable"]
 
 
+def test_broken_word_and_pdf_files_are_findings(tmp_path):
+    (tmp_path / "r.docx").write_bytes(b"PK\x00\x00 not a zip")
+    (tmp_path / "r.pdf").write_bytes(b"%PDF-1.4\x00 truncated")
+    hits = scan(tmp_path)
+    assert sorted(Path(f).name for f in hits["file"]) == ["r.docx", "r.pdf"]
+    assert set(hits["kind"]) == {"unreadable"}
+
+
 def test_cli_scan_exit_codes(tmp_path, capsys):
     clean = tmp_path / "clean"
     clean.mkdir()

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envejind_eval.disclosure import DisclosureRules, Gate
-from envejind_eval.disclosure.verify import CURRENT, Cell, System, TableMeta, make_key, verify
+from envejind_eval.disclosure.verify import (
+    CURRENT,
+    Cell,
+    System,
+    TableMeta,
+    check_targets,
+    make_key,
+    verify,
+)
 
 
 def _table_2d(values: list[list[int]]) -> pd.DataFrame:
@@ -206,8 +215,6 @@ def test_inconsistent_population_raises_without_values():
 )
 def test_warm_highs_matches_linprog(values, seed):
     """The warm-started HiGHS path gives exactly the ranges of scipy.optimize.linprog."""
-    import numpy as np
-
     import envejind_eval.disclosure.verify as V
 
     df = _table_2d(values)
@@ -233,3 +240,23 @@ def test_warm_highs_matches_linprog(values, seed):
         finally:
             V.FAST_SOLVER = old
     assert out[True] == out[False]
+
+
+def test_integer_audit_catches_what_the_lp_relaxation_misses():
+    # joint cells x1..x4; published x1+x2 = 1, x2+x3 = 1, x1+x3+x4 = 1 (an odd cycle: the
+    # matrix is not totally unimodular). The LP lets x2 = 1/2 .. 1, so the hidden
+    # x1 + x3 = 2 - 2 x2 ranges over [0, 1]; in whole numbers x2 = 1 and x1 + x3 = 0.
+    meta = TableMeta("p", "r", "t", ("k",), (), frozenset({("1",), ("2",), ("3",), ("4",)}))
+    supports = [[0, 1], [1, 2], [0, 2, 3], [0, 2]]
+    cells = [Cell("p", "r", "t", make_key({"k": str(i + 1)}), 1.0) for i in range(3)]
+    cells.append(
+        Cell("p", "r", "t", make_key({"k": "4"}), 0.0, state="suppressed", reason="dominance")
+    )
+    system = System([meta], cells, DisclosureRules())
+    system.supports = [np.asarray(s, dtype=np.int64) + system.blocks[("p", CURRENT)].offset
+                       for s in supports]  # fmt: skip
+    (t,) = [t for t in system.targets() if t.kind == "suppressed"]
+    assert system.problem(t, *system.bounds(t.coef)) is None  # the LP audit passes
+    assert system.int_problem(t) == "pinned to an exact value"
+    res = check_targets(system, [t])
+    assert not res["passed"].any()

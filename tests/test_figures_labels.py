@@ -10,7 +10,14 @@ import pytest
 
 from envejind_eval.figures import labels as L
 from envejind_eval.figures.save import save_figure
-from envejind_eval.figures.theme import OKABE_ITO, PALETTE, figure_size, palette, theme_envejind
+from envejind_eval.figures.theme import (
+    OKABE_ITO,
+    PALETTE,
+    SIZES,
+    figure_size,
+    palette,
+    theme_envejind,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,8 +116,39 @@ def test_save_figure_png_300dpi_and_svg_paths(tmp_path, small_plot):
     assert again[0].read_bytes() == files[0].read_bytes()
 
 
+def test_save_figure_writes_pdf(tmp_path, small_plot):
+    from pypdf import PdfReader
+
+    files = save_figure(small_plot, tmp_path / "fig", formats=("png", "svg", "pdf"))
+    assert [f.suffix for f in files] == [".png", ".svg", ".pdf"]
+    reader = PdfReader(files[2])
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((2.0 * 72, 1.5 * 72))
+    assert "Døgnrytme" in reader.pages[0].extract_text()  # TrueType text, not outlines
+    again = save_figure(small_plot, tmp_path / "again", formats=("png", "svg", "pdf"))
+    assert again[2].read_bytes() == files[2].read_bytes()  # no creation date
+
+
+@pytest.mark.parametrize("preset", sorted(SIZES))
+def test_save_figure_takes_every_size_preset(tmp_path, small_plot, preset):
+    from PIL import Image
+
+    (png,) = save_figure(small_plot, tmp_path / preset, formats=("png",), dpi=20, width=preset)
+    w, h = SIZES[preset]
+    with Image.open(png) as im:
+        assert im.size == (round(w * 20), round(h * 20))
+    (png,) = save_figure(
+        small_plot, tmp_path / "h", formats=("png",), dpi=20, width=preset, height=2
+    )
+    with Image.open(png) as im:
+        assert im.size == (round(w * 20), 40)
+
+
 def test_save_figure_checks_arguments(tmp_path, small_plot):
-    with pytest.raises(ValueError, match="Expecting formats from png, svg; got pdf"):
-        save_figure(small_plot, tmp_path / "x", formats=("pdf",))
+    with pytest.raises(ValueError, match="Expecting formats from png, svg, pdf; got jpg"):
+        save_figure(small_plot, tmp_path / "x", formats=("jpg",))
+    with pytest.raises(ValueError, match="Expecting one of full"):
+        save_figure(small_plot, tmp_path / "x", width="huge")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="ggplot"):
         save_figure("not a plot", tmp_path / "x")  # type: ignore[arg-type]

@@ -175,14 +175,18 @@ def test_stray_byte_in_the_header_of_a_utf8_bom_file_is_located(delivery):
         read_delivery(delivery, key=KEY)
 
 
-def test_a_missing_nullable_column_names_the_file(delivery):
-    # before: "participants: missing required column(s) sex ..." without the file
+def test_a_missing_nullable_column_is_reported_as_not_delivered(delivery):
+    # issue 17 §4 (before: refused, "deltagere.csv: required column(s) missing: ...")
     p = delivery / "deltagere.csv"
     rows = [r.split(";") for r in _lines(p)]
-    j = rows[0].index("Køn")
+    j = rows[0].index("Henvist af")
     _write(p, [";".join(r[:j] + r[j + 1 :]) for r in rows])
-    with pytest.raises(IngestError, match=r"deltagere\.csv: required column\(s\) missing: sex"):
-        read_delivery(delivery, key=KEY)
+    got, rep, _ = read_delivery(delivery, key=KEY)
+    assert got["participants"]["referred_by"].isna().all()
+    nd = rep.problems[rep.problems["rule"] == "not_delivered"]
+    assert list(nd["file"]) == ["deltagere.csv"]
+    assert nd["message"].iloc[0].startswith("referred_by: not delivered")
+    assert rep.exit_code == 0
 
 
 def test_a_cp1252_file_is_still_read_as_cp1252(delivery):

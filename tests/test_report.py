@@ -173,9 +173,9 @@ def test_failure_inside_a_step_is_reported_and_cleaned(
     def boom(*a, **k):
         raise KeyError("x")
 
-    monkeypatch.setattr(b, "_write_xlsx", boom)
+    monkeypatch.setattr(b, "write_xlsx", boom)
     monkeypatch.delenv("ENVEJIND_DEBUG", raising=False)
-    with pytest.raises(b.ReportError, match="step 'tables'"):
+    with pytest.raises(b.ReportError, match="step 'xlsx'"):
         build_report(canonical, tmp_path / "rep", quiet=True, figures=False, **FAST)
     assert list(tmp_path.iterdir()) == []
 
@@ -262,3 +262,22 @@ def test_national_report_leaves_long_team_table_to_municipality_reports(
     assert sorted(out.glob("*/tables/flow_team.csv"))  # still in every municipality report
     html = (out / "index.html").read_text(encoding="utf-8")
     assert f"With {n_teams} teams, the table per team is left out" in html
+
+
+def test_minimal_participant_list_reports_not_delivered(tmp_path: Path, tiny: Path) -> None:
+    """Issue 17 §4: CPR, Kommune, Hold, Startdato, Status, Mentor only: the report runs,
+    and referral says 'not delivered' instead of a table of 100 % unknown."""
+    import shutil
+
+    d = tmp_path / "minimal"
+    shutil.copytree(tiny, d)
+    p = pd.read_csv(
+        d / "deltagere.csv", sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
+    p = p[["CPR", "Kommune", "Hold", "Startdato", "Status", "Mentor"]]
+    p.to_csv(d / "deltagere.csv", sep=";", index=False, encoding="utf-8-sig")
+    out = tmp_path / "out"
+    build_report(d, out, quiet=True, lang="en", figures=False, **FAST)
+    assert not (out / "tables" / "start_referral.csv").exists()  # no table of "unknown"
+    assert "Referred by: not delivered" in (out / "index.html").read_text(encoding="utf-8")
+    assert (out / "tables" / "start_sex.csv").exists()  # sex: derived from the CPR number

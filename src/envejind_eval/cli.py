@@ -168,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc()
         print(f"envejind-eval {args.command}: error: {error_line(exc)}", file=sys.stderr)
+        if getattr(args, "next_step", None):  # what to do now (validate)
+            print(args.next_step, file=sys.stderr)
         return 2
 
 

@@ -4,7 +4,8 @@ Every command that writes a folder (``report``, ``gallery``, ``synth``,
 ``validate --quarantine``) goes through :func:`staged`: the target is checked
 (:func:`check_out`), the new output is written into a hidden temporary folder next to it,
 and only a complete output replaces the target. ``keygen`` checks its file with
-:func:`check_key_path`.
+:func:`check_key_path`; ``init`` writes the one file it may put into a delivery,
+``datakilder.toml``, with :func:`write_config`.
 
 What is refused (an :class:`OutputPathError`, exit 2): a target that is a file or other
 non-folder, a symbolic link, a path under a file, the input folder itself, a folder inside
@@ -45,7 +46,7 @@ class OutputPathError(EnvejindError):
     """An output path that could destroy or mix up data; nothing was written or deleted."""
 
 
-def _show(path: Path | str) -> str:
+def _show(path: os.PathLike[str] | str) -> str:
     """A path for a message: CPR-shaped parts redacted (folder names can hold identifiers)."""
     from envejind_eval.disclosure.scan import redact
 
@@ -306,7 +307,7 @@ def remove_stale(out: Path) -> list[Path]:
     """Remove temporary folders of ours a killed run left next to ``out``: an empty
     ``.OUT.tmp-*`` or one whose incomplete marker names a process that no longer runs,
     and a ``.OUT.old-*`` holding an output of ours once ``out`` is in place."""
-    removed = []
+    removed: list[Path] = []
     parent = out.parent
     try:
         entries = list(parent.iterdir())
@@ -483,4 +484,39 @@ def check_key_path(path: str | os.PathLike[str], *, force: bool = False) -> Path
                 "replace or remove the key there, choose a private folder"
             )
     _check_writable(anc, say)
+    return p
+
+
+# -- the delivery's mapping file ----------------------------------------------------------------
+
+
+def write_config(path: Path, text: str, *, force: bool = False) -> Path:
+    """Write a proposed ``datakilder.toml`` (the one file we write into a delivery folder):
+    never through a symbolic link or over anything but a regular file, never over an
+    existing one without ``force`` (it may hold a user's edits), and atomically (a
+    temporary file in the same folder, then renamed), so a failed run leaves the old file."""
+    p = _abs(path)
+    say = _show(p)
+    try:
+        st = p.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OutputPathError(f"{say} cannot be used ({exc.strerror})") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+            raise OutputPathError(f"{say} exists and is not a regular file; remove it first")
+        if not force:
+            raise OutputPathError(
+                f"{say} already exists (it may hold your edits); pass --force to replace it"
+            )
+    _check_writable(p.parent, say)
+    fd, tmp = tempfile.mkstemp(prefix=".datakilder.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return p

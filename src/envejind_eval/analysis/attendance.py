@@ -130,16 +130,19 @@ def _scheduled_days(ds: Dataset) -> pd.DataFrame:
 
 
 def _arrival_minutes(s: pd.Series) -> pd.Series:
-    """``"HH:MM"`` (or ``"HH:MM:SS"``) -> minutes after midnight as float; else NaN.
+    """``"HH:MM"`` (or ``"HH:MM:SS"``) -> minutes after midnight as float (seconds as a
+    fraction of a minute); else NaN.
 
     Parses each distinct value once (there are at most a few thousand clock times).
     """
     cat = pd.Categorical(s.astype("str"))
     txt = pd.Series(np.asarray(cat.categories, dtype=object), dtype="str")
-    parts = txt.str.extract(r"^\s*(\d{1,2})[:.](\d{2})")
+    parts = txt.str.extract(r"^\s*(\d{1,2})[:.](\d{2})(?::(\d{2}(?:\.\d+)?))?\s*$")
     h = pd.to_numeric(parts[0], errors="coerce")
     m = pd.to_numeric(parts[1], errors="coerce")
-    mins = (h * 60 + m).astype("float64").mask(((h > 23) | (m > 59)).fillna(False))
+    sec = pd.to_numeric(parts[2], errors="coerce").fillna(0.0)
+    bad = ((h > 23) | (m > 59) | (sec >= 60)).fillna(False)
+    mins = (h * 60 + m + sec / 60).astype("float64").mask(bad)
     lookup = np.append(mins.to_numpy(dtype=float), np.nan)  # code -1 (missing) -> NaN
     return pd.Series(lookup[cat.codes], index=s.index, dtype="float64")
 

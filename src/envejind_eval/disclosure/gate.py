@@ -94,6 +94,7 @@ class _Registered:
     column_dim: str
     attributes: tuple[str, ...]
     n_total: bool | None = None
+    known: tuple[str, ...] = ()  # count columns that are public headcounts of whole scopes
     extra: tuple[str, ...] = ()  # undeclared count columns, gated on their own
     result: PublishedTable | None = None
     cells: list[int] = field(default_factory=list)
@@ -195,6 +196,7 @@ class Release:
         attributes: Sequence[str] | None = None,
         margins: bool = False,
         public: Sequence[str] = (),
+        known: Sequence[str] = (),
     ) -> PublishedTable:
         """Register a table for publication; returns its (lazily) gated version.
 
@@ -249,6 +251,13 @@ class Release:
             :data:`PUBLIC_COUNT_NAMES` such as ``n_teams``) is gated as a person count, with
             an :class:`EnvejindWarning` naming it, so a forgotten ``n_excluded`` cannot
             leak a small number.
+        known
+            Count columns (of ``counts``, ``total`` or ``n``) that are headcounts of whole
+            scopes -- the participants of the run, of a municipality, of a team, forms
+            received -- and not attributes of a person (docs/disclosure.md §1, rule 9).
+            They are published as they are, never suppressed, and enter the linear system
+            as numbers every reader knows, so the attributes counted against them are
+            protected against that knowledge.
 
         Returns
         -------
@@ -292,6 +301,9 @@ class Release:
                 )
         else:
             extra = ()
+        bad_known = [c for c in known if c not in (*counts, n)]
+        if bad_known:
+            raise ValueError(f"table {name!r}: known columns must be counts or n: {bad_known}")
         if (estimates or shares) and n is None:
             raise ValueError(f"table {name!r}: estimates and shares need n=")
         if self._gate.publication:
@@ -339,6 +351,7 @@ class Release:
             column_dim=column_dim,
             attributes=attrs,
             n_total=n_total,
+            known=tuple(known),
             extra=extra,
         )
         self._gate._registered[key] = reg
@@ -395,6 +408,11 @@ class Gate:
     ledger
         Earlier editions (:class:`~envejind_eval.disclosure.ledger.Ledger`); their
         published numbers join the verifier, so differencing editions is checked.
+    scopes
+        The complete list of values of a scope dimension in this run, e.g.
+        ``{"municipality": [...every municipality...]}``: a reader knows that a national
+        number is the sum over exactly these (without it, a scope's value may also stand
+        for releases not published).
 
     Notes
     -----
@@ -425,8 +443,10 @@ class Gate:
         publication: bool = True,
         edition: str | None = None,
         ledger: Any = None,
+        scopes: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.rules = rules or DisclosureRules()
+        self.scopes = {str(k): [str(v) for v in vs] for k, vs in (scopes or {}).items()}
         self.publication = bool(publication)
         self.edition = edition
         self.ledger = ledger
@@ -436,6 +456,7 @@ class Gate:
         self._tables: list[TableMeta] = []
         self._cells: list[Cell] = []
         self._ledger_loaded = False
+        self._stage = 0  # rounds of run(): tables registered later are gated against earlier
 
     def release(
         self, name: str = "national", *, scope: Mapping[str, object] | None = None
@@ -468,8 +489,12 @@ class Gate:
         pending, self._pending = self._pending, []
         if not pending:
             return
+        stage = self._stage
+        self._stage += 1
         for reg in pending:
             metas, cells = _cells_of(reg, self.rules, publication=self.publication)
+            for c in cells:
+                c.stage = stage
             self._tables.extend(metas)
             start = len(self._cells)
             self._cells.extend(cells)
@@ -479,7 +504,12 @@ class Gate:
             cand_all = {i for r in pending for i in r.cells}
             for pop in sorted({self._cells[i].population for i in cand_all}):
                 system, index = self._system(pop)
-                cand = [j for j, i in enumerate(index) if i in cand_all]
+                if stage > 0:  # facts of the national report are shown, not hidden again
+                    for j in system.earlier_facts(stage):
+                        system.cells[j].state, system.cells[j].reason = "published", None
+                cand = [
+                    j for j, i in enumerate(index) if i in cand_all and not system.cells[j].public
+                ]
                 secondary(system, cand)
         for reg in pending:
             for i in reg.cells:
@@ -492,7 +522,7 @@ class Gate:
         of its cells in ``self._cells`` (the cell objects are shared)."""
         index = [i for i, c in enumerate(self._cells) if c.population == population]
         tables = [t for t in self._tables if t.population == population]
-        return System(tables, [self._cells[i] for i in index], self.rules), index
+        return System(tables, [self._cells[i] for i in index], self.rules, self.scopes), index
 
     def verify(self) -> Verification:
         """Audit the whole run (all releases, margins, ledger editions) from scratch."""
@@ -506,7 +536,7 @@ class Gate:
             for k, v in system.audit_counts.items():
                 audited[k] = audited.get(k, 0) + v
         if not parts:
-            return Verification(check_targets(System([], [], self.rules), []))
+            return Verification(check_targets(System([], [], self.rules, self.scopes), []))
         return Verification(pd.concat(parts, ignore_index=True), audited)
 
     def log(self) -> pd.DataFrame:
@@ -667,6 +697,7 @@ def _cells_of(
                 value=float(nvals[~np.isnan(nvals)][0]),
                 margin=True,
                 ref=[(r, reg.n) for r, _, _ in rows],
+                public=reg.n in reg.known,
             )
         )
     total = reg.total
@@ -726,6 +757,7 @@ def _cells_of(
                     value=float(v),
                     margin=margin or (c == total and len(count_cols) > 1),
                     ref=(r, c),
+                    public=c in reg.known,
                 )
             )
     if publication:
@@ -862,12 +894,12 @@ def _primary(reg: _Registered, cells: list[Cell], rules: DisclosureRules) -> Non
     """Threshold and group-disclosure rules on one table's cells (in place)."""
     small = rules.small_count([c.value for c in cells])
     for c, s in zip(cells, small, strict=True):
-        if s:
+        if s and not c.public:
             c.state, c.reason = "small", "small"
     by_key = {c.key: c for c in cells}
     col = reg.column_dim
     for c in cells:
-        if c.reason == "small":
+        if c.reason == "small" or c.public:
             continue
         kd = dict(c.key)
         groups: list[float] = []

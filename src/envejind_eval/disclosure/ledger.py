@@ -128,6 +128,7 @@ class Ledger:
                         int(c.value) if c.state == "published" and not math.isnan(c.value) else None
                     ),
                     "state": c.state,
+                    **({"public": True} if c.public else {}),
                 }
                 for c in cells
             ],
@@ -181,6 +182,7 @@ class Ledger:
                         state=state,
                         locked=True,
                         edition=tag,
+                        public=bool(c.get("public", False)),
                     )
                 )
         return tables, cells

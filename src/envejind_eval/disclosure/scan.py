@@ -11,9 +11,11 @@ HTML/SVG/XML/CSV/TSV/TXT/JSON/Markdown/log files and any file without NUL bytes:
 line (base64 ``data:`` payloads of images are skipped; SVG or text payloads are decoded and
 scanned). Text is UTF-8 with or without BOM, or UTF-16 (BOM, or every other byte NUL);
 other bytes (cp1252) are replaced, which leaves every digit in place. XLSX: every cell
-value and sheet name (openpyxl). Jupyter notebooks: sources and outputs of every cell.
-Parquet: every text column. Images (PNG, JPEG, GIF, WebP), fonts and archives other than
-XLSX are skipped.
+value and sheet name (openpyxl). Word (DOCX): the XML of every part and each paragraph's
+text. PDF: the text of every page and every text string of the file (metadata, bookmarks,
+image descriptions), read with pypdf; a PDF whose text cannot be read (e.g. encrypted) is
+``unreadable``. Jupyter notebooks: sources and outputs of every cell. Parquet: every text
+column. Images (PNG, JPEG, GIF, WebP), fonts and archives other than XLSX are skipped.
 
 CPR-shaped strings: the trade-off
 ---------------------------------
@@ -105,7 +107,7 @@ def contains_cpr(text: str, *, field: bool = False) -> bool:
         return True
     if field:
         m = _NINE_FIELD.fullmatch(text)
-        return bool(m) and any(True for _ in _cpr_spans("0" + m.group(1)))
+        return m is not None and any(True for _ in _cpr_spans("0" + m.group(1)))
     return False
 
 
@@ -314,6 +316,74 @@ def _parquet_units(path: Path) -> Iterator[tuple[str, str]]:
             yield f"column {col!r} row {r}", v
 
 
+# Word parts that hold no content of ours (styles, theme, fonts): skipped for speed only
+_DOCX_SKIP = re.compile(r"^word/(styles|stylesWithEffects|fontTable|theme/.*)\.xml$")
+_W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _docx_units(path: Path) -> Iterator[tuple[str, str]]:
+    """Every XML part of a Word file: the raw XML (text and attribute values such as image
+    descriptions) and each paragraph's text joined across its runs (Word splits text into
+    runs, which could split a CPR number)."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    with zipfile.ZipFile(path) as z:
+        for name in sorted(z.namelist()):
+            if not name.endswith((".xml", ".rels")) or _DOCX_SKIP.match(name):
+                continue
+            raw = z.read(name)
+            for loc, text in _text_units(raw.decode("utf-8", errors="replace")):
+                yield f"{name} {loc}", text
+            root = ET.fromstring(raw)
+            for k, para in enumerate(root.iter(f"{_W_NS}p"), start=1):
+                joined = "".join(t.text or "" for t in para.iter(f"{_W_NS}t"))
+                if joined:
+                    yield f"{name} paragraph {k}", joined
+
+
+def _pdf_units(path: Path) -> Iterator[tuple[str, str]]:
+    """A PDF's page text (pypdf), plus every text string of its object tree: metadata,
+    bookmarks and alternative texts of images are not page text."""
+    from pypdf import PdfReader
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        IndirectObject,
+        StreamObject,
+        TextStringObject,
+    )
+
+    reader = PdfReader(path)
+    for n, page in enumerate(reader.pages, start=1):
+        yield from _text_units(page.extract_text() or "", f"page {n} ")
+    seen: set[tuple[int, int]] = set()
+    stack: list[object] = [reader.trailer]
+    strings: list[str] = []
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            ref = (obj.idnum, obj.generation)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            obj = obj.get_object()
+        if isinstance(obj, TextStringObject):
+            strings.append(str(obj))
+        elif isinstance(obj, StreamObject):
+            continue  # page content is read above; fonts and images are binary
+        elif isinstance(obj, DictionaryObject):
+            stack.extend(v for k, v in obj.items() if k not in ("/Parent", "/P"))
+        elif isinstance(obj, ArrayObject):
+            stack.extend(obj)
+    for k, text in enumerate(strings, start=1):
+        yield f"text string {k}", text
+
+
+#: Binary formats read by a parser of their own (everything else with NUL bytes is skipped)
+_PARSED = {".xlsx", ".xlsm", ".parquet", ".docx", ".pdf"}
+
+
 def _utf16(head: bytes) -> str | None:
     """``utf-16`` for a UTF-16 text (byte-order mark, or every other byte NUL as in
     UTF-16 of mostly ASCII text), else None."""
@@ -351,6 +421,10 @@ def _units(path: Path) -> Iterator[tuple[str, str]]:
         yield from _notebook_units(path)
     elif suf == ".parquet":
         yield from _parquet_units(path)
+    elif suf == ".docx":
+        yield from _docx_units(path)
+    elif suf == ".pdf":
+        yield from _pdf_units(path)
     else:
         text = _decode(path.read_bytes())
         if suf in (".csv", ".tsv"):
@@ -421,9 +495,7 @@ def scan(
         if f.suffix.lower() in _SKIP_SUFFIXES:
             continue
         suf = f.suffix.lower()
-        if suf not in (".xlsx", ".xlsm", ".parquet") and _is_binary(f):
-            if suf == ".pdf":
-                rows.append({"file": str(f), "location": "whole file", "kind": "unreadable"})
+        if suf not in _PARSED and _is_binary(f):
             continue
         seen: set[tuple[str, str]] = set()
         try:

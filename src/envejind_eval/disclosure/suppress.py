@@ -123,13 +123,19 @@ def secondary(
             if sig in done:
                 continue
             while True:
-                if system.quick_check(t):
+                lo, hi = math.nan, math.nan
+                binding: list[int] = []
+                lp_ok = system.quick_check(t)
+                lp = None
+                if not lp_ok:
+                    lo, hi, binding = system.solve(t.coef)
+                    lp_ok = system.problem(t, lo, hi) is None
+                    lp = (lo, hi)
+                if lp_ok and system.int_problem(t, lp) is None:
                     done.add(sig)
                     break
-                lo, hi, binding = system.solve(t.coef)
-                if system.problem(t, lo, hi) is None:
-                    done.add(sig)
-                    break
+                if lp_ok:  # safe for the LP, not for whole numbers: widen through a binding cell
+                    lo, hi, binding = system.solve(t.coef)
                 free = [i for i in cand if system.cells[i].state in ("published", "small")]
                 if not free:
                     raise DisclosureError(
@@ -138,6 +144,7 @@ def secondary(
                         "or coarser groupings"
                     )
                 pick, passes = _choose(system, t, free, (lo, hi, binding))
+                passes = passes and not lp_ok
                 if system.cells[pick].state == "published":
                     system.cells[pick].reason = "secondary"
                 system.cells[pick].state = "suppressed"  # a "<5" cell keeps reason "small"

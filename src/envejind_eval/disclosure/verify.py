@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import LinearConstraint, linprog, milp
 
 from envejind_eval.disclosure.rules import DisclosureRules
 from envejind_eval.errors import DisclosureError
@@ -93,6 +93,8 @@ class Cell:
     state: State = "published"
     reason: str | None = None  # small | dominance | secondary | estimate (internal only)
     locked: bool = False  # already handed out: may not be suppressed any more
+    public: bool = False  # a headcount of a whole scope: never suppressed (rules §4)
+    stage: int = 0  # gated in this round of the run (national 0, municipalities 1)
     margin: bool = False
     edition: str = CURRENT
     ref: object = None  # caller's handle (row label, column)
@@ -227,6 +229,9 @@ class System:
     tables: Sequence[TableMeta]
     cells: list[Cell]
     rules: DisclosureRules = field(default_factory=DisclosureRules)
+    #: complete list of values of a scope dimension (e.g. every municipality of the run):
+    #: a number over the whole dimension is the sum over these, with no "other" category
+    scopes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.blocks: dict[tuple[str, str], _Block] = {}
@@ -253,9 +258,16 @@ class System:
             for c in pcell:
                 for d, v in c.key:
                     cats[d].add(v)
+            for d in dims:
+                if d in self.scopes:
+                    cats[d] |= {str(v) for v in self.scopes[d]}
             catl = {
                 d: sorted(cats[d] - {OTHER})
-                + ([OTHER] if d in fixed_dims or OTHER in cats[d] else [])
+                + (
+                    [OTHER]
+                    if (d in fixed_dims and d not in self.scopes) or OTHER in cats[d]
+                    else []
+                )
                 for d in dims
             }
             editions = sorted({t.edition for t in ptab} | {c.edition for c in pcell})
@@ -276,6 +288,7 @@ class System:
         self._warm_eq_cells: list[int] = []
         #: how many aggregates :meth:`targets` enumerated (all of them are audited)
         self.audit_counts: dict[str, int] = {}
+        self._int_pool: list[np.ndarray] = []
 
     # -- structure ---------------------------------------------------------------------
 
@@ -568,9 +581,85 @@ class System:
         self._pool = kept
 
     def reset_pool(self) -> None:
+        self._int_seen = 0
         self._pool = []
         self._pool_arr = None
         self._pool_rows = 0
+
+    # -- integer feasibility -----------------------------------------------------------
+
+    def int_problem(self, t: Target, lp: tuple[float, float] | None = None) -> str | None:
+        """:meth:`problem` on the *integer* range of ``t`` (a reader solving integer
+        programmes). Only called when the LP range passes: the integer range lies inside
+        it and can be narrower when three or more linked dimensions make the constraint
+        matrix not totally unimodular. Integer solutions are pooled: two of them that
+        already show ``t`` safe make the programme unnecessary."""
+        if self.n_vars == 0 or (lp is not None and lp[1] - lp[0] < 0.5):
+            return None  # an exact LP range is the integer range (the true counts fit it)
+        cons = self._int_constraints()
+        if cons is None:
+            return None
+        # vertices of the LP audit are often whole numbers (hierarchical tables): reuse them
+        seen = self.__dict__.setdefault("_int_seen", 0)
+        for x in self._pool[seen:]:
+            if np.all(np.abs(x - np.round(x)) < 1e-9):
+                self._int_pool.append(np.round(x))
+        self._int_seen = len(self._pool)
+        if not self._int_pool:  # a few integer vertices decide most targets at once
+            rng = np.random.default_rng(0)
+            for _ in range(4):
+                res = milp(
+                    rng.standard_normal(self.n_vars),
+                    constraints=cons,
+                    integrality=np.ones(self.n_vars),
+                    bounds=(0, np.inf),
+                )
+                if res.status == 0:
+                    self._int_pool.append(np.round(res.x))
+        if self._int_pool:
+            vals = np.stack(self._int_pool) @ t.coef
+            lo, hi = round(float(vals.min())), round(float(vals.max()))
+            if self.problem(t, lo, hi) is None:  # monotone: a wider true range passes too
+                return None
+        ends = []
+        for sign in (1.0, -1.0):
+            res = milp(
+                sign * t.coef,
+                constraints=cons,
+                integrality=np.ones(self.n_vars),
+                bounds=(0, np.inf),
+            )
+            if res.status == 3:
+                ends.append(math.inf)
+                continue
+            if res.status != 0:
+                return None  # the LP audit stands (a time limit; infeasible is caught there)
+            self._int_pool.append(np.round(res.x))
+            ends.append(round(sign * res.fun))
+        return self.problem(t, ends[0], ends[1])
+
+    def _int_constraints(self) -> list | None:
+        sig = tuple(c.state for c in self.cells)
+        if getattr(self, "_int_sig", None) == sig:
+            return self._int_cons
+        a_eq, b_eq, a_ub, b_ub = self._matrices()
+        cons = []
+        if a_eq is not None:
+            cons.append(LinearConstraint(a_eq, b_eq, b_eq))
+        if a_ub is not None:
+            cons.append(LinearConstraint(a_ub, -np.inf, b_ub))
+        self._int_sig = sig
+        self._int_cons: list | None = cons or None
+        self._int_pool = [x for x in getattr(self, "_int_pool", []) if self._int_ok(x)]
+        return self._int_cons
+
+    def _int_ok(self, x: np.ndarray) -> bool:
+        """``x`` still satisfies every constraint (suppression only removes equations)."""
+        for c in self._int_cons or []:
+            v = c.A @ x
+            if np.any(v < c.lb - 1e-6) or np.any(v > c.ub + 1e-6):
+                return False
+        return True
 
     def matrices(self, drop: Iterable[int] = ()) -> tuple:
         return self._matrices(drop)
@@ -587,9 +676,58 @@ class System:
             if t.strict and lo >= 1 and hi <= small_hi:
                 return f"range inside [1, {small_hi}]"
             return None
-        if exact and 1 <= lo <= small_hi:
+        if exact and 1 <= lo <= small_hi and not self._public_fact(t):
             return "derivable small count"
         return None
+
+    def _public_fact(self, t: Target) -> bool:
+        """True when the headcounts of whole scopes alone (``Cell.public``) pin ``t``: then
+        it is itself such a headcount (forms not received = expected - received), not an
+        attribute a suppression could protect."""
+        return self._pinned_by(t, lambda c: c.public, "public")
+
+    def earlier_facts(self, stage: int) -> list[int]:
+        """Cells of ``stage`` the rules would hide that what earlier stages published (the
+        national report) and the headcounts already pin: nobody of 31 nationally
+        deteriorated means nobody in each municipality, and a municipality's 4 pairs are
+        then all "unchanged". That group fact was allowed where it was published (a group of
+        at least ``2 * min_cell``); hiding it again protects nothing, so it is shown."""
+        out = []
+        for i, c in enumerate(self.cells):
+            if c.stage != stage or c.edition != CURRENT or c.reason not in ("small", "dominance"):
+                continue
+            t = Target("suppressed", self.indicator(self.supports[i]), c.population, cell=i)
+            pinned = self._pinned_by(
+                t,
+                lambda o: o.public or (o.edition == CURRENT and o.stage < stage),
+                ("stage", stage),
+            )
+            if pinned:
+                out.append(i)
+        return out
+
+    def _pinned_by(self, t: Target, known, cache_key: object) -> bool:
+        # the cells ``known`` selects are never suppressed later (public or locked): cache
+        cache = self.__dict__.setdefault("_known_rows", {})
+        if cache_key not in cache:
+            idx = [
+                i
+                for i, c in enumerate(self.cells)
+                if c.state == "published" and known(c) and not math.isnan(c.value)
+            ]
+            vals = [float(self.cells[i].value) for i in idx]
+            cache[cache_key] = (
+                _solver_or_none([self.supports[i] for i in idx], vals, self.n_vars) if idx else None
+            )
+        if cache[cache_key] is None:
+            return False
+        done = self.__dict__.setdefault("_known_pins", {})
+        sig = (cache_key, np.flatnonzero(t.coef).tobytes(), t.coef[t.coef != 0].tobytes())
+        if sig not in done:
+            solver = cache[cache_key]
+            ends = [solver.solve(t.coef, sense)[:2] for sense in ("min", "max")]
+            done[sig] = all(st == "optimal" for st, _ in ends) and ends[1][1] - ends[0][1] < 0.5
+        return done[sig]
 
     def targets(self, *, populations: Iterable[str] | None = None) -> list[Target]:
         """Every protected quantity not yet proved safe: suppressed sensitive cells, and
@@ -694,6 +832,22 @@ def _rows_in(rows: np.ndarray, allowed: set[tuple[int, ...]], radix: list[int]) 
     return np.isin(keys, ok)
 
 
+def _solver_or_none(rows: list[np.ndarray], values: list[float], n: int) -> Any:
+    """A HiGHS model of ``rows @ x == values``, ``x >= 0``; falls back to linprog."""
+    try:
+        return _WarmSolver(n, rows, values, values, len(rows))
+    except Exception:  # the bundled HiGHS object is private scipy API
+
+        class _Lp:
+            def solve(self, coef: np.ndarray, sense: str) -> tuple:
+                a = _sparse_rows(rows, n)
+                sign = 1.0 if sense == "min" else -1.0
+                res = _linprog(sign * coef, (a, np.asarray(values), None, None))
+                return ("optimal", sign * res.fun) if res.status == 0 else ("other", math.nan)
+
+        return _Lp()
+
+
 def _linprog(c: np.ndarray, m: tuple) -> Any:
     """``min c'x`` subject to the system's matrices ``m`` (from ``_matrices``), ``x >= 0``."""
     a_eq, b_eq, a_ub, b_ub = m
@@ -747,10 +901,12 @@ def check_targets(system: System, targets: Sequence[Target]) -> pd.DataFrame:
     rows = []
     for t in targets:
         if system.quick_check(t):
-            prob = None
+            prob = system.int_problem(t)
         else:
             lo, hi = system.bounds(t.coef)
             prob = system.problem(t, lo, hi)
+            if prob is None:
+                prob = system.int_problem(t, (lo, hi))
         rows.append(
             {
                 "kind": t.kind,

@@ -1,10 +1,12 @@
-"""``save_figure``: PNG (300 dpi) and SVG with fonts that work offline.
+"""``save_figure``: PNG (300 dpi), SVG and PDF with fonts that work offline.
 
 SVG text is written as paths (``svg.fonttype = "path"``): the file then shows exactly the
 same glyphs on any machine, offline, whether or not DejaVu Sans is installed there (Windows
 and most report viewers do not ship it). The cost is that SVG text cannot be selected or
 searched and files are somewhat larger; the PNG is the accessible raster copy and the
-figure's title/caption live in the report text as well. ``"none"`` (real text) would fall
+figure's title/caption live in the report text as well. PDF (vector, for print and for
+Word/LaTeX users) embeds DejaVu Sans as TrueType (``pdf.fonttype = 42``), so its text stays
+text. ``"none"`` (real text) would fall
 back to whatever sans-serif the viewer has, changing widths and breaking the layout that
 was checked by eye.
 """
@@ -15,20 +17,25 @@ from pathlib import Path
 
 import plotnine as p9
 
+from envejind_eval.figures.theme import Size, figure_size
+
 DPI = 300
-FORMATS: tuple[str, ...] = ("png", "svg")
+FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+DEFAULT_FORMATS: tuple[str, ...] = ("png", "svg")
+#: Metadata that would make the files differ between runs (dates) is left out.
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
 def save_figure(
     p: p9.ggplot,
     path: str | Path,
     *,
-    formats: tuple[str, ...] = FORMATS,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     dpi: int = DPI,
-    width: float | None = None,
+    width: float | Size | None = None,
     height: float | None = None,
 ) -> list[Path]:
-    """Draw ``p`` once and write it as PNG (``dpi``, default 300) and SVG.
+    """Draw ``p`` once and write it as PNG (``dpi``, default 300), SVG and/or PDF.
 
     Parameters
     ----------
@@ -37,11 +44,16 @@ def save_figure(
     path : str or Path
         Target path; the suffix is replaced by each format's (``gallery/flow`` →
         ``gallery/flow.png`` and ``gallery/flow.svg``). Parent folders are created.
-    formats : tuple of {"png", "svg"}
+    formats : tuple of {"png", "svg", "pdf"}
+        Default ``("png", "svg")``.
     dpi : int
         Resolution of the PNG.
-    width, height : float, optional
-        Size in inches (default: the figure's theme size).
+    width : float or str, optional
+        Width in inches, or the name of a size preset (``"full"``, ``"tall"``, ``"wide"``,
+        ``"square"``, ``"half"``; see :data:`~envejind_eval.figures.theme.SIZES`), which
+        sets width and height. Default: the figure's theme size.
+    height : float, optional
+        Height in inches (overrides a preset's).
 
     Returns
     -------
@@ -51,7 +63,7 @@ def save_figure(
     Notes
     -----
     Output is reproducible: the SVG has no creation date and fixed element ids
-    (``svg.hashsalt``), the PNG carries no timestamp.
+    (``svg.hashsalt``), the PNG and the PDF carry no timestamp.
     """
     import copy
 
@@ -67,9 +79,12 @@ def save_figure(
         raise TypeError(f"save_figure expects a plotnine ggplot; got {type(p).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(width, str):  # a preset name: both dimensions
+        width, preset_h = figure_size(width)
+        height = height or preset_h
     if width is not None or height is not None:
         w, h = p.theme.getp("figure_size")
-        p = p + p9.theme(figure_size=(width or w, height or h))
+        p = p + p9.theme(figure_size=(float(width or w), float(height or h)))
     out = []
     with mpl.rc_context(
         {"svg.fonttype": "path", "svg.hashsalt": "envejind_eval", "pdf.fonttype": 42}
@@ -80,8 +95,7 @@ def save_figure(
         try:
             for fmt in formats:
                 target = path.with_suffix(f".{fmt}")
-                meta = {"Date": None} if fmt == "svg" else {"Software": None}
-                fig.savefig(target, format=fmt, dpi=dpi, metadata=meta, facecolor="white")
+                fig.savefig(target, format=fmt, dpi=dpi, metadata=_METADATA[fmt], facecolor="white")
                 out.append(target)
         finally:
             plt.close(fig)

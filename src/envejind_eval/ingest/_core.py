@@ -32,8 +32,20 @@ from envejind_eval.errors import IngestError
 from envejind_eval.ingest import dates as D
 from envejind_eval.ingest import mapping as M
 from envejind_eval.ingest import pseudonymise as P
-from envejind_eval.ingest.readers import Col, RawTable, read_csv, read_parquet, read_xlsx
-from envejind_eval.ingest.report import FILE_COLUMNS, PROBLEM_COLUMNS, IngestReport
+from envejind_eval.ingest.readers import (
+    SUFFIXES,
+    Col,
+    RawTable,
+    _drop_rows,
+    read_table,
+    total_labels,
+)
+from envejind_eval.ingest.report import (
+    COLUMN_COLUMNS,
+    FILE_COLUMNS,
+    PROBLEM_COLUMNS,
+    IngestReport,
+)
 
 log = logging.getLogger("envejind_eval.ingest")
 
@@ -85,13 +97,13 @@ MSG = {
         "or with a decimal comma (1,2); in a workbook, enter it as a number, not text"
     ),
     "out_of_range": f"minutes must be between 0 and {MAX_MINUTES} (one day)",
-    "invalid_time": "not a time of day (HH:MM)",
+    "invalid_time": "not a time of day (HH:MM or HH:MM:SS)",
     "not_null": "a value is required here",
     "duplicate_key_conflict": (
         "another row has the same key with different values; both are quarantined"
     ),
 }
-SEVERITY_ERROR, SEVERITY_WARNING = "error", "warning"
+SEVERITY_ERROR, SEVERITY_WARNING, SEVERITY_INFO = "error", "warning", "info"
 
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -302,6 +314,8 @@ class Source:
     date_forms: set[str] = field(default_factory=set)
     ignored: list[int] = field(default_factory=list)
     names: list[int] = field(default_factory=list)  # name columns: never read nor written
+    targets: dict[int, str] = field(default_factory=dict)  # header -> indicator/item mapped
+    derived: dict[str, int] = field(default_factory=dict)  # field -> rows derived from CPR
     dropped: dict[str, str] = field(default_factory=dict)  # field -> header, values were names
     wide_cols: list[int] = field(
         default_factory=list
@@ -356,7 +370,10 @@ class Pipeline:
         # problem records: (grow array, col label array-or-str, rule, message, severity, cell)
         self._problems: list[tuple[np.ndarray, Any, str, str, str, Any]] = []
         self.quarantined: np.ndarray | None = None  # per grow
-        self.extra_files: list[dict] = []
+        # (file, sheet, reason, severity) of every file or sheet in the folder not read:
+        # info when it is no table (a note, a lock file) or left out by datakilder.toml,
+        # a warning when it is a table nothing identifies (its rows may be data)
+        self.not_read: list[tuple[str, str | None, str, str]] = []
         self._cpr_cache: dict[str, tuple[int, str | None]] = {}
 
     # -- keys & ids ---------------------------------------------------------------------------
@@ -388,41 +405,83 @@ class Pipeline:
 
     # -- 1. reading and classification ---------------------------------------------------------
     def read(self) -> None:
-        files = [
-            p
-            for p in sorted(self.folder.iterdir())
-            if p.is_file()
-            and not p.name.startswith((".", "~$"))
-            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet")
-        ]
+        from envejind_eval.outpath import MARKER
+
+        config = {"datakilder.toml", MARKER}  # the mapping, and our own folder marker
+        if self.mapping.source is not None:
+            config.add(self.mapping.source.name)
+        files = []
+        for p in sorted(self.folder.iterdir()):
+            if not p.is_file() or p.name.lower() in config:
+                continue
+            reason = _unread_reason(p)
+            if reason:  # listed in the report, never skipped in silence
+                self.not_read.append((p.name, None, reason, SEVERITY_INFO))
+            else:
+                files.append(p)
         _refuse_same_stem(files)
         for path in files:
-            suffix = path.suffix.lower()
             rule = self.mapping.rule_for(path.name)
-            if suffix in (".csv", ".txt"):
-                raws = [read_csv(path, file=path.name, header_score=M.header_score)]
-            elif suffix == ".xlsx":
-                raws = read_xlsx(
-                    path,
-                    file=path.name,
-                    header_score=M.header_score,
-                    date_of=lambda t: D.parse_date(t)[0],
-                )
-                if rule is not None and rule.sheets:
-                    raws = [r for r in raws if r.sheet in rule.sheets]
-            else:
-                raws = [read_parquet(path, file=path.name)]
+            raws = read_table(
+                path,
+                header_score=self.mapping.header_scorer(rule),
+                date_of=lambda t: D.parse_date(t)[0],
+            )
+            if rule is not None and rule.sheets:
+                for r in raws:
+                    if r.sheet is not None and r.sheet not in rule.sheets:
+                        self.not_read.append(
+                            (
+                                r.file,
+                                r.sheet,
+                                "sheet not listed under sheets in datakilder.toml",
+                                SEVERITY_INFO,
+                            )
+                        )
+                raws = [r for r in raws if r.sheet is None or r.sheet in rule.sheets]
             for raw in raws:
                 src = self.classify(raw, rule)
                 if src is None:
-                    self.extra_files.append({"file": raw.file, "sheet": raw.sheet})
+                    self.not_read.append(
+                        (
+                            raw.file,
+                            raw.sheet,
+                            "not recognised as a table by its name or columns: name it in "
+                            f'datakilder.toml ([files."{raw.file}"] table = "participants", '
+                            '"attendance", …)',
+                            SEVERITY_WARNING,
+                        )
+                    )
                     continue
                 self.sources.append(src)
+        self._unused_mappings()
         off = 0
         for s in self.sources:
             s.offset = off
             off += s.n
         self.n_grow = off
+
+    def _unused_mappings(self) -> None:
+        """A header mapped for a file in datakilder.toml that none of the files (sheets)
+        it applies to has: a dead mapping (a typo, a renamed column) is a warning."""
+        for rule in self.mapping.files:
+            mine = [
+                i for i, s in enumerate(self.sources) if self.mapping.rule_for(s.raw.file) is rule
+            ]
+            if not mine:
+                continue
+            seen = {M.norm(h) for i in mine for h in self.sources[i].raw.header}
+            for h in rule.columns:
+                if h not in seen:
+                    self.problem(
+                        np.array([-1 - mine[0]]),
+                        h,
+                        "mapping_unused",
+                        f'mapped under [files."{rule.pattern}".columns] in datakilder.toml, '
+                        "but no column of the file has this header (headers are compared "
+                        "ignoring case, spaces and punctuation)",
+                        SEVERITY_WARNING,
+                    )
 
     def classify(self, raw: RawTable, rule: M.FileRule | None) -> Source | None:
         stem = raw.path.stem
@@ -434,6 +493,8 @@ class Pipeline:
             if kind is None:
                 return None
         fields: dict[str, int] = {}
+        targets: dict[int, str] = {}
+        readable = {*ID_FIELDS, *M.KIND_FIELDS[kind]}
         ids: list[int] = []
         names: list[int] = []
         for i, h in enumerate(raw.header):
@@ -443,6 +504,12 @@ class Pipeline:
                 continue
             if f in ID_FIELDS:
                 ids.append(i)
+            if f is not None and f != "ignore" and (f in fields or f not in readable):
+                # an indicator or instrument item (a wide column), a field another column
+                # already gives or one this table does not read: not parsed, accounted
+                # (values not loaded are a problem, see column_accounts)
+                targets[i] = f
+                continue
             if f is not None and f != "ignore" and f not in fields:
                 fields[f] = i
         if len(ids) > 1:
@@ -452,6 +519,17 @@ class Pipeline:
                 f"({cols}); which one identifies the person? Remove the others, or map them "
                 'to "ignore" in datakilder.toml'
             )
+        for f, v in (rule.values if rule else {}).items():
+            if f in fields:
+                raise IngestError(
+                    f"{raw.file}{f'[{raw.sheet}]' if raw.sheet else ''}: {f} is both a column "
+                    f"('{raw.header[fields[f]]}') and a fixed value in datakilder.toml; "
+                    "remove one"
+                )
+            fields[f] = _add_fixed_column(raw, f, v)
+        idf = fields.get("cpr", fields.get("participant_id"))
+        if idf is not None:
+            _skip_total_rows(raw, idf)
         if layout is None:
             layout = self._layout(kind, raw, fields)
         instrument = None
@@ -459,7 +537,7 @@ class Pipeline:
             instrument = (rule.instrument if rule else None) or self._instrument(
                 suffix, raw, fields
             )
-        return Source(raw, kind, layout, fields, instrument, names=names)
+        return Source(raw, kind, layout, fields, instrument, names=names, targets=targets)
 
     def _kind_from_header(self, raw: RawTable, rule: M.FileRule | None) -> str | None:
         f = {M.header_field(h, None, self.mapping, rule) for h in raw.header} - {None}
@@ -472,8 +550,8 @@ class Pipeline:
         if has_id and "activity" in f:
             return "activities"
         if has_id and "timepoint" in f:
-            inds = {M.norm(h) for h in raw.header} & set(M.INDICATOR_ALIASES)
-            return "outcomes" if inds or "indicator" in f else "measurements"
+            inds = {M.indicator_of(h) for h in [*raw.header, *f] if h and not M.is_field(h)}
+            return "outcomes" if inds - {None} or "indicator" in f else "measurements"
         if has_id and "date" in f and f & {"attendance_code", "status"}:
             return "attendance"
         if has_id and "date" in f and "arrival_time" in f:
@@ -535,7 +613,7 @@ class Pipeline:
             return
         label = s.raw.header[col] if col >= 0 else ""
         cell = None
-        if s.raw.letters is not None and col >= 0:
+        if s.raw.letters is not None and col >= 0 and s.raw.letters[col]:
             cell = np.char.add(s.raw.letters[col], s.raw.lines[rows].astype(str)).astype(object)
         self.problem(self._grow(s, rows), label, rule, message, severity, cell)
         if severity == SEVERITY_ERROR:
@@ -629,6 +707,8 @@ class Pipeline:
         has_empty = bool(len(col.codes)) and int(col.codes.min()) < 0
         idx = np.where(col.codes < 0, len(vals), col.codes) if has_empty else col.codes
         s.pcode = codes_u[idx]
+        if s.kind == "participants" and fld == "cpr":
+            self._derive_from_cpr(s, vals, codes_u, idx)
         bad_u = np.array([r is not None for r in rules_u])
         # rows are bad only through a bad distinct value or an empty cell
         if has_empty or bad_u[:-1].any():
@@ -641,6 +721,26 @@ class Pipeline:
                 if rule == "not_null":
                     msg = "the participant (CPR) is missing"
                 self._flag(s, sel, ci, rule, msg)
+
+    def _derive_from_cpr(
+        self, s: Source, vals: list[str], codes_u: np.ndarray, idx: np.ndarray
+    ) -> None:
+        """Birth year and sex from the CPR number when the participant list lacks them
+        (read before the CPR is dropped; only the derived values are kept). Counted in
+        ``s.derived`` and shown in the report as derived."""
+        todo = [f for f in ("birth_year", "sex") if f not in s.fields and f not in s.dropped]
+        if not todo:
+            return
+        year = np.full(len(vals) + 1, None, dtype=object)
+        sex = np.full(len(vals) + 1, None, dtype=object)
+        for j in np.flatnonzero(codes_u[:-1] >= 0).tolist():
+            digits, _ = P.normalise_cpr(vals[j])
+            if digits is not None:
+                year[j], sex[j] = P.birth_year_and_sex(digits)
+        for f, u in (("birth_year", year), ("sex", sex)):
+            if f in todo:
+                s.parsed[f] = Parsed(u, np.full(len(u), None, dtype=object), idx)
+                s.derived[f] = int((u[idx] != None).sum())  # noqa: E711
 
     def _parse_source(self, s: Source) -> None:
         raw = s.raw
@@ -666,8 +766,12 @@ class Pipeline:
         # wide columns
         if s.layout == "wide":
             self._wide_columns(s, used)
+        frule = self.mapping.rule_for(raw.file)
         for i, h in enumerate(raw.header):
-            if i not in used and i not in s.wide_cols and i not in s.names and h.strip():
+            if i in s.targets or i in used or i in s.wide_cols or i in s.names:
+                continue
+            # a column datakilder.toml maps to "ignore" is left out on purpose
+            if h.strip() and M.header_field(h, s.kind, self.mapping, frule) != "ignore":
                 s.ignored.append(i)
         num_fields = [s.fields[f] for f in ("minutes", "value") if f in s.fields]
         if s.kind == "measurements" and s.layout == "wide":
@@ -693,8 +797,12 @@ class Pipeline:
             elif f == "arrival_time":
                 p = parse_col(col, _time_fn)
             elif f == "minutes":
-                kw = {"settled": s.decimal_settled, "upper": MAX_MINUTES}
-                p = parse_col(col, _number_parser(s.decimal or "either", **kw))
+                p = parse_col(
+                    col,
+                    _number_parser(
+                        s.decimal or "either", settled=s.decimal_settled, upper=MAX_MINUTES
+                    ),
+                )
             elif f == "value" and s.kind == "measurements":
                 p = parse_col(col, numfn)
             elif f == "value" and s.kind == "outcomes":
@@ -824,19 +932,23 @@ class Pipeline:
                 raise IngestError(f"{s.name}: attendance register without date columns")
             s.date_forms.add("excel_date" if raw.format == "xlsx" else "header")
         elif s.kind == "measurements":
+            # items by id, label or alias (of the item or its one-item domain); a column
+            # mapped in datakilder.toml by any of these too
             inst = self.instruments.get(s.instrument or "")
-            items = {M.norm(i): i for i in inst.item_ids} if inst is not None else None
+            items = M.item_names(inst) if inst is not None else None
             for i, h in enumerate(raw.header):
                 if i in used or i in s.names or not h.strip():
                     continue
-                if items is None or M.norm(h) in items:
+                name = M.norm(s.targets.get(i, h))
+                if items is None or name in items:
                     s.wide_cols.append(i)
-                    s.wide_keys.append(items[M.norm(h)] if items else h.strip())
+                    s.wide_keys.append(items[name] if items else h.strip())
         elif s.kind == "outcomes":
             for i, h in enumerate(raw.header):
-                if i not in used and M.norm(h) in M.INDICATOR_ALIASES:
+                ind = M.indicator_of(s.targets.get(i, h))
+                if i not in used and ind is not None:
                     s.wide_cols.append(i)
-                    s.wide_keys.append(M.INDICATOR_ALIASES[M.norm(h)])
+                    s.wide_keys.append(ind)
 
     def parse_wide_values(self) -> None:
         for s in self.sources:
@@ -1145,6 +1257,11 @@ class Pipeline:
             return df[list(TABLES[table].columns)]
         # a column the canonical table requires (even if its cells may be empty) that no
         # file of the table delivered: name the files, not the canonical table
+        # a column whose cells may be empty that no file delivered: empty ("not
+        # delivered", reported per file in column_accounts)
+        for c, sp in TABLES[table].columns.items():
+            if sp.required and sp.nullable and c not in df:
+                df[c] = _null_column(sp.kind, len(df), df.index)
         missing = [c for c, sp in TABLES[table].columns.items() if sp.required and c not in df]
         if missing:
             names = [s.name for s in self.sources if TABLE_OF_KIND[s.kind] == table and s.n]
@@ -1387,6 +1504,161 @@ class Pipeline:
         return df.reset_index(drop=True)
 
     # -- 6. report -------------------------------------------------------------------------------------
+    def _loaded_rows(self, s: Source, ci: int, fld: str | None) -> np.ndarray:
+        """Per row of ``s``: a value of header ``ci`` reached its canonical table (a kept
+        canonical row from this row, and for wide columns this cell, with a value)."""
+        mark = np.zeros(s.n, dtype=bool)
+        if s.kind == "arrival":  # merged into attendance; an unmerged row is quarantined
+            mark[:] = fld in ("cpr", "participant_id", "date", "arrival_time")
+            return mark & ~self.q[s.offset : s.offset + s.n]
+        table = TABLE_OF_KIND[s.kind]
+        a = self.A.get(table)
+        if a is None or not len(a["_grow"]):
+            return mark
+        wide = ci in s.wide_cols
+        canon = _WIDE_CANON[s.kind][0] if wide else FIELD_TO_CANON.get(fld or "", fld)
+        if s.kind == "attendance" and canon == "status" and not wide:
+            canon = None if fld != "attendance_code" else "status"
+        v = a.get(canon or "")
+        if v is None:
+            return mark
+        g = a["_grow"]
+        key = (s.offset, table)
+        if key not in self._kept:  # once per source, not per column (2M-row files)
+            self._kept[key] = (g >= s.offset) & (g < s.offset + s.n) & ~self.q[g]
+        sel = self._kept[key]  # not changed in place: shared by the columns
+        if wide:
+            sel = sel & (a["_cell"] == ci)
+        if v.dtype == object:
+            sel = sel & pd.notna(v)
+        elif canon == "date":
+            sel = sel & (v != D.NAT)
+        else:  # integer codes: participant, attendance status
+            sel = sel & (v >= 0)
+        whole = s.layout == "long" and len(g) == s.n > 0
+        if whole and g[0] == s.offset and g[-1] == s.offset + s.n - 1:
+            # long files give at most one canonical row per delivered row, in order: here
+            # the table is exactly this file's rows, so no scatter is needed
+            mark = sel
+        else:
+            mark[g[sel] - s.offset] = True
+        if s.kind == "attendance" and s.layout == "wide" and not wide:
+            # a register row without any code has no scheduled day: nothing to load
+            blank = np.ones(s.n, dtype=bool)
+            for i in s.wide_cols:
+                blank &= s.raw.cols[i].codes < 0
+            mark |= blank
+        return mark
+
+    def column_accounts(self) -> pd.DataFrame:
+        """Per file and mapped column: values read = loaded + quarantined + duplicate; a
+        column whose values reach no table (mapped to something the file's table does not
+        read) is an error problem, never a silent loss. Values derived from the CPR number
+        and canonical columns the file does not deliver are listed too (``origin``)."""
+        from envejind_eval.schema import TABLES
+
+        recs = []
+        self._kept: dict[tuple[int, str], np.ndarray] = {}
+        for si, s in enumerate(self.sources):
+            where = np.array([-1 - si])
+            q = self.q[s.offset : s.offset + s.n]
+            dup = s.dup & ~q
+            by_col = {ci: f for f, ci in s.fields.items()}
+            entries = []  # (header index, field, per-row has a value, origin)
+            for ci in sorted({*by_col, *s.wide_cols, *s.targets}):
+                fld = by_col.get(ci)
+                fixed = s.raw.header[ci].endswith(FIXED_SUFFIX) and fld in M.FIXED_FIELDS
+                target = (
+                    fld
+                    or s.targets.get(ci)
+                    or (s.wide_keys[s.wide_cols.index(ci)] if ci in s.wide_cols else None)
+                )
+                origin = "fixed value" if fixed else "delivered"
+                entries.append((ci, fld, str(target), s.raw.cols[ci].codes >= 0, origin))
+            idcol = s.fields.get("cpr", -1)  # derived values exist only with a CPR column
+            for f, n in s.derived.items():
+                p = s.parsed[f]
+                has = p.values[p.idx] != None  # noqa: E711
+                entries.append((idcol, f, f, has, "derived from CPR"))
+                self.problem(
+                    where,
+                    s.raw.header[idcol],
+                    "derived_from_cpr",
+                    f"{f}: derived from the CPR number for {n} persons (the file has no "
+                    f"{f} column); century from the 7th digit, sex from the last digit",
+                    SEVERITY_INFO,
+                )
+            for ci, fld, target, nonempty, origin in entries:
+                loaded = nonempty & self._loaded_rows(s, ci, fld) & ~q
+                rec = {
+                    "file": s.file,
+                    "sheet": s.sheet,
+                    "column": _shown(s.raw.header[ci]),
+                    "target": target,
+                    "origin": origin,
+                    "values_read": int(nonempty.sum()),
+                    "values_loaded": int(loaded.sum()),
+                    "values_quarantined": int((nonempty & q).sum()),
+                    "values_duplicate": int((nonempty & dup).sum()),
+                }
+                lost = (
+                    rec["values_read"]
+                    - rec["values_loaded"]
+                    - rec["values_quarantined"]
+                    - rec["values_duplicate"]
+                )
+                if lost:
+                    why = (
+                        f"'{target}' is read from column '{s.header_of(target)}' (one "
+                        "column per target)"
+                        if fld is None and target in s.fields
+                        else f"it is mapped to '{target}', which a {s.kind} ({s.layout}) "
+                        "file does not use"
+                    )
+                    self.problem(
+                        where,
+                        s.raw.header[ci],
+                        "values_not_loaded",
+                        f"{lost} of {rec['values_read']} values in this column reached no "
+                        f'table: {why}; map it to another target or to "ignore"',
+                    )
+                recs.append(rec)
+            for c in self._not_delivered(s, TABLES):
+                recs.append(
+                    {
+                        "file": s.file,
+                        "sheet": s.sheet,
+                        "column": None,
+                        "target": c,
+                        "origin": "not delivered",
+                        **dict.fromkeys(COLUMN_COLUMNS[5:], 0),
+                    }
+                )
+                self.problem(
+                    where,
+                    None,
+                    "not_delivered",
+                    f"{c}: not delivered (no such column); left empty for every row of "
+                    "this file (not missing answers: the column was not delivered)",
+                    SEVERITY_INFO,
+                )
+        return pd.DataFrame(recs, columns=COLUMN_COLUMNS)
+
+    @staticmethod
+    def _not_delivered(s: Source, tables: dict) -> list[str]:
+        """Canonical columns of the source's table (those whose cells may be empty) that
+        the file does not deliver."""
+        if s.kind == "arrival":
+            return []
+        have = {FIELD_TO_CANON.get(f, f) for f in s.fields} | set(s.derived)
+        have |= {"participant_id", *s.dropped}
+        if s.layout == "wide":
+            have |= set(_WIDE_CANON.get(s.kind, ()))
+        if s.kind == "measurements":
+            have.add("instrument")
+        spec = tables[TABLE_OF_KIND[s.kind]].columns
+        return [c for c, sp in spec.items() if sp.required and sp.nullable and c not in have]
+
     def report(self) -> IngestReport:
         rows = []
         for s in self.sources:
@@ -1431,9 +1703,11 @@ class Pipeline:
             "redacted",
         ):
             files[c] = files[c].astype("int64")
+        columns = self.column_accounts()
         probs = self._problem_frame()
         return IngestReport(
             files=files,
+            columns=columns,
             problems=probs,
             quarantined_rows=MappingProxyType(self._quarantine_rows(probs)),
             folder=_shown(str(self.folder)),
@@ -1441,7 +1715,7 @@ class Pipeline:
 
     def _problem_frame(self) -> pd.DataFrame:
         cols = [*PROBLEM_COLUMNS, "_g"]
-        if not self._problems:
+        if not self._problems and not self.not_read:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
         g_lines = (
             np.concatenate([s.raw.lines for s in self.sources])
@@ -1478,8 +1752,25 @@ class Pipeline:
                     }
                 )
             )
+        if self.not_read:  # after the files read
+            chunks.append(
+                pd.DataFrame(
+                    {
+                        "file": [_shown(r[0]) for r in self.not_read],
+                        "sheet": [_shown(r[1]) for r in self.not_read],
+                        "row": None,
+                        "cell": None,
+                        "column": None,
+                        "rule": "file_not_read",
+                        "severity": [r[3] for r in self.not_read],
+                        "message": [r[2] for r in self.not_read],
+                        "_g": -1,
+                        "_o": len(self.sources) + np.arange(len(self.not_read)),
+                    }
+                )
+            )
         df = pd.concat(chunks, ignore_index=True)
-        df = df.drop_duplicates(subset=["_g", "column", "rule"])
+        df = df.drop_duplicates(subset=["_o", "_g", "column", "rule", "message"])
         df = df.sort_values(["_o", "_g", "rule", "column"], kind="stable")
         df = df[cols].drop(columns="_g").reset_index(drop=True)
         df["row"] = df["row"].astype("Int64")
@@ -1492,7 +1783,11 @@ class Pipeline:
             q = np.nonzero(self.q[s.offset : s.offset + s.n])[0]
             if not len(q):
                 continue
-            mine = err[(err["file"] == s.file) & (err["sheet"].fillna("") == (s.sheet or ""))]
+            mine = err[
+                (err["file"] == s.file)
+                & (err["sheet"].fillna("") == (s.sheet or ""))
+                & err["row"].notna()  # not the file-level ones (values_not_loaded)
+            ]
             reasons = _reasons(mine)
             lines = s.raw.lines[q]
             data: dict[str, Any] = {
@@ -1526,6 +1821,58 @@ class Pipeline:
         return out
 
 
+FIXED_SUFFIX = " (datakilder.toml)"  # header of a column of fixed values
+
+
+def _add_fixed_column(raw: RawTable, fld: str, value: str) -> int:
+    """A column holding ``value`` in every row (a fixed value from datakilder.toml); it is
+    parsed and checked like a delivered column. Returns its header index."""
+    raw.header.append(fld + FIXED_SUFFIX)
+    raw.cols.append(Col(np.zeros(raw.n_rows, dtype=np.int32), [value.strip()]))
+    if raw.letters is not None:
+        raw.letters.append("")
+    if raw.header_dates is not None:
+        raw.header_dates.append(None)
+    return len(raw.header) - 1
+
+
+def _skip_total_rows(raw: RawTable, idcol: int) -> None:
+    """Total and footnote rows, found by the person column: a total label there (``I alt``,
+    ``Total fremmødte``, ``Gns.``, …) or, after the last person, an empty cell. They are
+    skipped and counted as total rows, never read as invalid CPR numbers."""
+    col = raw.cols[idcol]
+    if not raw.n_rows:
+        return
+    label = np.append(total_labels(col.values), False)
+    if not label.any() and col.codes[-1] >= 0:
+        return  # the common case: no label, a person in the last row
+    total = label[np.where(col.codes < 0, len(col.values), col.codes)]
+    has_id = np.flatnonzero((col.codes >= 0) & ~total)
+    # (a file without any person keeps its rows: each is a not_null problem)
+    after = np.arange(raw.n_rows) > (has_id[-1] if len(has_id) else raw.n_rows)
+    if raw.problems:  # a row with a problem is quarantined with its reason, not skipped
+        after[[r for r, *_ in raw.problems]] = False
+    skip = total | (after & (col.codes < 0))
+    if skip.any():
+        raw.skipped["total"] += int(skip.sum())
+        _drop_rows(raw, ~skip)
+
+
+def _unread_reason(path: Path) -> str:
+    """Why a file in the delivery folder is not read ("" when it is read)."""
+    if path.name.startswith("~$"):
+        return "an Excel lock file (the workbook was open when the delivery was copied): not read"
+    if path.name.startswith("."):
+        return "a hidden file: not read"
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        return (
+            f"format {suffix or '(no extension)'}: not read (readable: {', '.join(SUFFIXES)}); "
+            "save it in one of these formats"
+        )
+    return ""
+
+
 def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -> IngestError:
     def eg(f: str) -> str:
         return ", ".join(repr(a) for a in list(dict.fromkeys(M.FIELD_ALIASES.get(f, [f])))[:3])
@@ -1533,6 +1880,16 @@ def _missing_columns(where: str, fields: list[str], *, empty_ok: bool = False) -
     exp = "; ".join(f"{f} (e.g. {eg(f)})" for f in fields)
     hint = "; add it (cells may be empty) or map it in datakilder.toml" if empty_ok else ""
     return IngestError(f"{where}: required column(s) missing: {exp}{hint}")
+
+
+def _null_column(kind: str, n: int, index: pd.Index) -> Any:
+    if kind == "date":
+        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"), index=index)
+    if kind == "int":
+        return pd.Series(pd.array([None] * n, dtype="Int64"), index=index)
+    if kind == "float":
+        return pd.Series(np.full(n, np.nan), index=index)
+    return pd.Series(pd.array([None] * n, dtype="str"), index=index)
 
 
 def _refuse_same_stem(files: list[Path]) -> None:
@@ -1622,6 +1979,7 @@ def run(
     for f in [*mapping.instrument_files, *sorted((folder / "instruments").glob("*.toml"))]:
         inst = load_instrument(f)
         reg[inst.id] = inst
+    M.check_targets(mapping, reg)
     p = Pipeline(folder, mapping, key, reg)
     p.read()
     if not any(s.kind == "participants" for s in p.sources):

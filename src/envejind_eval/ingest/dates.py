@@ -26,7 +26,7 @@ SERIAL_MIN, SERIAL_MAX = 18264, 73050  # 1950-01-01 .. 2099-12-31
 _DMY = re.compile(r"^(\d{1,2})([-./])(\d{1,2})\2(\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$")
 _SERIAL = re.compile(r"^(\d{4,5})(?:\.0+)?$")
-_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)(?::[0-5]\d(?:\.\d+)?)?$")
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$")
 FORMS = {"-": "dd-mm-yyyy", ".": "dd.mm.yyyy", "/": "dd/mm/yyyy"}
 
 
@@ -71,8 +71,11 @@ def days_to_datetime64(days: np.ndarray) -> np.ndarray:
 
 
 def parse_time(text: str) -> str | None:
-    """``H:MM``/``HH:MM``/``HH.MM`` (optionally with seconds) -> ``HH:MM``; else None."""
+    """``H:MM``/``HH:MM``/``HH.MM`` -> ``HH:MM``; with seconds -> ``HH:MM:SS`` (seconds kept
+    as delivered, ``:00`` dropped); else None."""
     m = _TIME.match(text.strip())
     if not m:
         return None
-    return f"{int(m.group(1)):02d}:{m.group(2)}"
+    hm = f"{int(m.group(1)):02d}:{m.group(2)}"
+    sec = m.group(3)
+    return hm if sec is None or float(sec) == 0 else f"{hm}:{sec}"

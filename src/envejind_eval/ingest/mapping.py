@@ -12,7 +12,12 @@ folder (or given with ``config=``) adds to or overrides them::
     sheets = ["Hold 1", "Hold 2"]   # optional: read only these sheets
 
     [files."Fremmøde*.xlsx".columns]
-    "Personnummer" = "cpr"          # source header -> field (see FIELDS)
+    "Personnummer" = "cpr"          # source header -> field (see FIELDS), outcome
+    "Har job" = "in_employment"     # indicator, or instrument item (id, Danish or
+    "Døgnrytme" = "star_daily_rhythm"  # English label or alias of the item or its domain)
+
+    [files."Fremmøde*.xlsx".values] # fixed values for every row of the file
+    municipality = "Holbæk"         # municipality, cohort_id, timepoint, rater, mentor_id
 
     [columns]                       # header -> field for every file
     "Ung" = "cpr"
@@ -26,10 +31,11 @@ folder (or given with ``config=``) adds to or overrides them::
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +175,7 @@ def looks_like_person_name(value: str) -> bool:
     return bool(_PERSON_NAME.fullmatch(value.strip()))
 
 
-def name_like_column(values: list[str], codes: set[str] = frozenset()) -> bool:
+def name_like_column(values: list[str], codes: set[str] | frozenset[str] = frozenset()) -> bool:
     """True when a text column's distinct values look like personal names: at least two
     and at least half of them are name-shaped (:func:`looks_like_person_name`, not in
     ``codes``), and no word is shared by more than half of those (``Hold Nord``/``Hold
@@ -298,6 +304,7 @@ class FileRule:
     instrument: str | None = None
     sheets: list[str] | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # field -> fixed value
 
 
 @dataclass
@@ -310,6 +317,11 @@ class Mapping_:
     instrument_files: list[Path] = field(default_factory=list)
     source: Path | None = None
 
+    def header_scorer(self, rule: FileRule | None) -> Callable[[list[str]], float]:
+        """:func:`header_score` counting the headers this config maps for a file."""
+        mapped = {**self.columns, **(rule.columns if rule else {})}
+        return lambda cells: header_score(cells, mapped)
+
     def rule_for(self, name: str) -> FileRule | None:
         for r in self.files:
             if fnmatch.fnmatch(name.lower(), r.pattern.lower()):
@@ -318,6 +330,8 @@ class Mapping_:
 
 
 _ALL_FIELDS = set(FIELD_ALIASES) | {"ignore"}
+#: fields a ``[files."…".values]`` table may fix for every row of a file
+FIXED_FIELDS = ("municipality", "cohort_id", "timepoint", "rater", "mentor_id")
 
 
 def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = None) -> Mapping_:
@@ -341,6 +355,7 @@ def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = N
     where = source.name if source else "config"
     m = Mapping_(source=source)
     known = {"files", "columns", "codes", "instruments"}
+    spec_keys = {"table", "layout", "instrument", "sheets", "columns", "values"}
     extra = set(data) - known
     if extra:
         raise IngestError(
@@ -361,7 +376,21 @@ def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = N
             raise IngestError(
                 f"{where}: [files.\"{pattern}\"] layout: Expecting one of long, wide; got '{layout}'"
             )
-        cols = {norm(k): _field(v, where) for k, v in (spec.get("columns") or {}).items()}
+        bad = set(spec) - spec_keys
+        if bad:
+            raise IngestError(
+                f'{where}: [files."{pattern}"]: unknown key(s) {", ".join(sorted(bad))}; '
+                f"expecting {', '.join(sorted(spec_keys))}"
+            )
+        cols = {norm(k): _target(v, where) for k, v in (spec.get("columns") or {}).items()}
+        values = {}
+        for k, v in (spec.get("values") or {}).items():
+            if k not in FIXED_FIELDS:
+                raise IngestError(
+                    f'{where}: [files."{pattern}".values] {k}: Expecting one of '
+                    f"{', '.join(FIXED_FIELDS)}{_closest(k, FIXED_FIELDS)}"
+                )
+            values[k] = str(v)
         sheets = spec.get("sheets")
         m.files.append(
             FileRule(
@@ -371,9 +400,10 @@ def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = N
                 spec.get("instrument"),
                 list(sheets) if sheets else None,
                 cols,
+                values,
             )
         )
-    m.columns = {norm(k): _field(v, where) for k, v in (data.get("columns") or {}).items()}
+    m.columns = {norm(k): _target(v, where) for k, v in (data.get("columns") or {}).items()}
     for lst, pairs in (data.get("codes") or {}).items():
         if lst not in m.codes:
             raise IngestError(
@@ -387,13 +417,74 @@ def load_mapping(folder: Path, config: str | Path | Mapping[str, Any] | None = N
     return m
 
 
-def _field(v: object, where: str) -> str:
-    if not isinstance(v, str) or (v not in _ALL_FIELDS and norm(v) not in INDICATOR_ALIASES):
-        raise IngestError(
-            f"{where}: column mapping to '{v}': Expecting one of "
-            f"{', '.join(sorted(_ALL_FIELDS))} or an outcome indicator"
-        )
+def _target(v: object, where: str) -> str:
+    """A column mapping target as written; checked against the instruments later
+    (:func:`check_targets`), as item names are only known once they are loaded."""
+    if not isinstance(v, str) or not norm(v):
+        raise IngestError(f"{where}: column mapping to '{v}': a target must be a text")
     return v
+
+
+def is_field(target: str) -> bool:
+    return target in _ALL_FIELDS
+
+
+def indicator_of(target: str) -> str | None:
+    """The outcome indicator a mapping target names (``in_employment``, ``I job``), if any."""
+    return INDICATOR_ALIASES.get(norm(target))
+
+
+def item_names(inst: Any) -> dict[str, str]:
+    """Normalised names -> item id for one instrument: the item's id, Danish and English
+    labels and declared aliases, and those of its domain when the domain has only that
+    item (Ungestjernen's arms: a column headed ``Døgnrytme``). A name two items share is
+    left out: it cannot tell them apart."""
+    per_domain: dict[str, list[Any]] = {}
+    for it in inst.items:
+        per_domain.setdefault(it.domain, []).append(it)
+    cands: dict[str, set[str]] = {}
+    for it in inst.items:
+        names = [it.id, *it.label.values(), *it.aliases]
+        if len(per_domain[it.domain]) == 1:
+            d = inst.domain(it.domain)
+            names += [d.id, *d.label.values(), *d.aliases]
+        for n in names:
+            cands.setdefault(norm(n), set()).add(it.id)
+    return {n: next(iter(ids)) for n, ids in cands.items() if len(ids) == 1 and n}
+
+
+def _closest(v: str, valid: Any) -> str:
+    best = difflib.get_close_matches(norm(v), {norm(x): x for x in valid}, n=1, cutoff=0.6)
+    if not best:
+        return ""
+    return f" (closest: '{ {norm(x): x for x in valid}[best[0]] }')"
+
+
+def check_targets(m: Mapping_, instruments: Mapping[str, Any]) -> None:
+    """Every column mapping target must be a field, an outcome indicator or an item of a
+    loaded instrument (by id, label or alias); else the error lists the valid targets and
+    the closest match."""
+    items: dict[str, str] = {}
+    for inst in instruments.values():
+        items.update(item_names(inst))
+    where = m.source.name if m.source else "config"
+    targets = [*m.columns.items()] + [(k, v) for r in m.files for k, v in r.columns.items()]
+    for header, t in targets:
+        if is_field(t) or indicator_of(t) or norm(t) in items:
+            continue
+        fields = sorted(_ALL_FIELDS)
+        inds = sorted(OUTCOME_INDICATORS)
+        ids = sorted({i for inst in instruments.values() for i in inst.item_ids})
+        labels = [
+            x for inst in instruments.values() for it in inst.items for x in it.label.values()
+        ]
+        hint = _closest(t, [*fields, *inds, *ids, *labels])
+        raise IngestError(
+            f"{where}: column '{header}' mapped to '{t}', which is not a target{hint}; "
+            f"expecting a field ({', '.join(fields)}), an outcome indicator "
+            f"({', '.join(inds)}) or an instrument item by id, label or alias "
+            f"({', '.join(ids)})"
+        )
 
 
 def header_field(
@@ -423,8 +514,10 @@ _NAMES: set[str] = set()
 _ID_NAMES: set[str] = set()
 
 
-def header_score(cells: list[str]) -> float:
-    """How much a row looks like a header: recognised names (+ dates count a little)."""
+def header_score(cells: list[str], mapped: Mapping[str, str] | None = None) -> float:
+    """How much a row looks like a header: recognised names (+ dates count a little).
+    ``mapped``: normalised header -> field from datakilder.toml, so that a file whose
+    headers are only known from the config still has its header row found."""
     from envejind_eval.ingest.dates import parse_date
 
     if not _NAMES:
@@ -436,7 +529,11 @@ def header_score(cells: list[str]) -> float:
         if not c:
             continue
         n = norm(c)
-        if n in _NAMES:
+        f = mapped.get(n) if mapped else None
+        if f is not None and f != "ignore":
+            s += 1
+            has_id = has_id or f in ("cpr", "participant_id")
+        elif n in _NAMES:
             s += 1
             has_id = has_id or n in _ID_NAMES
         elif parse_date(c)[0] is not None:

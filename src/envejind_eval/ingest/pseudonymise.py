@@ -106,6 +106,14 @@ def normalise_cpr(value: str, *, today: _dt.date | None = None) -> tuple[str | N
     return digits, None
 
 
+def birth_year_and_sex(digits: str) -> tuple[int, str]:
+    """Birth year and sex in a valid 10-digit CPR number, as the CPR office defines them:
+    the century from the 7th digit and the year digits (:func:`_century`), the sex from
+    the last digit (odd = male, even = female)."""
+    yy, d7 = int(digits[4:6]), int(digits[6])
+    return _century(yy, d7) + yy, "male" if int(digits[9]) % 2 else "female"
+
+
 def looks_like_cpr(value: str) -> bool:
     """True for values shaped like a CPR number (10 digits, optional hyphen/spaces)."""
     s = _WS.sub("", str(value))

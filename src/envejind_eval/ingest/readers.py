@@ -14,12 +14,18 @@ CSV
     text, then dictionary-encoded by :func:`_encode`); others through Python's ``csv``
     module, which tracks line numbers across quoted line breaks and flags rows with too
     many fields.
-Excel (.xlsx)
-    One :class:`RawTable` per sheet. Merged cells are filled with their top-left value. The
-    header row is found among the first rows (title rows above it are skipped and counted);
-    blank rows and total rows (``I alt``, ``Total``, ``Sum``) are skipped and counted. Cells
-    holding real dates or times become ISO text; numbers become plain text. A formula
-    without a stored result is a ``formula_without_value`` problem, not a blank.
+Spreadsheets (.xlsx, .xls, .ods)
+    One :class:`RawTable` per sheet, all three through :func:`grid_table`. Merged cells are
+    filled with their top-left value. The header row is found among the first rows (title
+    rows above it are skipped and counted); label rows around it (survey exports:
+    :func:`_label_rows`) are skipped and counted as title rows, and name a column whose
+    header is not known; blank rows and total rows (``I alt``, ``Total``, ``Sum``) are
+    skipped and counted. Cells holding real dates or times become ISO text (times keep
+    their seconds); numbers become plain text. A formula without a stored result (.xlsx) is
+    a ``formula_without_value`` problem, not a blank.
+SPSS (.sav)
+    Value labels applied (``1`` labelled ``Ja`` reads ``Ja``); variable labels are the
+    label row.
 Parquet
     Canonical tables; typed columns become text the same way.
 
@@ -46,7 +52,25 @@ from envejind_eval.errors import IngestError
 
 BOM = b"\xef\xbb\xbf"
 MAX_CELL = 32_767  # characters in one Excel cell; a longer CSV value is not a real cell
-TOTAL_LABELS = frozenset({"i alt", "ialt", "i alt:", "total", "totalt", "sum", "samlet", "i alt."})
+# Total and footnote rows: a label starting with one of these words (``I alt``, ``Total
+# fremmødte``, ``Sum:``, ``Gns.``, ``Antal mødt``), never a CPR number or a pseudonym.
+_TOTAL_RX = re.compile(
+    r"^\s*(i\s*alt|total[a-zæøå]*|sum|summa|samlet|gns|gennemsnit|average|mean|antal)\b"
+)
+
+
+def total_labels(values: list[str]) -> np.ndarray:
+    """Per value: the label of a total or footnote row (see ``_TOTAL_RX``); vectorised in
+    pyarrow, as a first column may hold a million distinct values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not values:
+        return np.zeros(0, dtype=bool)
+    arr = pa.array(values, pa.string())
+    hit = pc.match_substring_regex(arr, _TOTAL_RX.pattern, ignore_case=True)
+    short = pc.less_equal(pc.utf8_length(arr), 60)
+    return np.asarray(pc.and_(hit, short).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 @dataclass
@@ -75,7 +99,7 @@ class RawTable:
     path: Path
     file: str
     sheet: str | None
-    format: str  # csv / xlsx / parquet
+    format: str  # csv / xlsx / xls / ods / sav / parquet
     sha256: str
     header: list[str]
     cols: list[Col]
@@ -85,7 +109,8 @@ class RawTable:
     encoding: str | None = None
     separator: str | None = None
     header_dates: list[int | None] | None = None  # xlsx: header cells that are real dates
-    letters: list[str] | None = None  # xlsx column letters
+    letters: list[str] | None = None  # spreadsheet column letters
+    labels: list[list[str | None]] | None = None  # label rows around the header (surveys)
     problems: list[tuple[int, int, str, str]] = field(default_factory=list)  # (row, col, rule, msg)
 
     @property
@@ -166,20 +191,12 @@ def skip_blank_and_total(t: RawTable) -> None:
     if t.problems:
         blank[[r for r, *_ in t.problems]] = False
     first = t.cols[0]
-    total_vals = [
-        i
-        for i, v in enumerate(first.values)
-        if len(v) <= 12 and v[:1] in "iItTsS" and _norm_label(v) in TOTAL_LABELS
-    ]
-    total = np.isin(first.codes, total_vals) if total_vals else np.zeros(t.n_rows, dtype=bool)
+    is_total = np.append(total_labels(first.values), False)  # code -1 (empty): no
+    total = is_total[first.codes] if is_total.any() else np.zeros(t.n_rows, dtype=bool)
     total &= ~blank
     t.skipped["blank"] += int(blank.sum())
     t.skipped["total"] += int(total.sum())
     _drop_rows(t, ~(blank | total))
-
-
-def _norm_label(v: str) -> str:
-    return re.sub(r"\s+", " ", v.strip().lower())
 
 
 # -- CSV ------------------------------------------------------------------------------------
@@ -523,7 +540,8 @@ def _joined_lines(cols: list[Col], sep: str, ncol: int) -> list[tuple[int, int, 
 
 
 def cell_text(v: object) -> str | None:
-    """An Excel cell value as text: ISO for dates, ``HH:MM`` for times, plain numbers."""
+    """A spreadsheet cell value as text: ISO for dates, ``HH:MM[:SS]`` for times, plain
+    numbers."""
     if v is None:
         return None
     if isinstance(v, str):
@@ -535,15 +553,14 @@ def cell_text(v: object) -> str | None:
         if v.time() == _dt.time(0, 0):
             return v.date().isoformat()
         if v.date() == _dt.date(1899, 12, 30) or v.date() == _dt.date(1900, 1, 1):
-            return v.strftime("%H:%M")
+            return clock_text(v.time())
         return v.isoformat()
     if isinstance(v, _dt.date):
         return v.isoformat()
     if isinstance(v, _dt.time):
-        return v.strftime("%H:%M")
+        return clock_text(v)
     if isinstance(v, _dt.timedelta):
-        secs = int(v.total_seconds())
-        return f"{secs // 3600:02d}:{secs % 3600 // 60:02d}"
+        return _clock(round(v.total_seconds()))
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
@@ -560,6 +577,18 @@ def cell_text(v: object) -> str | None:
 _THREE_DECIMALS = re.compile(r"^-?\d{1,3}\.\d{3}$")
 
 
+def clock_text(t: _dt.time) -> str:
+    """``HH:MM``, or ``HH:MM:SS`` when the time has seconds (never cut to the minute)."""
+    # a spreadsheet time is a fraction of a day: 07:46:59 may come back as 07:46:58.999999,
+    # so round to the second (the finest unit a spreadsheet shows)
+    return _clock(round(t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6))
+
+
+def _clock(secs: int) -> str:
+    hm = f"{secs // 3600:02d}:{secs % 3600 // 60:02d}"
+    return f"{hm}:{secs % 60:02d}" if secs % 60 else hm
+
+
 def read_xlsx(
     path: Path,
     *,
@@ -572,7 +601,6 @@ def read_xlsx(
     import zipfile
 
     import openpyxl
-    from openpyxl.utils import get_column_letter
 
     data = path.read_bytes()
     digest = sha256_bytes(data)
@@ -588,85 +616,202 @@ def read_xlsx(
     out = []
     for ws in wb.worksheets:
         grid = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
-        for rng in ws.merged_cells.ranges:
-            top = ws.cell(rng.min_row, rng.min_col).value
-            for r in range(rng.min_row, rng.max_row + 1):
-                for c in range(rng.min_col, rng.max_col + 1):
-                    if r - 1 < len(grid) and c - 1 < len(grid[r - 1]):
-                        grid[r - 1][c - 1] = top
-        texts = [[cell_text(v) for v in row] for row in grid]
-        # formulas without a stored result (0-based row, col): problems, not blanks
-        uncached = {
-            (r - 1, c - 1)
-            for r, c in formulas.get(ws.title, ())
-            if r - 1 >= len(texts) or c - 1 >= len(texts[r - 1]) or texts[r - 1][c - 1] is None
-        }
-        last = max((r for r, _ in uncached), default=-1)
-        while len(texts) > last + 1 and not any(texts[-1]):
-            texts.pop()
-        texts.extend([] for _ in range(last + 1 - len(texts)))
-        if not texts:
-            continue
-        width = max(max((j + 1 for j, v in enumerate(r) if v), default=0) for r in texts)
-        width = max([width, *(c + 1 for _, c in uncached)])
-        texts = [(r + [None] * width)[:width] for r in texts]
-        raw_grid = [(list(r) + [None] * width)[:width] for r in grid[: len(texts)]]
-        hdr, best = 0, -1.0
-        for i, row in enumerate(texts[:15]):
-            s = header_score([v or "" for v in row])
-            if s > best:
-                hdr, best = i, s
-        if best <= 0:
-            hdr = next(i for i, r in enumerate(texts) if any(r))
-        header_cells = raw_grid[hdr]
-        header = []
-        hdates: list[int | None] = []
-        for v, t in zip(header_cells, texts[hdr], strict=True):
-            d = None
-            if isinstance(v, _dt.datetime | _dt.date):
-                d = date_of(cell_text(v) or "")
-            elif isinstance(v, int | float) and not isinstance(v, bool):
-                d = date_of(t or "")
-            elif t:
-                d = date_of(t)
-            hdates.append(d)
-            if d is not None:
-                header.append((_dt.date(1970, 1, 1) + _dt.timedelta(days=d)).strftime("%d-%m-%Y"))
-            else:
-                header.append(t or "")
-        skipped = {"title": 0, "blank": 0, "total": 0}
-        for row in texts[:hdr]:
-            skipped["title" if any(row) else "blank"] += 1
-        body = texts[hdr + 1 :]
-        problems = [
-            (r - hdr - 1, c, "formula_without_value", FORMULA_MSG)
-            for r, c in sorted(uncached)
-            if r > hdr
-        ]
-        if any(r == hdr for r, _ in uncached):
-            ref = get_column_letter(min(c for r, c in uncached if r == hdr) + 1) + str(hdr + 1)
-            raise IngestError(f"{file}[{ws.title}] cell {ref}: a header {FORMULA_MSG}")
-        cols = [_clean(_factorize([r[j] for r in body])) for j in range(width)]
-        if not body:
-            cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(width)]
-        tbl = RawTable(
+        _fill_merged(
+            grid, [(r.min_row, r.min_col, r.max_row, r.max_col) for r in ws.merged_cells.ranges]
+        )
+        tbl = grid_table(
+            grid,
             path=path,
             file=file,
             sheet=ws.title,
-            format="xlsx",
-            sha256=digest,
-            header=header,
-            cols=cols,
-            lines=np.arange(hdr + 2, hdr + 2 + len(body), dtype=np.int64),
-            n_read=len(body) + hdr,
-            skipped=skipped,
-            header_dates=hdates,
-            letters=[get_column_letter(j + 1) for j in range(width)],
-            problems=problems,
+            fmt="xlsx",
+            digest=digest,
+            header_score=header_score,
+            date_of=date_of,
+            uncached=formulas.get(ws.title, ()),
         )
-        flag_oversized(tbl)
-        skip_blank_and_total(tbl)
-        out.append(tbl)
+        if tbl is not None:
+            out.append(tbl)
+    return out
+
+
+def _fill_merged(grid: list[list[Any]], ranges: list[tuple[int, int, int, int]]) -> None:
+    """Fill merged ranges (1-based min_row, min_col, max_row, max_col) with the top-left value."""
+    for r0, c0, r1, c1 in ranges:
+        if r0 - 1 >= len(grid) or c0 - 1 >= len(grid[r0 - 1]):
+            continue
+        top = grid[r0 - 1][c0 - 1]
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                if r - 1 < len(grid) and c - 1 < len(grid[r - 1]):
+                    grid[r - 1][c - 1] = top
+
+
+def grid_table(
+    grid: list[list[Any]],
+    *,
+    path: Path,
+    file: str,
+    sheet: str | None,
+    fmt: str,
+    digest: str,
+    header_score: Callable[[list[str]], float],
+    date_of: Callable[[str], int | None],
+    uncached: Any = (),
+) -> RawTable | None:
+    """A sheet as typed cell values (rows of Python values, merged cells filled) -> RawTable;
+    None for an empty sheet. Shared by every spreadsheet format. ``uncached``: (row, col),
+    1-based, of formulas without a stored result."""
+    from openpyxl.utils import get_column_letter
+
+    texts = [[cell_text(v) for v in row] for row in grid]
+    # formulas without a stored result (0-based row, col): problems, not blanks
+    uncached = {
+        (r - 1, c - 1)
+        for r, c in uncached
+        if r - 1 >= len(texts) or c - 1 >= len(texts[r - 1]) or texts[r - 1][c - 1] is None
+    }
+    last = max((r for r, _ in uncached), default=-1)
+    while len(texts) > last + 1 and not any(texts[-1]):
+        texts.pop()
+    texts.extend([] for _ in range(last + 1 - len(texts)))
+    if not texts:
+        return None
+    width = max(max((j + 1 for j, v in enumerate(r) if v), default=0) for r in texts)
+    width = max([width, *(c + 1 for _, c in uncached)])
+    texts = [(r + [None] * width)[:width] for r in texts]
+    raw_grid = [(list(r) + [None] * width)[:width] for r in grid[: len(texts)]]
+    hdr, best = 0, -1.0
+    for i, row in enumerate(texts[:15]):
+        s = header_score([v or "" for v in row])
+        if s > best:
+            hdr, best = i, s
+    if best <= 0:
+        hdr = next(i for i, r in enumerate(texts) if any(r))
+    above, below = _label_rows(texts, raw_grid, hdr, uncached)
+    header_cells = raw_grid[hdr]
+    header = []
+    hdates: list[int | None] = []
+    for v, t in zip(header_cells, texts[hdr], strict=True):
+        d = None
+        if isinstance(v, _dt.datetime | _dt.date):
+            d = date_of(cell_text(v) or "")
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            d = date_of(t or "")
+        elif t:
+            d = date_of(t)
+        hdates.append(d)
+        if d is not None:
+            header.append((_dt.date(1970, 1, 1) + _dt.timedelta(days=d)).strftime("%d-%m-%Y"))
+        else:
+            header.append(t or "")
+    labels = [texts[i] for i in (*above, *below)]
+    header = _prefer_known(
+        header, labels, lambda h: header_score([h]) > 0 or date_of(h) is not None
+    )
+    skipped = {"title": 0, "blank": 0, "total": 0}
+    for row in texts[:hdr]:
+        skipped["title" if any(row) else "blank"] += 1
+    skipped["title"] += len(below)  # label rows under the header (survey exports)
+    first = hdr + 1 + len(below)
+    body = texts[first:]
+    problems = [
+        (r - first, c, "formula_without_value", FORMULA_MSG)
+        for r, c in sorted(uncached)
+        if r >= first
+    ]
+    if any(r == hdr for r, _ in uncached):
+        ref = get_column_letter(min(c for r, c in uncached if r == hdr) + 1) + str(hdr + 1)
+        where = f"{file}[{sheet}]" if sheet else file
+        raise IngestError(f"{where} cell {ref}: a header {FORMULA_MSG}")
+    cols = [_clean(_factorize([r[j] for r in body])) for j in range(width)]
+    if not body:
+        cols = [Col(np.empty(0, dtype=np.int32), []) for _ in range(width)]
+    tbl = RawTable(
+        path=path,
+        file=file,
+        sheet=sheet,
+        format=fmt,
+        sha256=digest,
+        header=header,
+        cols=cols,
+        lines=np.arange(first + 1, first + 1 + len(body), dtype=np.int64),
+        n_read=len(body) + first - 1,
+        skipped=skipped,
+        header_dates=hdates,
+        letters=[get_column_letter(j + 1) for j in range(width)],
+        problems=problems,
+        labels=labels,
+    )
+    flag_oversized(tbl)
+    skip_blank_and_total(tbl)
+    return tbl
+
+
+def _label_rows(
+    texts: list[list[str | None]], raw: list[list[Any]], hdr: int, uncached: set
+) -> tuple[list[int], list[int]]:
+    """Rows right above and right below the header that hold column labels, as survey
+    tools export them (variable names in one row, question texts in the next).
+
+    A label row has at least two different texts, every cell typed as text (no number,
+    date, time, CPR-shaped or formula cell), and none of its texts occurs again in its
+    column below the header (data values such as codes, teams and places repeat; labels
+    do not). Rows below the header stop at the first row that fails, and must be followed
+    by data, so a data row is never taken for labels."""
+    from collections import Counter
+
+    from envejind_eval.disclosure.scan import contains_cpr
+
+    below_hdr: dict[int, Counter] = {}  # column -> counts of its texts under the header
+
+    def count(j: int, v: str) -> int:
+        if j not in below_hdr:
+            below_hdr[j] = Counter(r[j] for r in texts[hdr + 1 :])
+        return below_hdr[j][v]
+
+    def is_label(i: int) -> bool:
+        row = texts[i]
+        vals = [v for v in row if v]
+        if len(set(vals)) < 2 or any((i, j) in uncached for j in range(len(row))):
+            return False
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            if not isinstance(raw[i][j], str) or _NUMBERISH.match(v) or contains_cpr(v):
+                return False
+            if count(j, v) > (1 if i > hdr else 0):  # the row's own cell counts once
+                return False
+        return True
+
+    below = []
+    i = hdr + 1
+    while i + 1 < len(texts) and i <= hdr + 3 and is_label(i):  # data must follow
+        below.append(i)
+        i += 1
+    above = []
+    i = hdr - 1
+    while i >= 0 and i >= hdr - 3 and is_label(i):
+        above.append(i)
+        i -= 1
+    return above, below
+
+
+_NUMBERISH = re.compile(r"^[\d\s.,:/+-]+$")  # numbers, dates, times typed as text
+
+
+def _prefer_known(
+    header: list[str], labels: list[list[str | None]], known: Callable[[str], bool]
+) -> list[str]:
+    """Per column, the header cell, or the first label that names a known column when the
+    header cell does not (``Q3`` over ``Startdato``)."""
+    out = list(header)
+    for j, h in enumerate(header):
+        if h and known(h):
+            continue
+        lab = next((x for r in labels if j < len(r) and (x := r[j]) and known(x)), None)
+        if lab:
+            out[j] = lab
     return out
 
 
@@ -722,6 +867,260 @@ _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _VALUE = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
 _STR_TYPE = re.compile(rb'\bt="str"')
 _REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+
+
+# -- .xls, .ods -----------------------------------------------------------------------------
+
+
+def read_xls(
+    path: Path,
+    *,
+    file: str,
+    header_score: Callable[[list[str]], float],
+    date_of: Callable[[str], int | None],
+) -> list[RawTable]:
+    """Every non-empty sheet of an Excel 97-2003 workbook (xlrd), as :func:`read_xlsx`."""
+    import xlrd
+
+    data = path.read_bytes()
+    try:
+        wb = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True)
+    except Exception as exc:  # xlrd raises XLRDError, struct.error, ... on corrupt files
+        head = data[:512].lstrip().lower()
+        if data.startswith(b"PK"):
+            hint = ": it is an .xlsx workbook with the wrong extension; rename it to .xlsx"
+        elif head.lstrip(b"\xef\xbb\xbf").startswith(b"<") and (
+            b"<html" in head or b"<table" in head
+        ):
+            hint = (
+                ": it is a web page (HTML) saved as .xls, as some systems export; open it "
+                "in Excel and save it as .xlsx"
+            )
+        else:
+            hint = f" ({type(exc).__name__})"
+        raise IngestError(f"{file}: not a readable .xls workbook{hint}") from None
+    out = []
+    for ws in wb.sheets():
+        grid = [
+            [_xls_value(ws.cell(r, c), wb.datemode, xlrd) for c in range(ws.ncols)]
+            for r in range(ws.nrows)
+        ]
+        # xlrd: (rlo, rhi, clo, chi), 0-based, hi exclusive
+        _fill_merged(grid, [(r0 + 1, c0 + 1, r1, c1) for r0, r1, c0, c1 in ws.merged_cells])
+        tbl = grid_table(
+            grid,
+            path=path,
+            file=file,
+            sheet=ws.name,
+            fmt="xls",
+            digest=sha256_bytes(data),
+            header_score=header_score,
+            date_of=date_of,
+        )
+        if tbl is not None:
+            out.append(tbl)
+    return out
+
+
+def _xls_value(cell: Any, datemode: int, xlrd: Any) -> Any:
+    t, v = cell.ctype, cell.value
+    if t in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if t == xlrd.XL_CELL_DATE:
+        if 0 <= v < 1:  # a time of day without a date
+            return _dt.timedelta(days=v)
+        return xlrd.xldate_as_datetime(v, datemode)
+    if t == xlrd.XL_CELL_BOOLEAN:
+        return bool(v)
+    if t == xlrd.XL_CELL_ERROR:  # #DIV/0! and the like: kept as text, so it is quarantined
+        return xlrd.error_text_from_code.get(v, "#ERROR")
+    return v
+
+
+# ElementTree tag prefixes of the OpenDocument namespaces
+_TB = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_OF = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_TX = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODS_DURATION = re.compile(r"^-?P(?:\d+D)?T(\d+)H(\d+)M(\d+(?:\.\d+)?)S$")
+
+
+def read_ods(
+    path: Path,
+    *,
+    file: str,
+    header_score: Callable[[list[str]], float],
+    date_of: Callable[[str], int | None],
+) -> list[RawTable]:
+    """Every non-empty sheet of an OpenDocument spreadsheet (LibreOffice), as
+    :func:`read_xlsx`. Read from ``content.xml`` directly: typed values (dates, times,
+    numbers) as the file stores them, merged cells filled."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    data = path.read_bytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            root = ET.fromstring(z.read("content.xml"))
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError) as exc:
+        raise IngestError(
+            f"{file}: not a readable .ods spreadsheet ({type(exc).__name__})"
+        ) from None
+    T = _TB
+    out = []
+    for sheet in root.iter(f"{T}table"):
+        grid, merged = _ods_grid(sheet)
+        _fill_merged(grid, merged)
+        tbl = grid_table(
+            grid,
+            path=path,
+            file=file,
+            sheet=sheet.get(f"{T}name"),
+            fmt="ods",
+            digest=sha256_bytes(data),
+            header_score=header_score,
+            date_of=date_of,
+        )
+        if tbl is not None:
+            out.append(tbl)
+    return out
+
+
+def _ods_grid(sheet: Any) -> tuple[list[list[Any]], list[tuple[int, int, int, int]]]:
+    """Rows of typed values of one ``table:table``, and its merged ranges (1-based)."""
+    T = _TB
+    rows: list[list[Any]] = []
+    merged = []
+    pending_rows = 0  # repeated empty rows (a sheet ends in a million of them) kept lazily
+    for row in sheet.iter(f"{T}table-row"):
+        cells: list[Any] = []
+        pending = 0
+        for c in row:
+            if c.tag not in (f"{T}table-cell", f"{T}covered-table-cell"):
+                continue
+            rep = int(c.get(f"{T}number-columns-repeated", "1"))
+            v = _ods_value(c)
+            if v is None:
+                pending += rep
+                continue
+            cells.extend([None] * pending)
+            pending = 0
+            span_r = int(c.get(f"{T}number-rows-spanned", "1"))
+            span_c = int(c.get(f"{T}number-columns-spanned", "1"))
+            r0 = len(rows) + pending_rows + 1
+            for _ in range(min(rep, MAX_REPEAT)):
+                if span_r > 1 or span_c > 1:
+                    c0 = len(cells) + 1
+                    merged.append((r0, c0, r0 + span_r - 1, c0 + span_c - 1))
+                cells.append(v)
+        rep = int(row.get(f"{T}number-rows-repeated", "1"))
+        if not cells:
+            pending_rows += rep
+            continue
+        rows.extend([] for _ in range(pending_rows))
+        pending_rows = 0
+        rows.extend(list(cells) for _ in range(min(rep, MAX_REPEAT)))
+    return rows, merged
+
+
+MAX_REPEAT = 10_000  # repeats of a non-empty cell or row beyond this are formatting, not data
+
+
+def _ods_value(c: Any) -> Any:
+    O, X = _OF, _TX  # noqa: E741
+    typ = c.get(f"{O}value-type")
+    if typ in ("float", "percentage", "currency"):
+        return float(c.get(f"{O}value"))
+    if typ == "date":
+        v = c.get(f"{O}date-value", "")
+        try:
+            d = _dt.datetime.fromisoformat(v)
+        except ValueError:
+            return v
+        return d if "T" in v else d.date()
+    if typ == "time":
+        m = _ODS_DURATION.match(c.get(f"{O}time-value", ""))
+        if m:
+            h, mi, sec = int(m.group(1)), int(m.group(2)), float(m.group(3))
+            return _dt.timedelta(hours=h, minutes=mi, seconds=sec)
+    if typ == "boolean":
+        return c.get(f"{O}boolean-value") == "true"
+    paras = ["".join(p.itertext()) for p in c.iter(f"{X}p")]
+    return "\n".join(paras) if paras else None
+
+
+# -- SPSS -----------------------------------------------------------------------------------
+
+
+def read_sav(path: Path, *, file: str, header_score: Callable[[list[str]], float]) -> RawTable:
+    """An SPSS ``.sav`` file (pyreadstat): value labels applied (a coded answer ``1`` with
+    the label ``Ja`` reads as ``Ja``, as in a CSV export with labels), dates as dates.
+    Variable labels are the label row: a column whose name is not recognised is taken
+    under its label when that is (``q3`` labelled ``Startdato``). Row numbers are case
+    numbers. SPSS user-missing codes read as empty."""
+    import pyreadstat
+
+    data = path.read_bytes()
+    try:
+        df, meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
+    except Exception as exc:  # pyreadstat.ReadstatError, ... on corrupt files
+        raise IngestError(f"{file}: not a readable SPSS .sav file ({type(exc).__name__})") from None
+    names = [str(c) for c in df.columns]
+    var_labels = [meta.column_names_to_labels.get(c) or None for c in df.columns]
+    header = _prefer_known(names, [var_labels], lambda h: header_score([h]) > 0)
+    cols = []
+    for c in df.columns:
+        vals = df[c].astype(object).tolist()
+        cols.append(_clean(_factorize([_sav_text(v) for v in vals])))
+    n = len(df)
+    t = RawTable(
+        path=path,
+        file=file,
+        sheet=None,
+        format="sav",
+        sha256=sha256_bytes(data),
+        header=header,
+        cols=cols,
+        lines=np.arange(1, n + 1, dtype=np.int64),
+        n_read=n,
+        labels=[var_labels],
+    )
+    flag_oversized(t)
+    skip_blank_and_total(t)
+    return t
+
+
+def _sav_text(v: Any) -> str | None:
+    import pandas as pd
+
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        v = v.to_pydatetime()
+    return cell_text(v)
+
+
+# -- dispatch -------------------------------------------------------------------------------
+
+#: file suffixes read as tables (anything else in the delivery folder is not a table)
+SUFFIXES = (".csv", ".txt", ".xlsx", ".xls", ".ods", ".sav", ".parquet")
+
+
+def read_table(
+    path: Path,
+    *,
+    header_score: Callable[[list[str]], float],
+    date_of: Callable[[str], int | None],
+) -> list[RawTable]:
+    """Read one delivered file by its suffix (one table per sheet of a workbook)."""
+    suffix, file = path.suffix.lower(), path.name
+    if suffix in (".csv", ".txt"):
+        return [read_csv(path, file=file, header_score=header_score)]
+    if suffix in (".xlsx", ".xls", ".ods"):
+        fn = {".xlsx": read_xlsx, ".xls": read_xls, ".ods": read_ods}[suffix]
+        return fn(path, file=file, header_score=header_score, date_of=date_of)
+    if suffix == ".sav":
+        return [read_sav(path, file=file, header_score=header_score)]
+    return [read_parquet(path, file=file)]
 
 
 # -- Parquet --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 problem: ``file, sheet, row`` (CSV line / Excel row as the user sees it), ``cell`` (Excel
 cell reference), ``column`` (the header as delivered), ``rule``, ``severity`` (``error``:
 the row is quarantined; ``warning``: the row is kept, e.g. redacted free text, an ignored
-column) and ``message``. Neither table ever holds a delivered value.
+column; ``info``: what was derived or not delivered) and ``message``. Neither table ever holds a delivered value.
 """
 
 from __future__ import annotations
@@ -39,7 +39,37 @@ FILE_COLUMNS = [
     "skipped_total",
     "redacted",
 ]
+#: per file and mapped column: values read = loaded + quarantined + duplicate
+COLUMN_COLUMNS = [
+    "file",
+    "sheet",
+    "column",
+    "target",
+    "origin",
+    "values_read",
+    "values_loaded",
+    "values_quarantined",
+    "values_duplicate",
+]
 PROBLEM_COLUMNS = ["file", "sheet", "row", "cell", "column", "rule", "severity", "message"]
+
+
+def _problem_lines(p: pd.DataFrame, max_problems: int) -> list[str]:
+    lines = []
+    show = p.head(max_problems).astype(object)
+    show = show.where(show.notna(), "")
+    for rec in show.to_dict(orient="records"):
+        r = {k: str(v) for k, v in rec.items()}
+        where = r["file"] + (f"[{r['sheet']}]" if r["sheet"] else "")
+        if r["row"]:
+            where += f" row {r['row']}"
+        if r["cell"]:
+            where += f" ({r['cell']})"
+        col = f" column '{r['column']}'" if r["column"] else ""
+        lines.append(f"  {r['severity']}: {where}{col}: {r['rule']}: {r['message']}")
+    if len(p) > max_problems:
+        lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
+    return lines
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -58,6 +88,13 @@ class IngestReport:
         skipped_title, skipped_blank, skipped_total, redacted``.
     problems : DataFrame
         Columns ``file, sheet, row, cell, column, rule, severity, message``.
+    columns : DataFrame
+        Per file and mapped column (header as delivered, ``target`` the field, item or
+        indicator it maps to, ``origin`` one of ``delivered``, ``fixed value`` (from
+        datakilder.toml), ``derived from CPR`` (birth year, sex), ``not delivered`` (a
+        column of the canonical table the file lacks; counts 0)): ``values_read`` (non-empty cells of data rows) =
+        ``values_loaded`` + ``values_quarantined`` + ``values_duplicate``; a column where
+        this does not hold has a ``values_not_loaded`` error problem.
     quarantined_rows : Mapping[str, DataFrame]
         Per file (``name`` or ``name[sheet]``, CPR-shaped parts masked) the quarantined
         rows, with ``row`` and ``reasons`` first, then the columns that were read: the id
@@ -69,6 +106,7 @@ class IngestReport:
 
     files: pd.DataFrame = field(default_factory=lambda: _empty(FILE_COLUMNS))
     problems: pd.DataFrame = field(default_factory=lambda: _empty(PROBLEM_COLUMNS))
+    columns: pd.DataFrame = field(default_factory=lambda: _empty(COLUMN_COLUMNS))
     quarantined_rows: Mapping[str, pd.DataFrame] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -84,11 +122,15 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined,
-        2 when the delivery is unusable (:attr:`fatal`)."""
+        """0 when every row was accepted (or skipped/deduplicated), 1 when any is quarantined
+        or a column's values reached no table (an error problem), 2 when the delivery is
+        unusable (:attr:`fatal`)."""
         if self.fatal:
             return 2
-        return 1 if self.n_quarantined else 0
+        if self.n_quarantined:
+            return 1
+        p = self.problems
+        return int(bool(len(p)) and bool((p["severity"] == "error").any()))
 
     def summary(self) -> pd.DataFrame:
         """Problem counts per ``file, sheet, rule, severity``."""
@@ -119,6 +161,7 @@ class IngestReport:
             "exit_code": self.exit_code,
             "error": self.fatal or None,
             "files": rec(self.files),
+            "columns": rec(self.columns),
             "problems": rec(self.problems),
         }
 
@@ -150,24 +193,18 @@ class IngestReport:
                 f"{int(tot.duplicates)} duplicates dropped"
             )
         p = self.problems
+        info = p[p["severity"] == "info"] if len(p) else p
+        p = p[p["severity"] != "info"] if len(p) else p
         if len(p):
             lines.append("")
             lines.append(f"{len(p)} problem(s):")
-            show = p.head(max_problems).astype(object)
-            show = show.where(show.notna(), "")
-            for rec in show.to_dict(orient="records"):
-                r = {k: str(v) for k, v in rec.items()}
-                where = r["file"] + (f"[{r['sheet']}]" if r["sheet"] else "")
-                if r["row"]:
-                    where += f" row {r['row']}"
-                if r["cell"]:
-                    where += f" ({r['cell']})"
-                col = f" column '{r['column']}'" if r["column"] else ""
-                lines.append(f"  {r['severity']}: {where}{col}: {r['rule']}: {r['message']}")
-            if len(p) > max_problems:
-                lines.append(f"  ... and {len(p) - max_problems} more (use --format json)")
+            lines += _problem_lines(p, max_problems)
         else:
             lines.append("no problems")
+        if len(info):  # what was derived, not delivered or not read (no table): no problem
+            lines.append("")
+            lines.append(f"{len(info)} note(s):")
+            lines += _problem_lines(info, max_problems)
         if self.fatal:
             lines.append(f"unusable: {self.fatal}")
         return "\n".join(lines)

@@ -48,6 +48,8 @@ class Domain:
     label: dict[str, str]
     claim: str | None = None
     reliability: float | Literal["estimate"] | None = None
+    #: further names staff write for the domain (headers of a delivered form)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Item:
     domain: str
     label: dict[str, str]
     reverse: bool = False
+    #: further names staff write for the item (headers of a delivered form)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,13 @@ def _labels(d: dict[str, Any], key: str, where: str) -> dict[str, str]:
     return {"da": v["da"], "en": v["en"]}
 
 
+def _aliases(d: dict[str, Any], where: str) -> tuple[str, ...]:
+    v = d.get("aliases", [])
+    if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+        raise InstrumentError(f"{where}: aliases must be a list of non-empty texts")
+    return tuple(v)
+
+
 def _reliability(v: Any, where: str) -> float | Literal["estimate"]:
     if v == "estimate":
         return "estimate"
@@ -224,6 +235,7 @@ def parse_instrument(data: dict[str, Any], source: str = "<dict>") -> Instrument
                 label=_labels(d, "label", dw),
                 claim=claim,
                 reliability=None if rel is None else _reliability(rel, dw),
+                aliases=_aliases(d, dw),
             )
         )
     dids = [d.id for d in domains]
@@ -240,7 +252,9 @@ def parse_instrument(data: dict[str, Any], source: str = "<dict>") -> Instrument
         rev = it.get("reverse", False)
         if not isinstance(rev, bool):
             raise InstrumentError(f"{iw}: reverse must be true or false")
-        items.append(Item(_need(it, "id", str, iw), dom, _labels(it, "label", iw), rev))
+        items.append(
+            Item(_need(it, "id", str, iw), dom, _labels(it, "label", iw), rev, _aliases(it, iw))
+        )
     iids = [i.id for i in items]
     if len(set(iids)) != len(iids):
         raise InstrumentError(f"{w}: item ids must be unique")

@@ -27,11 +27,13 @@ import pandas as pd
 from envejind_eval.disclosure.scan import redact
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
 from envejind_eval.outpath import Stage, staged
-from envejind_eval.report import fmt, sections, sections_methods, sections_results
+from envejind_eval.report import document, fmt, sections, sections_methods, sections_results
+from envejind_eval.report.attack import check_editions
+from envejind_eval.report.document import DocSection, ReportDoc
 from envejind_eval.report.gate import GateResult, gate, n_suppressed
 from envejind_eval.report.model import Context, Published, Section, Table
-from envejind_eval.report.render import RenderedSection, page, section_html
 from envejind_eval.report.texts import text
+from envejind_eval.report.xlsx_out import write_xlsx
 
 By = Literal["municipality"]
 BYS: tuple[str, ...] = ("municipality",)
@@ -72,10 +74,12 @@ class Options:
     n_boot: int = DEFAULT_N_BOOT
     municipalities: tuple[str, ...] | None = None
     figures: bool = True
+    formats: tuple[str, ...] = ("html",)
     jobs: int = 1  # worker processes drawing figures (output does not depend on it)
 
     def check(self) -> Options:
         fmt.check_lang(self.lang)
+        document.parse_formats(self.formats)
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
             raise EnvejindError(f"--jobs must be a whole number of at least 1; got {self.jobs!r}")
         if self.by is not None and self.by not in BYS:
@@ -92,7 +96,7 @@ class Options:
 
 def read_config(path: str | Path | None) -> dict[str, Any]:
     """Report options from a TOML file: a ``[report]`` table with ``lang``, ``by``,
-    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``."""
+    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``, ``format``."""
     if path is None:
         return {}
     path = Path(path)
@@ -103,7 +107,7 @@ def read_config(path: str | Path | None) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise EnvejindError(f"{path}: not valid TOML ({exc})") from None
     rep = data.get("report", {})
-    allowed = {"lang", "by", "min_cell", "seed", "n_boot", "municipalities", "figures"}
+    allowed = {"lang", "by", "min_cell", "seed", "n_boot", "municipalities", "figures", "format"}
     unknown = set(rep) - allowed
     if unknown:
         raise EnvejindError(
@@ -277,9 +281,11 @@ def _figures(
                 data = Published({f.table: gt}, L, opts.min_cell).frame(f.table)
                 if gated.gate is not None:  # refuses individual-level or small-n data
                     n_col = gt.n_col if gt.n_col in data.columns else None
-                    gated.gate.release(scope).figure(
-                        f.name, data=data.dropna(subset=[n_col]) if n_col else data, n=n_col
-                    )
+                    shown = data.dropna(subset=[n_col]) if n_col else data
+                    est = [c for c in gt.value_cols if c in shown.columns]
+                    if est:  # a row whose estimates are all hidden plots nothing
+                        shown = shown.dropna(subset=est, how="all")
+                    gated.gate.release(scope).figure(f.name, data=shown, n=n_col)
                 digest = sha256_frame(data)
                 k = task_of.setdefault((f.name, digest), len(tasks))
                 if k == len(tasks):
@@ -343,19 +349,6 @@ def scope_slug(scope: str) -> str:
     return s
 
 
-def _write_xlsx(path: Path, frames: dict[str, pd.DataFrame]) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        used: set[str] = set()
-        for name, df in frames.items():
-            sheet = name[:31]
-            k = 2
-            while sheet in used:
-                sheet = f"{name[:28]}_{k}"
-                k += 1
-            used.add(sheet)
-            df.to_excel(xw, sheet_name=sheet, index=False)
-
-
 # -- leak scan ------------------------------------------------------------------------------
 
 
@@ -417,6 +410,7 @@ def build_report(
     n_boot: int = DEFAULT_N_BOOT,
     municipalities: tuple[str, ...] | None = None,
     figures: bool = True,
+    formats: str | tuple[str, ...] = ("html",),
     config: str | Path | None = None,
     quiet: bool = False,
     jobs: int | None = None,
@@ -442,6 +436,10 @@ def build_report(
         Restrict the report to these municipalities.
     figures
         Draw figures (off only to speed up tests).
+    formats
+        Report documents to write: ``"html"`` (``index.html``), ``"docx"`` (``report.docx``),
+        ``"pdf"`` (``report.pdf``); a tuple or a comma list. The tables (CSV, XLSX), figures
+        and manifest are always written.
     jobs
         Worker processes drawing the figures (default: the CPU count); the output is the
         same for every value.
@@ -457,14 +455,15 @@ def build_report(
     """
     from envejind_eval import __version__
 
+    formats = document.parse_formats(formats)
     if jobs is None:
         jobs = os.cpu_count() or 1
-    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures, jobs).check()
+    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures, formats, jobs).check()
     data_dir, out = Path(data_dir), Path(out)
     if not data_dir.is_dir():
         raise EnvejindError(f"{redact(str(data_dir))}: input folder not found")
     started = datetime.now(UTC)
-    steps = _Steps(total=8, quiet=quiet)
+    steps = _Steps(total=8 + len(opts.formats), quiet=quiet)
     try:
         with staged(out, kind="report", inputs=[data_dir]) as stage:
             result = _run(data_dir, out, stage, opts, steps, config, __version__, started)
@@ -555,12 +554,10 @@ def _run(
         for scope in scopes:
             tdir = scope_dir(tmp, scope) / "tables"
             tdir.mkdir(parents=True, exist_ok=True)
-            frames = {}
             for (s, name), t in sorted(gated.tables.items()):
                 if s != scope:
                     continue
                 df = csv_frame(t, opts.min_cell)
-                frames[name] = df
                 path = tdir / f"{name}.csv"
                 df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
                 table_log.append(
@@ -571,22 +568,20 @@ def _run(
                         "sha256": sha256_file(path),
                     }
                 )
-            if scope == "national":
-                _write_xlsx(tmp / "tables.xlsx", frames)
+
+    # an edition must not be subtractable from the one it replaces (docs/disclosure.md §4)
+    check_editions(out, tmp, min_cell=opts.min_cell)
 
     with steps.step("html"):
-        labels = {"table": text("table", L), "figure": text("figure", L)}
+        labels = {"table": text("table", L), "figure": text("figure", L), "toc": text("toc", L)}
         nav = []
         if len(scopes) > 1:
             nav = [(f"{quote(scope_slug(s))}/index.html", s) for s in scopes[1:]]
-
-        def scope_page(k: int) -> str:
-            scope = scopes[k]
+        docs: dict[str, ReportDoc] = {}
+        for scope in scopes:
             pub = Published(
                 {n: t for (s, n), t in gated.tables.items() if s == scope}, L, opts.min_cell
             )
-            rendered = []
-            counters = {"table": 0, "figure": 0}
             ordered = list(per_scope[scope])
             blocks_by_sec: dict[str, list[Any]] = {}
             for sec in ordered:
@@ -603,16 +598,6 @@ def _run(
             sblocks = sections_methods.summary(ctx, pub, per_scope[scope])
             ordered = [Section("summary", text("sec_summary", L)), *ordered]
             blocks_by_sec["summary"] = sblocks
-            for sec in ordered:
-                html_ = section_html(
-                    blocks_by_sec[sec.id],
-                    pngs=pngs[scope],
-                    counters=counters,
-                    lang=L,
-                    min_cell=opts.min_cell,
-                    labels=labels,
-                )
-                rendered.append(RenderedSection(sec.id, sec.title, html_))
             subtitle = (
                 text("report_subtitle_national", L)
                 if scope == "national"
@@ -623,23 +608,40 @@ def _run(
                 if scope == "national"
                 else [("../index.html", text("report_subtitle_national", L))]
             )
-            return page(
+            docs[scope] = ReportDoc(
+                lang=L,
+                min_cell=opts.min_cell,
                 title=text("report_title", L),
                 subtitle=subtitle,
-                sections=rendered,
+                sections=[DocSection(s.id, s.title, blocks_by_sec[s.id]) for s in ordered],
+                pngs=pngs[scope],
+                footnote=text("suppressed_footnote", L, k=opts.min_cell),
                 footer=text(
                     "generated", L, version=version, seed=opts.seed, min_cell=opts.min_cell
                 ),
-                footnote=text("suppressed_footnote", L, k=opts.min_cell),
-                lang=L,
+                labels=labels,
                 nav=scope_nav,
+                created=started,
             )
+            if "html" in opts.formats:
+                document.write(docs[scope], scope_dir(tmp, scope), ["html"])
 
-        # the pages are independent: written in parallel like the figures
-        for scope, doc in zip(scopes, fork_map(scope_page, len(scopes), opts.jobs), strict=True):
-            d = scope_dir(tmp, scope)
-            d.mkdir(parents=True, exist_ok=True)
-            (d / "index.html").write_text(doc, encoding="utf-8")
+    # the workbook numbers its sheets as the report numbers its tables
+    with steps.step("xlsx"):
+        national = {n: t for (s, n), t in gated.tables.items() if s == "national"}
+        write_xlsx(tmp / "tables.xlsx", docs["national"], national)
+    documents = [
+        (scope_dir(tmp, s) / name).relative_to(tmp).as_posix()
+        for s in scopes
+        for name in (["index.html"] if "html" in opts.formats else [])
+    ]
+    for kind in (k for k in opts.formats if k != "html"):
+        with steps.step(kind):
+            for scope in scopes:
+                names = document.write(docs[scope], scope_dir(tmp, scope), [kind])
+                documents += [
+                    (scope_dir(tmp, scope) / n).relative_to(tmp).as_posix() for n in names
+                ]
 
     quarantined = _quarantine_count(ds)
     n_sup = n_suppressed(gated.tables)
@@ -661,6 +663,7 @@ def _run(
                 "n_boot": opts.n_boot,
                 "municipalities": list(opts.municipalities) if opts.municipalities else None,
                 "figures": opts.figures,
+                "formats": list(opts.formats),
                 "config": redact(Path(config).name) if config else None,
             },
             "seed": opts.seed,
@@ -681,6 +684,7 @@ def _run(
             "suppression_log": gated.manifest.get("suppression_log", []),
             "tables": table_log,
             "figures": fig_log,
+            "documents": documents,
             "warnings": warnings,
             "timings": {},
         }

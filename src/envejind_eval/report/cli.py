@@ -28,6 +28,13 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=None, help="seed for bootstrap/imputation (2018)")
     p.add_argument(
+        "--format",
+        default=None,
+        dest="formats",
+        metavar="LIST",
+        help="report documents, a comma list of html, docx, pdf (html)",
+    )
+    p.add_argument(
         "--config",
         type=Path,
         default=None,
@@ -43,7 +50,11 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
-@command("report", "write the evaluation report (HTML, tables, figures, manifest)", _setup_report)
+@command(
+    "report",
+    "write the evaluation report (HTML/Word/PDF, tables, figures, manifest)",
+    _setup_report,
+)
 def cmd_report(args: argparse.Namespace) -> int:
     from envejind_eval.errors import EnvejindError
     from envejind_eval.report.build import DEFAULT_SEED, build_report, read_config
@@ -55,6 +66,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "min_cell": args.min_cell if args.min_cell is not None else cfg.get("min_cell", 5),
         "seed": args.seed if args.seed is not None else cfg.get("seed", DEFAULT_SEED),
         "municipalities": cfg.get("municipalities"),
+        "formats": args.formats or cfg.get("format", "html"),
     }
     for k in ("n_boot", "figures"):
         if k in cfg:
@@ -66,7 +78,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an option outside its allowed set
         raise EnvejindError(str(exc)) from None
     if not args.quiet:
-        print(f"wrote report to {res.out / 'index.html'}")
+        for name in (n for n in res.manifest.get("documents", []) if "/" not in n):
+            print(f"wrote report to {res.out / name}")
         for w in res.warnings:
             print(f"warning: {w}", file=sys.stderr)
     return res.exit_code

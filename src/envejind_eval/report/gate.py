@@ -62,32 +62,25 @@ def gate(
     from envejind_eval.disclosure.rules import DisclosureRules
 
     ledger = Ledger.load(ledger_dir) if ledger_dir is not None and ledger_dir.is_dir() else None
-    g = Gate(rules=DisclosureRules(min_cell=min_cell), edition=edition, ledger=ledger)
+    municipalities = sorted({s for s, _ in tables if s != "national"})
+    g = Gate(
+        rules=DisclosureRules(min_cell=min_cell),
+        edition=edition,
+        ledger=ledger,
+        scopes={"municipality": municipalities} if municipalities else None,
+    )
     published = {}
-    for (scope, name), t in tables.items():
-        if not _gated(t):
-            continue
-        rel = g.release(scope, scope={} if scope == "national" else {"municipality": scope})
-        by = tuple(b for b in t.by if not (scope != "national" and b == "municipality"))
-        # n_col stays a category when listed with other counts (parts of the row, no total)
-        counts = tuple(c for c in t.count_cols if c != t.total)
-        published[(scope, name)] = rel.table(
-            name,
-            t.data,
-            by=by,
-            counts=counts,
-            total=t.total,
-            total_label=t.total_label or NO_MARGIN,
-            n=t.n_col,
-            n_total=t.n_is_total,
-            estimates=t.value_cols,
-            shares=t.share_cols,
-            kind=t.kind,  # type: ignore[arg-type]
-            population=t.population,
-            public=t.public_cols,
-        )
+    # top down (as HiTaS protects a hierarchy): the national report first, on its own, then
+    # the municipality reports against it. The national tables are then the same whether
+    # or not the run writes municipality reports (docs/disclosure.md §2).
+    for stage in ("national", "municipality"):
+        for (scope, name), t in tables.items():
+            if not _gated(t) or (scope == "national") != (stage == "national"):
+                continue
+            published[(scope, name)] = _register(g, scope, name, t)
+        if published:
+            g.run()
     if published:
-        g.run()
         g.verify().raise_if_failed()
     out: dict[tuple[str, str], Table] = {}
     for key, t in tables.items():
@@ -103,6 +96,43 @@ def gate(
     man = g.manifest() if published else {"engine": "envejind_eval.disclosure", "n_suppressed": 0}
     log = g.log() if published else pd.DataFrame(columns=LOG_COLUMNS)
     return GateResult(out, log, man, g)
+
+
+#: column the gate is given for a table whose counts are parts of the scope's participants
+SCOPE_TOTAL = "\x00participants"
+
+
+def _register(g: Any, scope: str, name: str, t: Table) -> Any:
+    rel = g.release(scope, scope={} if scope == "national" else {"municipality": scope})
+    by = tuple(b for b in t.by if not (scope != "national" and b == "municipality"))
+    data, counts, total, known = (
+        t.data,
+        tuple(c for c in t.count_cols if c != t.total),
+        t.total,
+        t.known_cols,
+    )
+    if t.parts_of_scope:
+        # a reader adds the parts up to the participants of the scope, which are published
+        # elsewhere: the gate gets that sum as a known total
+        data = data.assign(**{SCOPE_TOTAL: data[list(t.count_cols)].sum(axis=1)})
+        total, known = SCOPE_TOTAL, (*known, SCOPE_TOTAL)
+    # n_col stays a category when listed with other counts (parts of the row, no total)
+    return rel.table(
+        name,
+        data,
+        by=by,
+        counts=counts,
+        total=total,
+        total_label=t.total_label or NO_MARGIN,
+        n=t.n_col,
+        n_total=t.n_is_total,
+        estimates=t.value_cols,
+        shares=t.share_cols,
+        kind=t.kind,  # type: ignore[arg-type]
+        population=t.population,
+        public=t.public_cols,
+        known=known,
+    )
 
 
 def n_suppressed(tables: dict[tuple[str, str], Table]) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -14,7 +14,15 @@ from typing import Any
 import pandas as pd
 
 from envejind_eval.report import fmt
-from envejind_eval.report.model import Block, Figure, Heading, Para, Table
+from envejind_eval.report.document import (
+    FigureItem,
+    Item,
+    ReportDoc,
+    TableItem,
+    doc_items,
+    layout,
+)
+from envejind_eval.report.model import Block, Heading, Para, Table
 from envejind_eval.report.texts import text
 
 FORMATS = ("int", "num1", "num2", "pct", "p", "text")
@@ -57,45 +65,43 @@ def display_frame(t: Table, lang: fmt.Lang, min_cell: int) -> pd.DataFrame:
     return out
 
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
+BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def para_html(text: str) -> str:
-    return "<p>" + _BOLD.sub(r"<strong>\1</strong>", html.escape(text)) + "</p>"
+    return "<p>" + BOLD.sub(r"<strong>\1</strong>", html.escape(text)) + "</p>"
 
 
-def table_html(t: Table, number: int, lang: fmt.Lang, min_cell: int, label: str) -> str:
-    d = display_frame(t, lang, min_cell)
+def table_html(item: TableItem) -> str:
+    d = item.frame
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
-    numeric = [t.formats.get(c, "text") != "text" for c in t.data.columns if c in t.labels]
     body = []
-    total_labels = {"I alt", "Total"}
-    for _, row in d.iterrows():
-        cls = ' class="total"' if str(row.iloc[0]) in total_labels else ""
+    for row, total in zip(d.itertuples(index=False), item.total_rows, strict=True):
+        cls = ' class="total"' if total else ""
         cells = "".join(
             f'<td class="num">{html.escape(str(v))}</td>'
             if isnum
             else f"<td>{html.escape(str(v))}</td>"
-            for v, isnum in zip(row.tolist(), numeric, strict=True)
+            for v, isnum in zip(row, item.numeric, strict=True)
         )
         body.append(f"<tr{cls}>{cells}</tr>")
-    cap = f"{label} {number}. {html.escape(t.title)}"
-    note = f'<p class="caption">{html.escape(t.caption)}</p>' if t.caption else ""
+    note = f'<p class="caption">{html.escape(item.note)}</p>' if item.note else ""
     return (
-        f'<figure class="table" id="tab-{t.name}"><figcaption>{cap}</figcaption>'
+        f'<figure class="table" id="tab-{item.table.name}">'
+        f"<figcaption>{html.escape(item.caption)}</figcaption>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
         "</figure>"
     )
 
 
-def figure_html(f: Figure, png: bytes, number: int, label: str) -> str:
-    b64 = base64.b64encode(png).decode("ascii")
+def figure_html(item: FigureItem) -> str:
+    f = item.figure
+    b64 = base64.b64encode(item.png).decode("ascii")
     alt = html.escape(f.alt or f.title)
-    cap = f"{label} {number}. {html.escape(f.title)}"
-    note = f'<p class="caption">{html.escape(f.caption)}</p>' if f.caption else ""
+    note = f'<p class="caption">{html.escape(item.note)}</p>' if item.note else ""
     return (
         f'<figure class="figure" id="fig-{f.name}"><img src="data:image/png;base64,{b64}" '
-        f'alt="{alt}"><figcaption>{cap}</figcaption>{note}</figure>'
+        f'alt="{alt}"><figcaption>{html.escape(item.caption)}</figcaption>{note}</figure>'
     )
 
 
@@ -104,6 +110,20 @@ class RenderedSection:
     id: str
     title: str
     html: str
+
+
+def items_html(items: Iterable[Item]) -> str:
+    parts = []
+    for it in items:
+        if isinstance(it, Para):
+            parts.append(para_html(it.text))
+        elif isinstance(it, Heading):
+            parts.append(f"<h3>{html.escape(it.text)}</h3>")
+        elif isinstance(it, TableItem):
+            parts.append(table_html(it))
+        elif isinstance(it, FigureItem):
+            parts.append(figure_html(it))
+    return "\n".join(parts)
 
 
 def section_html(
@@ -115,21 +135,22 @@ def section_html(
     min_cell: int,
     labels: dict[str, str],
 ) -> str:
-    parts = []
-    for b in blocks:
-        if isinstance(b, Para):
-            parts.append(para_html(b.text))
-        elif isinstance(b, Heading):
-            parts.append(f"<h3>{html.escape(b.text)}</h3>")
-        elif isinstance(b, Table):
-            counters["table"] += 1
-            parts.append(table_html(b, counters["table"], lang, min_cell, labels["table"]))
-        elif isinstance(b, Figure):
-            if b.name not in pngs:
-                continue
-            counters["figure"] += 1
-            parts.append(figure_html(b, pngs[b.name], counters["figure"], labels["figure"]))
-    return "\n".join(parts)
+    return items_html(
+        layout(blocks, pngs=pngs, counters=counters, lang=lang, min_cell=min_cell, labels=labels)
+    )
+
+
+def html_document(doc: ReportDoc) -> str:
+    """The self-contained HTML page of a report."""
+    return page(
+        title=doc.title,
+        subtitle=doc.subtitle,
+        sections=[RenderedSection(s.id, s.title, items_html(it)) for _, s, it in doc_items(doc)],
+        footer=doc.footer,
+        footnote=doc.footnote,
+        lang=doc.lang,
+        nav=doc.nav,
+    )
 
 
 def page(

@@ -166,6 +166,7 @@ def design(ctx: Context) -> Section:
                 total="started",
                 total_label=tot,
                 population="participants",
+                known_cols=("started",),
                 public_cols=("n_teams",),
                 formats=dict.fromkeys(["n_teams", *status_cols], "int"),
                 labels=labels,
@@ -184,6 +185,7 @@ def design(ctx: Context) -> Section:
                     total="started",
                     total_label=tot,
                     population="participants",
+                    known_cols=("started",),
                     formats=dict.fromkeys(status_cols, "int"),
                     labels=labels,
                 )
@@ -204,6 +206,7 @@ def design(ctx: Context) -> Section:
                 total="started",
                 total_label=tot,
                 population="participants",
+                known_cols=("started",),
                 formats=dict.fromkeys(status_cols, "int"),
                 labels={k: v for k, v in labels.items() if k not in ("municipality", "n_teams")},
             )
@@ -219,6 +222,9 @@ def design(ctx: Context) -> Section:
                 count_cols=("n_expected", "n_forms"),
                 total="n_expected",
                 population="response",
+                # the forms received and the persons expected to fill them in are
+                # headcounts of data collection, not attributes (disclosure.md rule 9)
+                known_cols=("n_expected", "n_forms"),
                 share_cols=("response_rate",),
                 n_col="n_expected",
                 formats={"n_expected": "int", "n_forms": "int", "response_rate": "pct"},
@@ -315,17 +321,24 @@ def response_rates(ds: Any, ctx: Context) -> pd.DataFrame:
         return pd.DataFrame()
     forms = m.loc[m["value"].notna(), ["participant_id", "instrument", "rater", "timepoint"]]
     forms = forms.drop_duplicates()
+    # which timepoints the design used is decided on the whole run, so every report of the
+    # run has the same rows (a row missing in one municipality would read as "nobody")
+    run = ctx.national if ctx.national is not None else ds
+    rm = run.measurements
+    used = set(
+        map(tuple, rm.loc[rm["value"].notna(), ["instrument", "rater", "timepoint"]].to_numpy())
+    )
     rows = []
     for inst_id, inst in ds.instruments.items():
         for rater in inst.raters:
             f = forms.loc[(forms["instrument"] == inst_id) & (forms["rater"] == rater)]
-            if not len(f):
+            if not any((inst_id, rater, tp) in used for tp in TIMEPOINTS):
                 continue
             for tp in TIMEPOINTS:
                 got = f.loc[f["timepoint"] == tp, "participant_id"].nunique()
                 if tp == "baseline":
                     expected = len(p)
-                elif not got:  # the design did not use this timepoint
+                elif (inst_id, rater, tp) not in used:  # the design did not use this timepoint
                     continue
                 else:
                     expected = int((p["status"] != "ongoing").sum())
@@ -404,8 +417,10 @@ def _age_group(age: float, ctx: Context) -> str:
 
 
 def distribution(values: pd.Series, order: list[str], name: str) -> pd.DataFrame:
+    # every category of ``order`` is a row, also when nobody has it: a table that leaves out
+    # empty categories tells a reader that everyone is in the ones shown (all five
+    # participants of a team are men), and the category list differs between scopes
     counts = values.value_counts().reindex(order, fill_value=0)
-    counts = counts[counts.index.isin(values.unique()) | (counts > 0)]
     df = pd.DataFrame({name: counts.index, "n": counts.to_numpy(dtype="int64")})
     df["share"] = df["n"] / df["n"].sum() if df["n"].sum() else np.nan
     df["n_total"] = int(df["n"].sum())
@@ -426,7 +441,12 @@ def participants(ctx: Context) -> Section:
     sex_order = ["male", "female", "other", "unknown"]
     sex = p["sex"].fillna("unknown")
     ref = p["referred_by"].fillna("unknown")
-    ref_order = [*dict.fromkeys([*ref.value_counts().index.tolist()])]
+    # the same rows in every report of the run: the categories of the whole run + unknown
+    run_ref = (ctx.national if ctx.national is not None else ds).participants["referred_by"]
+    ref_order = [*dict.fromkeys([*run_ref.dropna().value_counts().index.tolist(), "unknown"])]
+    # no referral in the whole run: the column was not delivered (issue 17); say so
+    # instead of a table counting every person as "unknown"
+    ref_delivered = bool(run_ref.notna().any())
     ref_order = sorted(ref_order, key=lambda c: (c == "unknown", c == "other"))
     labels = {
         "group": ctx.t("col_group"),
@@ -441,6 +461,7 @@ def participants(ctx: Context) -> Section:
         count_cols=("n",),
         n_col="n_total",
         n_is_total=True,
+        known_cols=("n_total",),  # the participants of the scope
         share_cols=("share",),
         formats={"n": "int", "share": "pct"},
         labels=labels,
@@ -460,16 +481,6 @@ def participants(ctx: Context) -> Section:
             **common,  # type: ignore[arg-type]
         ),
         Table(
-            "start_referral",
-            ctx.t("tbl_start_referral"),
-            distribution(
-                ref.map(lambda c: code_label(ctx, "ref", c)),
-                [code_label(ctx, "ref", c) for c in ref_order],
-                "group",
-            ),
-            **common,  # type: ignore[arg-type]
-        ),
-        Table(
             "start_age_mean",
             ctx.t("tbl_start_age"),
             pd.DataFrame(
@@ -485,6 +496,20 @@ def participants(ctx: Context) -> Section:
             labels=labels,
         ),
     ]
+    if ref_delivered:  # third, as always (the disclosure gate reads tables in order)
+        tables.insert(
+            2,
+            Table(
+                "start_referral",
+                ctx.t("tbl_start_referral"),
+                distribution(
+                    ref.map(lambda c: code_label(ctx, "ref", c)),
+                    [code_label(ctx, "ref", c) for c in ref_order],
+                    "group",
+                ),
+                **common,  # type: ignore[arg-type]
+            ),
+        )
     profile = baseline_profile(ctx)
     if profile is not None:
         tables.append(profile)
@@ -505,7 +530,7 @@ def participants(ctx: Context) -> Section:
             ),
             tables[0],
             tables[1],
-            tables[2],
+            tables[2] if ref_delivered else Para(ctx.t("referral_not_delivered")),
         ]
         if "baseline_profile" in pub:
             d = pub.frame("baseline_profile").dropna(subset=["mean"])

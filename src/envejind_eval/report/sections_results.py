@@ -281,6 +281,10 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
         # read as "excluded among the n" the counts can contradict each other
         count_cols=("n", "n_excluded"),
         value_cols=PREPOST_ESTIMATES,
+        parts_of_scope=True,  # n + n_excluded = the participants of the scope
+        # who has a pre/post pair is a fact of data collection (forms received), not an
+        # attribute of the person (docs/disclosure.md rule 9): both are shown as they are
+        known_cols=("n", "n_excluded"),
         population=f"prepost_{inst_id}",
         formats={
             "n": "int",
@@ -348,6 +352,9 @@ def _rci_table(ctx: Context, inst_id: str) -> Table | None:
         count_cols=("n", *classes),
         total="n",
         population=f"rci_{inst_id}",
+        # the pairs classified are the pre/post pairs of the domain (forms received, a
+        # headcount: disclosure.md rule 9); the classes are attributes, protected against it
+        known_cols=("n",),
         formats=dict.fromkeys(["n", *classes], "int"),
         labels=labels,
     )

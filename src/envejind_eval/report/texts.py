@@ -93,6 +93,11 @@ TEXTS: dict[str, dict[str, str]] = {
     **_codes("rater", "rater"),
     **_codes("sex", "sex"),
     **_codes("ref", "referred_by"),
+    # a participant column the delivery did not have at all (not missing answers)
+    "referral_not_delivered": {
+        "da": "Henvist af: ikke leveret (leverancen havde ingen kolonne med henviser).",
+        "en": "Referred by: not delivered (the delivery had no referral column).",
+    },
     "yes": {"da": "ja", "en": "yes"},
     "no": {"da": "nej", "en": "no"},
 }
