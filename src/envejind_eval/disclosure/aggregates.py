@@ -167,7 +167,7 @@ def _edition_targets(
                 prev_members[g] = pmem[k] + pb.offset
                 pvals[:, g] = pv[:, k]
     out = []
-    for g in np.flatnonzero(undecided(vals - pvals, r)):
+    for g in np.flatnonzero(undecided(vals - pvals, r)).tolist():
         coef = system.indicator(members[g] + b.offset)
         coef[prev_members[g]] -= 1.0
         out.append(
