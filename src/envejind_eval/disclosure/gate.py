@@ -12,7 +12,7 @@ Usage (the report layer)::
     gate.run()                   # optional: first access to a table result runs it too
     t1.suppressed                # bool frame, same index/columns as the data given
     t1.data                      # the data with suppressed values set to NaN
-    t1.display                   # object frame: "<5" / ".." for suppressed values
+    t1.display                   # object frame: "<5" (counts) / ".." for suppressed values
     t1.footnote                  # text for under the table, or ""
     gate.verify().raise_if_failed()
     gate.log()                   # suppression log for the manifest (no values)
@@ -111,10 +111,11 @@ class PublishedTable:
     suppressed : DataFrame of bool
         Same index and columns as ``data``; True where a value is suppressed.
     display : DataFrame (object)
-        ``data`` with suppressed values replaced by ``rules.label_small`` ("<5") for cells
-        of 1 .. min_cell-1 persons and estimates on fewer than min_cell persons, and by
-        ``rules.suppressed_label`` ("..") for every other suppression. Other values are
-        left unformatted (formatting is the presentation's job).
+        ``data`` with suppressed values replaced by ``rules.label_small`` ("<5") for counts
+        of 1 .. min_cell-1 persons, and by ``rules.suppressed_label`` ("..") for every
+        other suppression -- always for an estimate or share (a mean or a p-value of "<5"
+        would read as a value). Other values are left unformatted (formatting is the
+        presentation's job).
     footnote : str
         Explains the symbols used in this table ("" when nothing is suppressed).
     log : DataFrame
@@ -981,7 +982,7 @@ def _render(
             )
             for j, r in enumerate(d.index):
                 if few[j]:
-                    mark(r, col, small_lab, "estimate_small_n", "")
+                    mark(r, col, sup_lab, "estimate_small_n", "")
                 elif bad[j] or row_hidden.get(r, False):
                     mark(r, col, sup_lab, "protected", "")
         for col in reg.estimates:
@@ -995,7 +996,7 @@ def _render(
             )
             for j, r in enumerate(d.index):
                 if few[j]:
-                    mark(r, col, small_lab, "estimate_small_n", "")
+                    mark(r, col, sup_lab, "estimate_small_n", "")
                 elif (
                     bad[j]
                     or sup.at[r, reg.n]
@@ -1018,7 +1019,8 @@ def _render(
     if sup_lab in used:
         notes.append(
             f"{sup_lab}: not shown, to protect small groups (a value that is small, all or "
-            "none of a small group, or that would let a reader work out such a value)."
+            "none of a small group, or that would let a reader work out such a value, or an "
+            f"estimate or share resting on fewer than {rules.min_cell} persons)."
         )
     return {
         "data": data,

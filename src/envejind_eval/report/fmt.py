@@ -24,12 +24,15 @@ def _missing(x: object) -> bool:
         return False
 
 
-def num(x: object, lang: Lang = "da", digits: int = 1) -> str:
-    """A number with ``digits`` decimals; Danish uses a decimal comma and a dot for thousands."""
+def num(x: object, lang: Lang = "da", digits: int = 1, *, keep_sign: bool = False) -> str:
+    """A number with ``digits`` decimals; Danish uses a decimal comma and a dot for thousands.
+
+    A negative value that rounds to 0 shows as ``0`` unless ``keep_sign`` (interval limits:
+    ``−0,00`` tells the reader the interval crosses 0)."""
     if _missing(x):
         return "–"
     s = f"{float(x):,.{digits}f}"  # type: ignore[arg-type]
-    if s.startswith("-") and float(s.replace(",", "")) == 0:
+    if s.startswith("-") and float(s.replace(",", "")) == 0 and not keep_sign:
         s = s[1:]
     if lang == "da":
         s = s.replace(",", "\0").replace(".", ",").replace("\0", ".")
@@ -56,11 +59,16 @@ def p_value(p: object, lang: Lang = "da") -> str:
     return num(p, lang, 3)
 
 
+def limit(x: object, lang: Lang = "da", digits: int = 2) -> str:
+    """An interval limit: rounded like :func:`num`, but a negative limit keeps its sign."""
+    return num(x, lang, digits, keep_sign=True)
+
+
 def ci(lo: object, hi: object, lang: Lang = "da", digits: int = 1) -> str:
     if _missing(lo) or _missing(hi):
         return "–"
     sep = "; " if lang == "da" else ", "
-    return f"[{num(lo, lang, digits)}{sep}{num(hi, lang, digits)}]"
+    return f"[{limit(lo, lang, digits)}{sep}{limit(hi, lang, digits)}]"
 
 
 def p_text(p: object, lang: Lang = "da") -> str:
@@ -79,8 +87,8 @@ def clock(minutes: object) -> str:
     return f"{m // 60}:{m % 60:02d}"
 
 
-def minutes(x: object, lang: Lang = "da") -> str:
-    """A duration in minutes (``−11,8 min``)."""
+def minutes(x: object, lang: Lang = "da", *, keep_sign: bool = False) -> str:
+    """A duration in minutes (``−11,8 min``); ``keep_sign`` for interval limits."""
     if _missing(x):
         return "–"
-    return f"{num(x, lang, 1)} min"
+    return f"{num(x, lang, 1, keep_sign=keep_sign)} min"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from envejind_eval.errors import DisclosureError
 from envejind_eval.report.model import Table
 
 LOG_COLUMNS = ["scope", "table", "row", "column", "rule"]
@@ -33,7 +34,17 @@ class GateResult:
 
 
 def _gated(t: Table) -> bool:
-    return bool(t.count_cols or t.n_col or t.value_cols or t.share_cols)
+    """True for a table the gate must suppress; refuses one that declares no counted columns
+    unless it is marked ``public`` (fail closed: an undeclared table is not published as is).
+    """
+    if t.count_cols or t.n_col:
+        return True
+    if not t.public:
+        raise DisclosureError(
+            f"table '{t.name}' declares no counted columns (count_cols / n_col): refused; "
+            "mark it public=True if it shows no information about persons"
+        )
+    return False
 
 
 def gate(

@@ -43,13 +43,16 @@ class Table:
     population: str | None = None  # tables counting the same persons share a population
     n_is_total: bool = False  # ``n_col`` is the persons of the whole table, not of each row
     public_cols: tuple[str, ...] = ()  # whole-number columns that do not count persons
+    # the table shows no person-level information (instrument definitions, texts): it may
+    # declare no counted columns; any other such table is refused by the gate (fail closed)
+    public: bool = False
     # headcounts of whole scopes (participants of the run / a municipality / a team, forms
     # received): published as they are, and known to the gate (docs/disclosure.md rule 9)
     known_cols: tuple[str, ...] = ()
     # the count columns are disjoint parts of the scope's participants (pre/post: the
     # analysed pairs and the excluded): the gate is told their sum is that known headcount
     parts_of_scope: bool = False
-    formats: Mapping[str, str] = field(default_factory=dict)  # column -> int|num1|num2|pct|p
+    formats: Mapping[str, str] = field(default_factory=dict)  # column -> int|num1|num2|lim2|pct|p
     labels: Mapping[str, str] = field(default_factory=dict)  # column -> header
     caption: str = ""
     # filled by the gate

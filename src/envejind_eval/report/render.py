@@ -25,7 +25,7 @@ from envejind_eval.report.document import (
 from envejind_eval.report.model import Block, Heading, Para, Table
 from envejind_eval.report.texts import text
 
-FORMATS = ("int", "num1", "num2", "pct", "p", "text")
+FORMATS = ("int", "num1", "num2", "lim2", "pct", "p", "text")
 
 
 def format_value(v: Any, kind: str, lang: fmt.Lang) -> str:
@@ -35,6 +35,8 @@ def format_value(v: Any, kind: str, lang: fmt.Lang) -> str:
         return fmt.num(v, lang, 1)
     if kind == "num2":
         return fmt.num(v, lang, 2)
+    if kind == "lim2":  # an interval limit
+        return fmt.limit(v, lang, 2)
     if kind == "pct":
         return fmt.pct(v, lang)
     if kind == "p":

@@ -385,6 +385,7 @@ def instruments(ctx: Context) -> Section:
         by=("instrument",),
         formats={"n_domains": "int", "n_items": "int"},
         labels={c: ctx.t(f"col_{c}") for c in df.columns},
+        public=True,  # the instrument definitions: no information about persons
     )
 
     def narrate(pub: Published) -> list[Block]:

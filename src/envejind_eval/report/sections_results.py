@@ -291,8 +291,8 @@ def _prepost_table(ctx: Context, inst_id: str) -> Table | None:
             "mean_pre": "num1",
             "mean_post": "num1",
             "mean_diff": "num2",
-            "ci_low": "num2",
-            "ci_high": "num2",
+            "ci_low": "lim2",
+            "ci_high": "lim2",
             "wilcoxon_p_value": "p",
             "cohens_dz": "num2",
         },
@@ -637,8 +637,8 @@ def _rhythm_table(ctx: Context) -> Table | None:
         ("mean_pre", "pct", "clock"),
         ("mean_post", "pct", "clock"),
         ("mean_diff", "pct_points", "minutes"),
-        ("ci_low", "pct_points", "minutes"),
-        ("ci_high", "pct_points", "minutes"),
+        ("ci_low", "pct_points_lim", "minutes_lim"),
+        ("ci_high", "pct_points_lim", "minutes_lim"),
     ):
         d[f"{col}_text"] = [
             _rhythm_fmt(v, share_kind if m == "on_time_share" else time_kind, ctx.lang)
@@ -668,11 +668,12 @@ def _rhythm_table(ctx: Context) -> Table | None:
 def _rhythm_fmt(v: float, kind: str, lang: fmt.Lang) -> str:
     if kind == "pct":
         return fmt.pct(v, lang)
-    if kind == "pct_points":
-        return fmt.num(100 * v, lang, 0) + (" %-point" if lang == "da" else " pp")
+    lim = kind.endswith("_lim")  # an interval limit keeps its sign (fmt.limit)
+    if kind.startswith("pct_points"):
+        return fmt.num(100 * v, lang, 0, keep_sign=lim) + (" %-point" if lang == "da" else " pp")
     if kind == "clock":
         return fmt.clock(v)
-    return fmt.minutes(v, lang)
+    return fmt.minutes(v, lang, keep_sign=lim)
 
 
 # -- supplementary outcomes -----------------------------------------------------------------
@@ -917,7 +918,7 @@ def attrition(ctx: Context) -> Section | None:
             n_col="n",
             value_cols=("mean_diff", "ci_low", "ci_high"),
             kind="model",
-            formats={"n": "int", "mean_diff": "num2", "ci_low": "num2", "ci_high": "num2"},
+            formats={"n": "int", "mean_diff": "num2", "ci_low": "lim2", "ci_high": "lim2"},
             labels={
                 "analysis_label": ctx.t("col_analysis"),
                 "n": ctx.t("col_n"),

@@ -33,12 +33,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "forms is not public.",
     },
     "suppressed_footnote": {
-        "da": "<{k}: færre end {k} personer. '..': ikke vist for at beskytte små grupper (et tal, "
+        "da": "<{k}: færre end {k} personer (kun antal). '..': ikke vist for at beskytte små grupper (et tal, "
         "der er lille, omfatter alle eller ingen i en lille gruppe, eller som ville gøre det "
-        "muligt at regne sig frem til et sådant tal).",
-        "en": "<{k}: fewer than {k} persons. '..': not shown, to protect small groups (a value "
+        "muligt at regne sig frem til et sådant tal, eller et estimat eller en andel, der "
+        "bygger på færre end {k} personer).",
+        "en": "<{k}: fewer than {k} persons (counts only). '..': not shown, to protect small groups (a value "
         "that is small, all or none of a small group, or that would let a reader work out such "
-        "a value).",
+        "a value, or an estimate or share resting on fewer than {k} persons).",
     },
     "figure": {"da": "Figur", "en": "Figure"},
     "table": {"da": "Tabel", "en": "Table"},

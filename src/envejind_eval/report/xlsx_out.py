@@ -26,6 +26,7 @@ NUMBER_FORMATS: dict[str, tuple[int, str]] = {
     "int": (0, "#,##0"),
     "num1": (1, "#,##0.0"),
     "num2": (2, "#,##0.00"),
+    "lim2": (2, "#,##0.00"),  # an interval limit: keeps its sign (cell_value)
     "pct": (2, "0 %"),  # a share 0-1, shown as a whole percentage like the report
     "p": (3, '[<0.001]"< {}";0.000'),  # {} = 0.001 with the report's decimal mark
     "clock": (0, "h:mm"),  # minutes after midnight -> fraction of a day
@@ -67,6 +68,8 @@ def cell_value(v: Any, kind: str) -> Any:
         return round(x) / 1440
     if kind == "p" and x < 0.001:
         return float(f"{x:.1g}")  # shown as "< 0.001"; keep its order of magnitude
+    if kind == "lim2" and x < 0 and round(x, digits) == 0:
+        return float(f"{x:.1g}")  # Excel shows -0.004 as "-0.00": the sign stays visible
     if digits == 0:
         return int(round(x))
     return round(x, digits)
