@@ -154,10 +154,14 @@ def test_estimates_and_where_differencing():
     assert gate.verify().ok
 
 
-def test_estimates_on_few_persons_show_label():
+def test_estimates_on_few_persons_show_neutral_symbol():
+    """A mean of "<5" reads as a value: an estimate on fewer than min_cell persons is "..",
+    the count beside it keeps "<5" (issue 16 §4)."""
     df = pd.DataFrame({"team": ["A", "B"], "mean": [3.2, 4.1], "n": [4, 12]})
     t = Gate().release().table("m", df, by=["team"], estimates=["mean"], n="n", attributes=[])
-    assert t.display.loc[0, "mean"] == "<5"
+    assert t.display.loc[0, "mean"] == ".."
+    assert t.display.loc[0, "n"] == "<5"
+    assert "fewer than 5 persons" in t.footnote and "estimate or share" in t.footnote
     assert math.isnan(t.data.loc[0, "mean"]) and t.data.loc[1, "mean"] == 4.1
 
 
@@ -365,7 +369,9 @@ def test_share_times_n_is_a_count():
     t = gate.release().table("outcomes", df, by=["indicator"], n="n",
                              shares=["share_pre", "share_post"], estimates=["difference"])  # fmt: skip
     assert gate.verify().ok
-    assert t.display.loc[0, ["share_pre", "share_post"]].tolist() == ["<5", "<5"]
+    # hidden as counts, shown as ".." (a share of "<5" would read as "<5 %")
+    assert t.display.loc[0, ["share_pre", "share_post"]].tolist() == ["..", ".."]
+    assert t.log.set_index("column").loc["share_post", "rule"] == "small_count"
     assert t.suppressed.loc[0, "difference"]
     assert not t.suppressed.loc[1].any()
     # pre and post may both be "yes" for a person: no false inconsistency

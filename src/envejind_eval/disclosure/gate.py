@@ -961,13 +961,17 @@ def _render(
         )
 
     small_lab, sup_lab = rules.label_small, rules.suppressed_label
+    # "<5" only for a count of persons: an estimate or a share (a count in disguise) that
+    # cannot be shown is "..", since a mean, a p-value or a share of "<5" reads as a value
+    not_counts = {*reg.estimates, *reg.shares}
     row_hidden: dict[Any, bool] = {}
     for c in mine:
         refs = c.ref if isinstance(c.ref, list) else [c.ref]
         for ref in refs:
             r, col = cast("tuple[Any, str]", ref)
             if c.state == "small":
-                mark(r, col, small_lab, "small_count", key_text(c.key))
+                text = sup_lab if col in not_counts else small_lab
+                mark(r, col, text, "small_count", key_text(c.key))
             elif c.state == "suppressed":
                 mark(r, col, sup_lab, "protected", key_text(c.key))
             if c.state != "published" and len(refs) == 1:
