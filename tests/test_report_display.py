@@ -186,3 +186,27 @@ def test_sample_report_tables_all_pass_the_gate(sample) -> None:
     assert ("national", "instruments") in tables
     assert tables[("national", "instruments")].public
     assert all(t.public for t in tables.values() if not (t.count_cols or t.n_col))
+
+
+def test_xlsx_table_note_explains_symbols_in_the_report_language(sample) -> None:
+    from openpyxl import load_workbook
+
+    from envejind_eval.report.texts import text
+
+    out, _ = sample
+    wb = load_workbook(out / "tables.xlsx")
+    want = text("suppressed_footnote", "da", k=5)
+    with_note = [
+        ws.title
+        for ws in wb.worksheets[1:]
+        if any(c == want for row in ws.iter_rows(values_only=True) for c in row)
+    ]
+    assert with_note  # tables with hidden cells carry the Danish note under them
+    english = [
+        ws.title
+        for ws in wb.worksheets[1:]
+        for row in ws.iter_rows(values_only=True)
+        for c in row
+        if isinstance(c, str) and "not shown, to protect small groups" in c
+    ]
+    assert not english

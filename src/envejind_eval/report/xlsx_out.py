@@ -146,7 +146,9 @@ def write_xlsx(path: str | Path, doc: ReportDoc, tables: Mapping[str, Table]) ->
                 if total:
                     cell.font = bold
         below = 3 + len(t.data) + 1
-        for note in (it.note, t.footnote):
+        # the symbols, explained in the report's language (the gate's own note is English)
+        symbols = doc.footnote if sup is not None and bool(sup.to_numpy().any()) else ""
+        for note in (it.note, symbols):
             if note:
                 ws.cell(below, 1, note).alignment = Alignment(wrap_text=False)
                 below += 1
