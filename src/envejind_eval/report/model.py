@@ -117,7 +117,7 @@ class Context:
 
 class Published:
     """Read access to gated tables for narrators: values come out formatted, and a
-    suppressed value comes out as ``<min_cell``."""
+    suppressed value comes out in words (:func:`prose_mark` of the gate's symbol)."""
 
     def __init__(self, tables: Mapping[str, Table], lang: Lang, min_cell: int) -> None:
         self.tables = dict(tables)
@@ -167,7 +167,7 @@ class Published:
         if self.is_suppressed(name, col, **where):
             t = self.tables[name]
             r = self.row(name, **where)
-            mark = f"<{self.min_cell}"
+            mark = ".."  # the neutral symbol unless the gate chose one
             if t.marks is not None and r is not None:
                 mark = str(t.marks.at[r.name, col])  # type: ignore[index]
             return prose_mark(mark, self.lang, self.min_cell)

@@ -53,7 +53,8 @@ def format_value(v: Any, kind: str, lang: fmt.Lang) -> str:
 
 
 def display_frame(t: Table, lang: fmt.Lang, min_cell: int) -> pd.DataFrame:
-    """The table as presentation strings: labelled columns only, suppressed cells as <k."""
+    """The table as presentation strings: labelled columns only, suppressed cells as the
+    gate's symbols (``<5`` for counts only, ``..`` otherwise; ``..`` when none were given)."""
     cols = [c for c in t.data.columns if c in t.labels]
     out = pd.DataFrame(index=t.data.index)
     for c in cols:
@@ -61,7 +62,7 @@ def display_frame(t: Table, lang: fmt.Lang, min_cell: int) -> pd.DataFrame:
         s = t.data[c].map(lambda v, k=kind: format_value(v, k, lang))
         if t.suppressed is not None and c in t.suppressed.columns:
             hide = t.suppressed[c].astype(bool)
-            mark = t.marks[c] if t.marks is not None else pd.Series(f"<{min_cell}", index=s.index)
+            mark = t.marks[c] if t.marks is not None else pd.Series("..", index=s.index)
             s = s.where(~hide, mark.astype(str))
         out[t.labels[c]] = s.astype(object)
     return out
