@@ -210,3 +210,11 @@ def test_xlsx_table_note_explains_symbols_in_the_report_language(sample) -> None
         if isinstance(c, str) and "not shown, to protect small groups" in c
     ]
     assert not english
+
+
+def test_rhythm_interval_limits_keep_their_sign() -> None:
+    from envejind_eval.report.sections_results import _rhythm_fmt
+
+    assert _rhythm_fmt(-0.004, "pct_points_lim", "da") == "−0 %-point"
+    assert _rhythm_fmt(-0.004, "pct_points", "da") == "0 %-point"  # a point estimate
+    assert _rhythm_fmt(-0.04, "minutes_lim", "en") == "−0.0 min"
