@@ -151,6 +151,8 @@ def test_sample_start_response_and_national_completers_are_shown(by_municipality
 # national "nobody deteriorated" and a municipality's 4 known pairs pin its "unchanged":
 # shown, not hidden (System.earlier_facts); the gate used to fail with "cannot protect"
 @example(seed=0, n_mun=2, size=(3, 6))
+# 9 persons who all completed: a lone "completed" column equals "started" (found by this test)
+@example(seed=246, n_mun=2, size=(3, 6))
 def test_random_small_deliveries_recover_nothing(
     tmp_path_factory: pytest.TempPathFactory, seed: int, n_mun: int, size: tuple[int, int]
 ) -> None:
