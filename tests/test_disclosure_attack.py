@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import envejind_eval as ee
+from envejind_eval.cli import main
 from envejind_eval.errors import DisclosureError
-from envejind_eval.report.attack import attack, disclosed
+from envejind_eval.report.attack import attack, check_editions, disclosed
 from envejind_eval.report.build import build_report
 
 TEST_KEY = "0123456789abcdef" * 4
@@ -151,6 +152,8 @@ def test_sample_start_response_and_national_completers_are_shown(by_municipality
 # national "nobody deteriorated" and a municipality's 4 known pairs pin its "unchanged":
 # shown, not hidden (System.earlier_facts); the gate used to fail with "cannot protect"
 @example(seed=0, n_mun=2, size=(3, 6))
+# 9 persons who all completed: a lone "completed" column equals "started" (found by this test)
+@example(seed=246, n_mun=2, size=(3, 6))
 def test_random_small_deliveries_recover_nothing(
     tmp_path_factory: pytest.TempPathFactory, seed: int, n_mun: int, size: tuple[int, int]
 ) -> None:
@@ -234,9 +237,9 @@ def test_national_only_then_by_municipality(tmp_path: Path) -> None:
     assert published  # the national tables are the same, so nothing new is subtractable
 
 
-def test_attack_links_editions(tmp_path: Path) -> None:
-    # edition 2 adds one man to B; A (10 participants) is unchanged, its men shown 7 in the
-    # first edition and hidden in the second
+def _linked_editions(tmp_path: Path) -> None:
+    """Two hand-written editions e0, e1: e1 adds one man to B; A (10 participants) is
+    unchanged, its men shown 7 in the first edition and hidden in the second."""
     for ed, (b, imp_a) in enumerate([(20, "<5"), (21, "..")]):
         root = tmp_path / f"e{ed}"
         _flow(root, {"A": 10, "B": b})
@@ -258,6 +261,10 @@ def test_attack_links_editions(tmp_path: Path) -> None:
                 {"code": "female", "n": imp_a, "n_total": 10},
             ],
         )
+
+
+def test_attack_links_editions(tmp_path: Path) -> None:
+    _linked_editions(tmp_path)
     res = attack([tmp_path / "e0", tmp_path / "e1"], editions=True)
     # A is unchanged between the editions: the first edition's male 7 pins the second's
     # female to 3; the newcomer in B is male (26 - 25) - a small difference
@@ -267,3 +274,76 @@ def test_attack_links_editions(tmp_path: Path) -> None:
         ["scope", "column", "shown", "low"]
     ].values.tolist()
     assert not attack([tmp_path / "e1"])["disclosed"].any()
+
+
+# -- earlier editions in other folders (--previous, issue 14 §2) ------------------------------
+
+
+def test_check_editions_names_the_earlier_edition(tmp_path: Path) -> None:
+    _linked_editions(tmp_path)
+    with pytest.raises(DisclosureError) as e:
+        check_editions(tmp_path / "e0", tmp_path / "e1", earlier="the earlier edition e0")
+    n = int(attack([tmp_path / "e0", tmp_path / "e1"], editions=True)["disclosed"].sum())
+    msg = str(e.value)
+    assert f"the earlier edition e0, lets a reader work out {n} protected count(s)" in msg
+    # how many cells, never their values: no other number in the message
+    rest = msg.replace(f"{n} protected", "").replace("e0", "")
+    assert not any(ch.isdigit() for ch in rest), msg
+
+
+def _fast_config(tmp_path: Path, extra: str = "") -> Path:
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text(f"[report]\nn_boot = 0\nfigures = false\n{extra}", encoding="utf-8")
+    return cfg
+
+
+def test_previous_must_be_a_report_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_ours = tmp_path / "notes"
+    not_ours.mkdir()
+    (not_ours / "a.txt").write_text("x", encoding="utf-8")
+    data = str(ee.sample_path() / "canonical")
+    for prev in (not_ours, tmp_path / "missing", ee.sample_path() / "canonical"):
+        out = tmp_path / "out"
+        rc = main(["report", data, "--out", str(out), "--previous", str(prev), "--quiet"])
+        err = capsys.readouterr().err
+        assert rc == 2 and "--previous" in err and "not a report folder" in err, err
+        assert "Traceback" not in err and not out.exists()
+    # the [report] previous key of a config file is checked the same way
+    cfg = _fast_config(tmp_path, f"previous = [{str(not_ours)!r}]\n")
+    rc = main(["report", data, "--out", str(tmp_path / "out"), "--config", str(cfg), "--quiet"])
+    assert rc == 2 and "not a report folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_edition_in_another_folder_is_audited_with_previous(
+    by_municipality: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one more person in HAL-1, second edition written to a NEW folder: without --previous
+    # nothing links the two (documented limit) and a reader holding both pins cells ...
+    data = _plus_one(tmp_path)
+    unchecked = tmp_path / "unchecked"
+    build_report(data, unchecked, by="municipality", **FAST)
+    assert not disclosed([by_municipality, unchecked], editions=True).empty
+    # ... with --previous it is refused like the same-folder edition, and nothing is written
+    cfg = _fast_config(tmp_path)
+    out = tmp_path / "b"
+    args = ["report", str(data), "--out", str(out), "--by", "municipality", "--quiet"]
+    rc = main([*args, "--config", str(cfg), "--previous", str(by_municipality)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "the earlier edition" in err and by_municipality.name in err, err
+    assert "protected count(s)" in err and not out.exists()
+
+
+@pytest.mark.slow
+def test_national_only_then_by_municipality_elsewhere_with_previous(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    build_report(ee.sample_path() / "canonical", a, **FAST)
+    try:
+        build_report(ee.sample_path() / "canonical", b, by="municipality", previous=[a], **FAST)
+    except DisclosureError as e:  # refused: then nothing is written
+        assert "the earlier edition" in str(e) and not b.exists()
+    else:  # published: then the attack over both editions finds nothing
+        leaked = disclosed([a, b], editions=True)
+        assert leaked.empty, leaked.to_string()

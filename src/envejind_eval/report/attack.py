@@ -471,12 +471,19 @@ def disclosed(
     return res.loc[res["disclosed"]].reset_index(drop=True)
 
 
-def check_editions(previous: str | Path, current: str | Path, *, min_cell: int = 5) -> None:
-    """Refuse an edition that, read together with the report already in the output folder,
-    lets a reader work out a protected count (:class:`DisclosureError`, exit 2).
+def check_editions(
+    previous: str | Path,
+    current: str | Path,
+    *,
+    min_cell: int = 5,
+    earlier: str = "the report already in the output folder",
+) -> None:
+    """Refuse an edition that, read together with an earlier edition, lets a reader work
+    out a protected count (:class:`DisclosureError`, exit 2).
 
-    ``previous`` is the earlier report (the output folder before it is replaced),
-    ``current`` the new one. When the reader's assumptions do not fit the two editions (the
+    ``previous`` is the earlier report (the output folder before it is replaced, or a
+    folder given with ``--previous``), ``current`` the new one; ``earlier`` names the
+    earlier edition in the message. When the reader's assumptions do not fit the two editions (the
     published counts contradict "same persons, same data"), they cannot be linked that way
     and nothing is refused.
     """
@@ -498,8 +505,8 @@ def check_editions(previous: str | Path, current: str | Path, *, min_cell: int =
     if len(bad):
         where = ", ".join(sorted({f"{r.scope}/{r.table}" for r in bad.itertuples()})[:5])
         raise DisclosureError(
-            f"this edition, read together with the report already in the output folder, lets "
-            f"a reader work out {len(bad)} protected count(s) ({where}); it is not written. "
+            f"this edition, read together with {earlier}, lets a reader work out "
+            f"{len(bad)} protected count(s) ({where}); it is not written. "
             "Publish the new edition only where the earlier one was never handed out, or "
             "wait until the changes are larger"
         )

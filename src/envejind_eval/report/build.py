@@ -14,7 +14,7 @@ import re
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ import pandas as pd
 
 from envejind_eval.disclosure.scan import redact
 from envejind_eval.errors import DisclosureError, EnvejindError, InsufficientDataError
-from envejind_eval.outpath import Stage, staged
+from envejind_eval.outpath import OutputPathError, Stage, owner_kind, staged
 from envejind_eval.report import document, fmt, sections, sections_methods, sections_results
 from envejind_eval.report.attack import check_editions
 from envejind_eval.report.document import DocSection, ReportDoc
@@ -76,6 +76,7 @@ class Options:
     figures: bool = True
     formats: tuple[str, ...] = ("html",)
     jobs: int = 1  # worker processes drawing figures (output does not depend on it)
+    previous: tuple[Path, ...] = ()  # earlier editions in other folders, audited jointly
 
     def check(self) -> Options:
         fmt.check_lang(self.lang)
@@ -96,7 +97,8 @@ class Options:
 
 def read_config(path: str | Path | None) -> dict[str, Any]:
     """Report options from a TOML file: a ``[report]`` table with ``lang``, ``by``,
-    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``, ``format``."""
+    ``min_cell``, ``seed``, ``n_boot``, ``municipalities``, ``figures``, ``format``,
+    ``previous`` (a list of earlier report folders, relative to the current folder)."""
     if path is None:
         return {}
     path = Path(path)
@@ -107,7 +109,17 @@ def read_config(path: str | Path | None) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise EnvejindError(f"{path}: not valid TOML ({exc})") from None
     rep = data.get("report", {})
-    allowed = {"lang", "by", "min_cell", "seed", "n_boot", "municipalities", "figures", "format"}
+    allowed = {
+        "lang",
+        "by",
+        "min_cell",
+        "seed",
+        "n_boot",
+        "municipalities",
+        "figures",
+        "format",
+        "previous",
+    }
     unknown = set(rep) - allowed
     if unknown:
         raise EnvejindError(
@@ -116,7 +128,32 @@ def read_config(path: str | Path | None) -> dict[str, Any]:
         )
     if "municipalities" in rep:
         rep["municipalities"] = tuple(rep["municipalities"])
+    if "previous" in rep:
+        prev = rep["previous"]
+        if not isinstance(prev, list) or not all(isinstance(x, str) for x in prev):
+            raise EnvejindError(f"{path} [report]: previous must be a list of folder names")
+        rep["previous"] = tuple(Path(x) for x in prev)
     return rep
+
+
+def check_previous(previous: Iterable[str | Path], out: Path) -> tuple[Path, ...]:
+    """The earlier editions given with ``--previous``: each must be a report folder of ours
+    (its marker says so), so the joint audit reads what was really published. ``out``
+    itself is audited anyway and dropped here."""
+    seen: list[Path] = []
+    for p in map(Path, previous):
+        try:
+            kind = owner_kind(p) if p.is_dir() else None
+        except OutputPathError:
+            kind = None
+        if kind != "report":
+            raise EnvejindError(
+                f"--previous {redact(str(p))}: not a report folder written by envejind-eval "
+                "(give the --out folder of an earlier report run)"
+            )
+        if p.resolve() != out.resolve() and p.resolve() not in (q.resolve() for q in seen):
+            seen.append(p)
+    return tuple(seen)
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -414,6 +451,7 @@ def build_report(
     config: str | Path | None = None,
     quiet: bool = False,
     jobs: int | None = None,
+    previous: Iterable[str | Path] = (),
     _log: Callable[[str], None] | None = None,
 ) -> ReportResult:
     """Write the evaluation report for a delivery (or canonical folder) into ``out``.
@@ -443,6 +481,10 @@ def build_report(
     jobs
         Worker processes drawing the figures (default: the CPU count); the output is the
         same for every value.
+    previous
+        Earlier editions written to other folders (``--previous``): each is audited jointly
+        with this one like the report already in ``out`` (docs/disclosure.md §4); a
+        folder that is not a report of ours is refused.
     config
         Recorded in the manifest (the CLI reads options from it).
 
@@ -458,8 +500,11 @@ def build_report(
     formats = document.parse_formats(formats)
     if jobs is None:
         jobs = os.cpu_count() or 1
-    opts = Options(lang, by, min_cell, seed, n_boot, municipalities, figures, formats, jobs).check()
     data_dir, out = Path(data_dir), Path(out)
+    prev = check_previous(previous, out)
+    opts = Options(
+        lang, by, min_cell, seed, n_boot, municipalities, figures, formats, jobs, prev
+    ).check()
     if not data_dir.is_dir():
         raise EnvejindError(f"{redact(str(data_dir))}: input folder not found")
     started = datetime.now(UTC)
@@ -571,6 +616,10 @@ def _run(
 
     # an edition must not be subtractable from the one it replaces (docs/disclosure.md §4)
     check_editions(out, tmp, min_cell=opts.min_cell)
+    for p in opts.previous:  # and from every earlier edition the user points to
+        check_editions(
+            p, tmp, min_cell=opts.min_cell, earlier=f"the earlier edition {redact(str(p))}"
+        )
 
     with steps.step("html"):
         labels = {"table": text("table", L), "figure": text("figure", L), "toc": text("toc", L)}
@@ -664,6 +713,7 @@ def _run(
                 "municipalities": list(opts.municipalities) if opts.municipalities else None,
                 "figures": opts.figures,
                 "formats": list(opts.formats),
+                "previous": [redact(p.name) for p in opts.previous],
                 "config": redact(Path(config).name) if config else None,
             },
             "seed": opts.seed,

@@ -47,6 +47,15 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
         default=None,
         help="worker processes drawing figures (default: CPUs; the output is the same)",
     )
+    p.add_argument(
+        "--previous",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="FOLDER",
+        help="an earlier report folder this edition must not be subtractable from "
+        "(repeatable; the report already in OUT is always checked)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -67,6 +76,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "seed": args.seed if args.seed is not None else cfg.get("seed", DEFAULT_SEED),
         "municipalities": cfg.get("municipalities"),
         "formats": args.formats or cfg.get("format", "html"),
+        "previous": args.previous or cfg.get("previous", ()),
     }
     for k in ("n_boot", "figures"):
         if k in cfg:

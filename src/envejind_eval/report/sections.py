@@ -145,6 +145,11 @@ def design(ctx: Context) -> Section:
     # Decided on the whole run, so every report of the run has the same columns.
     run = (ctx.national if ctx.national is not None else ds).participants
     statuses = [s for s in STATUSES if (run["status"] == s).any()]
+    # ... unless the run is a small group: an omitted column tells a reader that nobody of
+    # the run has that status (rule 3), and a lone status column equals `started`, so no
+    # suppression could hide that a whole team has it
+    if len(statuses) < 2 or len(run) < 2 * ctx.min_cell:
+        statuses = list(STATUSES)
     status_cols = ["started", *statuses]
     labels = {c: ctx.t(f"col_{c}") for c in ["municipality", "cohort_id", "n_teams", *status_cols]}
     by_mun = flow_counts(p, ["municipality"])[["municipality", *status_cols]]
