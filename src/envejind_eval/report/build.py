@@ -203,6 +203,19 @@ def sha256_frame(df: pd.DataFrame) -> str:
 # -- sections -------------------------------------------------------------------------------
 
 
+def _subtitle(scope: str, ds: Any, lang: str, chosen: Iterable[str] | None) -> str:
+    """The report's subtitle names what it covers: one municipality, the chosen ones, or all
+    (a delivery from a single municipality is not a report "for all municipalities")."""
+    if scope != "national":
+        return text("report_subtitle_municipality", lang, m=scope)
+    names = list(ds.municipalities)
+    if len(names) == 1:
+        return text("report_subtitle_municipality", lang, m=names[0])
+    if chosen:
+        return text("report_subtitle_selected", lang, m=", ".join(names))
+    return text("report_subtitle_national", lang)
+
+
 def build_sections(ctx: Context) -> tuple[list[Section], list[dict[str, str]]]:
     """Run every section builder; returns sections and a status log."""
     built, status = [], []
@@ -647,15 +660,9 @@ def _run(
             sblocks = sections_methods.summary(ctx, pub, per_scope[scope])
             ordered = [Section("summary", text("sec_summary", L)), *ordered]
             blocks_by_sec["summary"] = sblocks
-            subtitle = (
-                text("report_subtitle_national", L)
-                if scope == "national"
-                else text("report_subtitle_municipality", L, m=scope)
-            )
+            subtitle = _subtitle(scope, ds, L, opts.municipalities)
             scope_nav = (
-                nav
-                if scope == "national"
-                else [("../index.html", text("report_subtitle_national", L))]
+                nav if scope == "national" else [("../index.html", _subtitle("national", ds, L, opts.municipalities))]
             )
             docs[scope] = ReportDoc(
                 lang=L,

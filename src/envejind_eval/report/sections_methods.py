@@ -44,9 +44,14 @@ add(
         },
         "summary_star": {
             "da": "På Ungestjernen steg de unges samlede score fra {pre} ved start til {post} ved "
-            "slut {ci} (n = {n} med begge målinger).",
+            "slut{ci} (n = {n} med begge målinger).",
             "en": "On the Youth Star the young people's total score went from {pre} at baseline "
-            "to {post} at the end {ci} (n = {n} with both measurements).",
+            "to {post} at the end{ci} (n = {n} with both measurements).",
+        },
+        # the interval is the change's (t-interval of mean(end - start)), not of a level
+        "summary_star_ci": {
+            "da": "; 95 %-konfidensintervallet for ændringen er {ci}",
+            "en": "; the 95 % confidence interval of the change is {ci}",
         },
         # methods appendix
         "m_head_design": {"da": "Design og population", "en": "Design and population"},
@@ -77,14 +82,16 @@ add(
             "en parret t-test (R: t.test(paired = TRUE)), og fordi holdene er små, også med "
             "Wilcoxons fortegnsrangtest med eksakt fordeling, når det er muligt "
             "(R: wilcox.test(paired = TRUE, exact = TRUE)). Effektstørrelsen er Cohens d_z = "
-            "middel(d) / sd(d) med Hedges' korrektion for små stikprøver; konfidensintervaller "
-            "er 95 %. Kolonnen 'metode' i tabellerne angiver den anvendte test.",
+            "middel(d) / sd(d) uden korrektion for små stikprøver (ikke Hedges' g); "
+            "konfidensintervaller er 95 %. Tabellerne viser p-værdien fra Wilcoxons test og "
+            "t-testens interval for den gennemsnitlige ændring.",
             "en": "The change is the difference d = end − baseline per person. Its mean is tested "
             "with a paired t-test (R: t.test(paired = TRUE)) and, because teams are small, also "
             "with Wilcoxon's signed-rank test with the exact distribution where possible "
             "(R: wilcox.test(paired = TRUE, exact = TRUE)). The effect size is Cohen's d_z = "
-            "mean(d) / sd(d) with Hedges' small-sample correction; confidence intervals are "
-            "95 %. The 'method' column of the tables names the test used.",
+            "mean(d) / sd(d) without a small-sample correction (not Hedges' g); confidence "
+            "intervals are 95 %. The tables show the p-value of Wilcoxon's test and the "
+            "t-test's interval of the mean change.",
         },
         "m_head_rci": {"da": "Pålidelig ændring", "en": "Reliable change"},
         "m_rci": {
@@ -245,7 +252,9 @@ def summary(ctx: Context, pub: Published, sections: Sequence[Section]) -> list[B
                         "summary_star",
                         pre=pub.fmt(name, "mean_pre", "num1", **w),
                         post=pub.fmt(name, "mean_post", "num1", **w),
-                        ci="" if lo is None or hi is None else fmt.ci(lo, hi, L, 2),
+                        ci=""
+                        if lo is None or hi is None
+                        else ctx.t("summary_star_ci", ci=fmt.ci(lo, hi, L, 2)),
                         n=pub.fmt(name, "n", "int", **w),
                     )
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from envejind_eval.figures.labels import CODE_LABELS
@@ -18,6 +19,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "report_subtitle_national": {
         "da": "Samlet rapport for alle kommuner",
         "en": "Combined report for all municipalities",
+    },
+    "report_subtitle_selected": {
+        "da": "Samlet rapport for kommunerne {m}",
+        "en": "Combined report for the municipalities {m}",
     },
     "report_subtitle_municipality": {"da": "Rapport for {m}", "en": "Report for {m}"},
     "toc": {"da": "Indhold", "en": "Contents"},
@@ -110,7 +115,27 @@ def text(key: str, lang: str, **kw: Any) -> str:
         s = TEXTS[key][lang]
     except KeyError:
         raise KeyError(f"no {lang} text for '{key}'") from None
-    return s.format(**kw) if kw else s
+    return fill(s, **kw) if kw else s
+
+
+def fill(template: str, **kw: Any) -> str:
+    """``template.format(**kw)``, but a substituted phrase that opens a sentence gets a
+    capital first letter ("et ikke oplyst antal er mænd" -> "Et ikke oplyst antal ...")."""
+    out: list[str] = []
+    for literal, field, spec, conv in string.Formatter().parse(template):
+        out.append(literal)
+        if field is None:
+            continue
+        value = format(kw[field] if conv is None else _convert(kw[field], conv), spec or "")
+        done = "".join(out).rstrip()
+        if value[:1].islower() and (not done or done.endswith((".", "!", "?"))):
+            value = value[0].upper() + value[1:]
+        out.append(value)
+    return "".join(out)
+
+
+def _convert(value: Any, conv: str) -> Any:
+    return {"r": repr, "s": str, "a": ascii}[conv](value)
 
 
 def add(texts: dict[str, dict[str, str]]) -> None:
