@@ -662,7 +662,9 @@ def _run(
             blocks_by_sec["summary"] = sblocks
             subtitle = _subtitle(scope, ds, L, opts.municipalities)
             scope_nav = (
-                nav if scope == "national" else [("../index.html", _subtitle("national", ds, L, opts.municipalities))]
+                nav
+                if scope == "national"
+                else [("../index.html", _subtitle("national", ds, L, opts.municipalities))]
             )
             docs[scope] = ReportDoc(
                 lang=L,
