@@ -72,6 +72,12 @@ add(
             "better (reverse-keyed items are mirrored), and a domain score is the mean of the "
             "answered items when at least half are answered.",
         },
+        "response_not_delivered": {
+            "da": "–: måleredskabet er slet ikke leveret her (ingen skemaer); det er ikke "
+            "manglende svar, og der er ingen svarprocent.",
+            "en": "–: the instrument was not delivered here at all (no forms); this is not "
+            "non-response, and there is no response rate.",
+        },
         "tbl_instruments": {"da": "Måleredskaberne", "en": "The instruments"},
         "rel_estimate": {"da": "Cronbachs alfa ved start", "en": "Cronbach's alpha at baseline"},
         "participants_p1": {
@@ -233,6 +239,9 @@ def design(ctx: Context) -> Section:
                 share_cols=("response_rate",),
                 n_col="n_expected",
                 formats={"n_expected": "int", "n_forms": "int", "response_rate": "pct"},
+                caption=ctx.t("response_not_delivered")
+                if (resp["response_rate"].isna() & (resp["n_expected"] > 0)).any()
+                else "",
                 labels={
                     c: ctx.t(f"col_{c}")
                     for c in [
@@ -283,6 +292,7 @@ def design(ctx: Context) -> Section:
         kw = {"instrument_id": inst, "rater_code": rater}
         if d is not None and all(
             pub.shown("response", "response_rate", timepoint_code=tp, **kw)
+            and pd.notna(pub.raw("response", "response_rate", timepoint_code=tp, **kw))
             for tp in ("baseline", "end")
         ):
             out.append(
@@ -333,6 +343,9 @@ def response_rates(ds: Any, ctx: Context) -> pd.DataFrame:
     used = set(
         map(tuple, rm.loc[rm["value"].notna(), ["instrument", "rater", "timepoint"]].to_numpy())
     )
+    # an instrument of the run with no form at all in this scope was not delivered here:
+    # its rows stay (same rows in every scope) but show no response rate, not 0 %
+    delivered = set(forms["instrument"])
     rows = []
     for inst_id, inst in ds.instruments.items():
         for rater in inst.raters:
@@ -357,7 +370,9 @@ def response_rates(ds: Any, ctx: Context) -> pd.DataFrame:
                         "timepoint": code_label(ctx, "tp", tp),
                         "n_expected": expected,
                         "n_forms": got,
-                        "response_rate": got / expected if expected else np.nan,
+                        "response_rate": got / expected
+                        if expected and inst_id in delivered
+                        else np.nan,
                     }
                 )
     return pd.DataFrame(rows)
