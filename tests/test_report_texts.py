@@ -129,3 +129,39 @@ def test_fill_keeps_format_specs() -> None:
         assert text("_t_fill", "en", a="x") == "'x'"
     finally:
         del TEXTS["_t_fill"]
+
+
+def test_instrument_not_delivered_is_not_non_response(tmp_path, monkeypatch) -> None:
+    """Odense delivers no ART forms: its response rows stay (same rows in every scope,
+    docs/disclosure.md rule 5) but show no rate and say "not delivered"."""
+    import pandas as pd
+
+    monkeypatch.setenv("ENVEJIND_PSEUDONYM_KEY", TEST_KEY)
+    src = ee.sample_path() / "canonical"
+    data = tmp_path / "canonical"
+    data.mkdir()
+    for f in src.iterdir():
+        (data / f.name).write_bytes(f.read_bytes())
+    p = pd.read_csv(data / "participants.csv", dtype=str)
+    m = pd.read_csv(data / "measurements.csv", dtype=str, keep_default_na=False)
+    odense = set(p.loc[p["municipality"] == "Odense", "participant_id"])
+    m = m[~((m["instrument"] == "art_skills") & m["participant_id"].isin(odense))]
+    m.to_csv(data / "measurements.csv", index=False)
+    out = tmp_path / "out"
+    build.build_report(data, out, quiet=True, figures=False, n_boot=0, by="municipality")
+
+    def response(scope: str) -> pd.DataFrame:
+        return pd.read_csv(out / scope / "tables" / "response.csv")
+
+    od, aa, nat = response("Odense"), response("Aalborg"), response(".")
+    key = ["instrument_id", "rater_code", "timepoint_code"]
+    assert od[key].equals(aa[key])  # an omitted row would read as "nobody"
+    art = od["instrument_id"] == "art_skills"
+    assert art.any() and (od.loc[art, "n_forms"] == 0).all()
+    assert od.loc[art, "response_rate"].isna().all()
+    assert od.loc[~art, "response_rate"].notna().all()
+    assert nat["response_rate"].notna().all() and aa["response_rate"].notna().all()
+    note = text("response_not_delivered", "da")
+    assert note in html.unescape((out / "Odense" / "index.html").read_text(encoding="utf-8"))
+    for scope in (".", "Aalborg"):
+        assert note not in html.unescape((out / scope / "index.html").read_text(encoding="utf-8"))
