@@ -1868,7 +1868,7 @@ def _unread_reason(path: Path) -> str:
     if suffix not in SUFFIXES:
         return (
             f"format {suffix or '(no extension)'}: not read (readable: {', '.join(SUFFIXES)}); "
-            "save it in one of these formats"
+            "if it holds a table, save it in one of these formats"
         )
     return ""
 
