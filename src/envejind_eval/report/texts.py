@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from typing import Any
 
 from envejind_eval.figures.labels import CODE_LABELS
@@ -134,8 +135,11 @@ def fill(template: str, **kw: Any) -> str:
     return "".join(out)
 
 
+_CONVERSIONS: dict[str, Callable[[Any], str]] = {"r": repr, "s": str, "a": ascii}
+
+
 def _convert(value: Any, conv: str) -> Any:
-    return {"r": repr, "s": str, "a": ascii}[conv](value)
+    return _CONVERSIONS[conv](value)
 
 
 def add(texts: dict[str, dict[str, str]]) -> None:
