@@ -196,6 +196,16 @@ def _owner_kind_or_none(folder: Path) -> str | None:
         return None
 
 
+def _lstat(p: Path, say: str) -> os.stat_result | None:
+    """``p.lstat()``, None when nothing is there; any other failure is a clear error."""
+    try:
+        return p.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputPathError(f"{say} cannot be used ({exc.strerror})") from None
+
+
 # -- checking a target -----------------------------------------------------------------------
 
 
@@ -422,12 +432,7 @@ def check_key_path(path: str | os.PathLike[str], *, force: bool = False) -> Path
     """
     p = _abs(Path(path))
     say = f"--out {_show(path)}"
-    try:
-        st = p.lstat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise OutputPathError(f"{say} cannot be used ({exc.strerror})") from None
+    st = _lstat(p, say)
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
             raise OutputPathError(f"{say} is a symbolic link; give the real file path")
@@ -497,12 +502,7 @@ def write_config(path: Path, text: str, *, force: bool = False) -> Path:
     temporary file in the same folder, then renamed), so a failed run leaves the old file."""
     p = _abs(path)
     say = _show(p)
-    try:
-        st = p.lstat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise OutputPathError(f"{say} cannot be used ({exc.strerror})") from None
+    st = _lstat(p, say)
     if st is not None:
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
             raise OutputPathError(f"{say} exists and is not a regular file; remove it first")
